@@ -1,0 +1,116 @@
+package ccs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the framer. A *SyntaxError wraps exactly one of them;
+// test with errors.Is. Each maps to the stream error condition a server
+// sends before closing the stream (see Condition).
+var (
+	// ErrMalformed: the bytes are not well-formed XML (invalid-xml).
+	ErrMalformed = errors.New("ccs: malformed XML")
+	// ErrRestricted: a DOCTYPE, entity declaration, comment or processing
+	// instruction after the prolog, which XMPP forbids (restricted-xml).
+	ErrRestricted = errors.New("ccs: restricted XML")
+	// ErrStanzaTooLarge: a stanza exceeds the configured size limit
+	// (policy-violation).
+	ErrStanzaTooLarge = errors.New("ccs: stanza exceeds size limit")
+	// ErrTooDeep: elements nest deeper than the configured limit
+	// (policy-violation).
+	ErrTooDeep = errors.New("ccs: element nesting exceeds depth limit")
+	// ErrBadNamespace: a stream header or stanza in the wrong namespace, or
+	// an undeclared prefix (invalid-namespace).
+	ErrBadNamespace = errors.New("ccs: invalid namespace")
+)
+
+// SyntaxError is a violation found by the framer in the input stream.
+type SyntaxError struct {
+	Err    error  // one of the sentinel errors above
+	Offset int64  // byte offset in the stream where the violation was found
+	Detail string // what was wrong, for people
+}
+
+// Error implements error.
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%v at byte %d: %s", e.Err, e.Offset, e.Detail)
+}
+
+// Unwrap returns the sentinel error.
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// Stream error conditions (RFC 6120 section 4.9.3) a CCS server sends.
+const (
+	CondInvalidXML        = "invalid-xml"
+	CondRestrictedXML     = "restricted-xml"
+	CondPolicyViolation   = "policy-violation"
+	CondInvalidNamespace  = "invalid-namespace"
+	CondNotAuthorized     = "not-authorized"
+	CondConnectionTimeout = "connection-timeout"
+	CondSystemShutdown    = "system-shutdown"
+	CondBadFormat         = "bad-format"
+	CondInternal          = "internal-server-error"
+)
+
+// Condition returns the stream error condition that answers err, or
+// "internal-server-error" for errors that are not protocol violations.
+func Condition(err error) string {
+	switch {
+	case errors.Is(err, ErrRestricted):
+		return CondRestrictedXML
+	case errors.Is(err, ErrStanzaTooLarge), errors.Is(err, ErrTooDeep):
+		return CondPolicyViolation
+	case errors.Is(err, ErrBadNamespace):
+		return CondInvalidNamespace
+	case errors.Is(err, ErrMalformed):
+		return CondInvalidXML
+	}
+	return CondInternal
+}
+
+// StreamError is a <stream:error> received from the peer.
+type StreamError struct {
+	Condition string // e.g. "policy-violation"
+	Text      string // the optional <text>, may be empty
+}
+
+// Error implements error.
+func (e *StreamError) Error() string {
+	if e.Text != "" {
+		return "ccs: stream error from peer: " + e.Condition + ": " + e.Text
+	}
+	return "ccs: stream error from peer: " + e.Condition
+}
+
+// Handshake errors. A failed Dial or ClientHandshake returns a
+// *HandshakeError whose Err is, or wraps, one of these or a *StreamError,
+// *SyntaxError, *tls.CertificateVerificationError and the like.
+var (
+	// ErrAuthRefused: the server answered the SASL PLAIN attempt with
+	// <failure/> (wrong sender id or API key).
+	ErrAuthRefused = errors.New("ccs: authentication refused")
+	// ErrTimeout: the handshake did not finish within its time limit.
+	ErrTimeout = errors.New("ccs: handshake timed out")
+	// ErrTLS: the TLS handshake failed (certificate, protocol version...).
+	ErrTLS = errors.New("ccs: TLS handshake failed")
+	// ErrUnexpected: the peer sent something the handshake does not allow
+	// at that point (a missing feature, a bind error...).
+	ErrUnexpected = errors.New("ccs: unexpected element in handshake")
+	// ErrClosed: the peer closed the connection during the handshake.
+	ErrClosed = errors.New("ccs: connection closed during handshake")
+)
+
+// HandshakeError reports which stage of the stream handshake failed.
+type HandshakeError struct {
+	Stage string // "dial", "tls", "stream", "auth", "bind", "session"
+	Err   error
+}
+
+// Error implements error. It never contains the API key.
+func (e *HandshakeError) Error() string {
+	return "ccs: handshake failed at " + e.Stage + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *HandshakeError) Unwrap() error { return e.Err }
