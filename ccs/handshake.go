@@ -2,10 +2,21 @@ package ccs
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os"
+	"strings"
 	"time"
 )
+
+// DefaultHandshakeTimeout bounds a handshake when the config sets none.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 // ClientConfig configures the client half of the stream handshake.
 type ClientConfig struct {
@@ -37,16 +48,300 @@ type Conn struct {
 }
 
 // Dial opens a TLS connection to addr (TLS from the first byte, no
-// STARTTLS) and runs the client handshake. Failures are *HandshakeError.
+// STARTTLS) and runs the client handshake. Failures are *HandshakeError
+// with Stage "dial", "tls" or a later stage.
 func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
-	return nil, errNotYet
+	ctx, cancel := context.WithTimeout(ctx, timeoutOr(cfg.Timeout))
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &HandshakeError{Stage: "dial", Err: fmt.Errorf("%w: connecting to %s: %w", ErrTimeout, addr, err)}
+		}
+		return nil, &HandshakeError{Stage: "dial", Err: err}
+	}
+	tc := cfg.TLS.Clone()
+	if tc == nil {
+		tc = &tls.Config{}
+	}
+	if tc.ServerName == "" && !tc.InsecureSkipVerify {
+		host, _, _ := net.SplitHostPort(addr)
+		tc.ServerName = host
+	}
+	conn := tls.Client(raw, tc)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		if ctx.Err() != nil {
+			return nil, &HandshakeError{Stage: "tls", Err: fmt.Errorf("%w: %w", ErrTimeout, err)}
+		}
+		return nil, &HandshakeError{Stage: "tls", Err: fmt.Errorf("%w: %w", ErrTLS, err)}
+	}
+	c, err := ClientHandshake(ctx, conn, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // ClientHandshake runs the client half of the handshake over an existing
 // connection: stream open, SASL PLAIN, stream restart, bind, optional
-// session. Failures are *HandshakeError.
+// session. Failures are *HandshakeError; the caller closes c.
 func ClientHandshake(ctx context.Context, c net.Conn, cfg ClientConfig) (*Conn, error) {
-	return nil, errNotYet
+	h := &clientHS{c: c, cfg: cfg, f: NewFramer(c, cfg.Framer)}
+	deadline := time.Now().Add(timeoutOr(cfg.Timeout))
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	conn, err := h.run()
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ErrTimeout) {
+			err.Err = fmt.Errorf("%w: %w", ErrTimeout, err.Err)
+		}
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+type clientHS struct {
+	c   net.Conn
+	cfg ClientConfig
+	f   *Framer
+}
+
+// streamHeader is what a client sends to open (and restart) its stream: an
+// open tag, never self-closing (a self-closing header made CCS drop the
+// connection).
+const clientStreamHeader = `<stream:stream to="` + Domain + `" version="1.0" xmlns="` + NSClient + `" xmlns:stream="` + NSStream + `">`
+
+func (h *clientHS) run() (*Conn, *HandshakeError) {
+	if err := h.write("stream", clientStreamHeader); err != nil {
+		return nil, err
+	}
+	if _, err := h.expect("stream", KindStreamStart); err != nil {
+		return nil, err
+	}
+	feat, err := h.features("stream")
+	if err != nil {
+		return nil, err
+	}
+	mechs := feat.Child(NSSASL, "mechanisms")
+	plain := false
+	for _, m := range mechs.childrenNamed(NSSASL, "mechanism") {
+		if strings.TrimSpace(m.Text) == "PLAIN" {
+			plain = true
+		}
+	}
+	if !plain {
+		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w: server does not offer SASL PLAIN", ErrUnexpected)}
+	}
+
+	identity := h.cfg.SenderID
+	if !strings.Contains(identity, "@") {
+		identity += "@" + Domain
+	}
+	creds := base64.StdEncoding.EncodeToString([]byte("\x00" + identity + "\x00" + h.cfg.APIKey))
+	if err := h.write("auth", `<auth mechanism="PLAIN" xmlns="`+NSSASL+`">`+creds+`</auth>`); err != nil {
+		return nil, err
+	}
+	st, err := h.next("auth")
+	if err != nil {
+		return nil, err
+	}
+	switch st.Kind {
+	case KindSuccess:
+	case KindFailure:
+		cond := string(st.Child)
+		if cond == "" {
+			cond = "failure"
+		}
+		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w (%s) for sender %s", ErrAuthRefused, cond, h.cfg.SenderID)}
+	default:
+		return nil, h.unexpected("auth", st)
+	}
+
+	h.f.Restart()
+	if err := h.write("stream", clientStreamHeader); err != nil {
+		return nil, err
+	}
+	start, err := h.expect("stream", KindStreamStart)
+	if err != nil {
+		return nil, err
+	}
+	streamID := string(start.ID)
+	feat, err = h.features("bind")
+	if err != nil {
+		return nil, err
+	}
+	if feat.Child(NSBind, "bind") == nil {
+		return nil, &HandshakeError{Stage: "bind", Err: fmt.Errorf("%w: server does not offer resource binding", ErrUnexpected)}
+	}
+	bind := `<iq type="set" id="bind_1"><bind xmlns="` + NSBind + `"/></iq>`
+	if h.cfg.Resource != "" {
+		bind = `<iq type="set" id="bind_1"><bind xmlns="` + NSBind + `"><resource>` +
+			string(appendText(nil, []byte(h.cfg.Resource))) + `</resource></bind></iq>`
+	}
+	if err := h.write("bind", bind); err != nil {
+		return nil, err
+	}
+	res, err := h.iqResult("bind", "bind_1")
+	if err != nil {
+		return nil, err
+	}
+	jid := strings.TrimSpace(res.Child(NSBind, "bind").Child(NSBind, "jid").textOrEmpty())
+	if jid == "" {
+		return nil, &HandshakeError{Stage: "bind", Err: fmt.Errorf("%w: bind result without a jid", ErrUnexpected)}
+	}
+	if h.cfg.Session {
+		if err := h.write("session", `<iq type="set" id="sess_1"><session xmlns="`+NSSession+`"/></iq>`); err != nil {
+			return nil, err
+		}
+		if _, err := h.iqResult("session", "sess_1"); err != nil {
+			return nil, err
+		}
+	}
+	return &Conn{Conn: h.c, Framer: h.f, JID: jid, StreamID: streamID}, nil
+}
+
+func (h *clientHS) write(stage, s string) *HandshakeError {
+	if _, err := io.WriteString(h.c, s); err != nil {
+		return wrapIOError(stage, err)
+	}
+	return nil
+}
+
+// next returns the next item that is not a keepalive, turning a stream
+// error into a *StreamError.
+func (h *clientHS) next(stage string) (*Stanza, *HandshakeError) {
+	for {
+		st, err := h.f.Next()
+		if err != nil {
+			return nil, wrapIOError(stage, err)
+		}
+		switch st.Kind {
+		case KindKeepalive:
+			continue
+		case KindStreamError:
+			return nil, &HandshakeError{Stage: stage, Err: &StreamError{Condition: string(st.ErrorCondition), Text: string(st.ErrorText)}}
+		case KindStreamEnd:
+			return nil, &HandshakeError{Stage: stage, Err: ErrClosed}
+		}
+		return st, nil
+	}
+}
+
+func (h *clientHS) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
+	st, err := h.next(stage)
+	if err != nil {
+		return nil, err
+	}
+	if st.Kind != k {
+		return nil, h.unexpected(stage, st)
+	}
+	return st, nil
+}
+
+func (h *clientHS) features(stage string) (*Element, *HandshakeError) {
+	if _, err := h.expect(stage, KindFeatures); err != nil {
+		return nil, err
+	}
+	e, err := h.f.Tree()
+	if err != nil {
+		return nil, wrapIOError(stage, err)
+	}
+	return e, nil
+}
+
+// iqResult waits for the IQ answering id, answering pings meanwhile.
+func (h *clientHS) iqResult(stage, id string) (*Element, *HandshakeError) {
+	for {
+		st, err := h.next(stage)
+		if err != nil {
+			return nil, err
+		}
+		if st.Kind != KindIQ {
+			return nil, h.unexpected(stage, st)
+		}
+		if string(st.ID) != id {
+			if string(st.Type) == "get" && string(st.ChildSpace) == NSPing {
+				if err := h.write(stage, string(AppendIQResult(nil, st.ID))); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, h.unexpected(stage, st)
+		}
+		if string(st.Type) != "result" {
+			cond := string(st.ErrorCondition)
+			if cond == "" {
+				cond = string(st.Type)
+			}
+			return nil, &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %s refused: %s", ErrUnexpected, stage, cond)}
+		}
+		e, terr := h.f.Tree()
+		if terr != nil {
+			return nil, wrapIOError(stage, terr)
+		}
+		return e, nil
+	}
+}
+
+func (h *clientHS) unexpected(stage string, st *Stanza) *HandshakeError {
+	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st))}
+}
+
+func describe(st *Stanza) string {
+	raw := st.Raw
+	if len(raw) > 80 {
+		raw = raw[:80]
+	}
+	return strings.ToValidUTF8(string(raw), "?")
+}
+
+func wrapIOError(stage string, err error) *HandshakeError {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %w", ErrTimeout, err)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %w", ErrClosed, err)}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %w", ErrTimeout, err)}
+	}
+	return &HandshakeError{Stage: stage, Err: err}
+}
+
+func timeoutOr(d time.Duration) time.Duration {
+	if d <= 0 {
+		return DefaultHandshakeTimeout
+	}
+	return d
+}
+
+func (e *Element) childrenNamed(space, local string) []*Element {
+	if e == nil {
+		return nil
+	}
+	var out []*Element
+	for _, c := range e.Children {
+		if c.Space == space && c.Local == local {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (e *Element) textOrEmpty() string {
+	if e == nil {
+		return ""
+	}
+	return e.Text
 }
 
 // ServerConfig configures the server half of the stream handshake.
@@ -70,13 +365,228 @@ type ServerConn struct {
 	JID      string  // the bound full JID
 }
 
+// SenderOf returns the sender id of a SASL identity: the identity without
+// "@gcm.googleapis.com" when it has that suffix.
+func SenderOf(identity string) string {
+	return strings.TrimSuffix(identity, "@"+Domain)
+}
+
+// NewStreamID returns a stream id as CCS makes them: 16 upper-case hex
+// characters.
+func NewStreamID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+const (
+	serverFeaturesSASL = `<stream:features><mechanisms xmlns="` + NSSASL + `"><mechanism>X-OAUTH2</mechanism>` +
+		`<mechanism>X-GOOGLE-TOKEN</mechanism><mechanism>PLAIN</mechanism></mechanisms></stream:features>`
+	serverFeaturesBind = `<stream:features><bind xmlns="` + NSBind + `"/><session xmlns="` + NSSession + `"/></stream:features>`
+)
+
+func serverStreamHeader() string {
+	return `<stream:stream from="` + Domain + `" id="` + NewStreamID() + `" version="1.0" xmlns:stream="` + NSStream + `" xmlns="` + NSClient + `">`
+}
+
 // ServerHandshake runs the server half: answers the stream header with a
 // 16-hex-character id and the three SASL mechanisms, checks PLAIN with
-// cfg.Authenticate (<failure><not-authorized/></failure> on refusal), then
-// restart, bind (requested resource + 8 hex characters), and returns.
-// Later session IQs and pings are answered by the caller's stanza loop
-// (see AppendIQResult). Malformed or restricted XML is answered with the
-// matching stream error before the connection is closed.
+// cfg.Authenticate (<failure><not-authorized/></failure> on refusal, then
+// the stream is closed), then restart, bind (requested resource + 8 hex
+// characters), and returns. Later session IQs and pings are answered by the
+// caller's stanza loop (see AppendIQResult). Malformed or restricted XML is
+// answered with the matching stream error, and a handshake that does not
+// finish in time with connection-timeout, before the connection is closed;
+// on any error the connection has been closed.
 func ServerHandshake(c net.Conn, cfg ServerConfig) (*ServerConn, error) {
-	return nil, errNotYet
+	if cfg.Authenticate == nil {
+		c.Close()
+		return nil, &HandshakeError{Stage: "stream", Err: errors.New("ccs: ServerConfig.Authenticate is required")}
+	}
+	h := &serverHS{c: c, cfg: cfg, f: NewFramer(c, cfg.Framer)}
+	c.SetDeadline(time.Now().Add(timeoutOr(cfg.Timeout)))
+	sc, err := h.run()
+	if err != nil {
+		h.fail(err)
+		c.Close()
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return sc, nil
+}
+
+type serverHS struct {
+	c          net.Conn
+	cfg        ServerConfig
+	f          *Framer
+	headerSent bool
+}
+
+func (h *serverHS) run() (*ServerConn, *HandshakeError) {
+	if _, err := h.expect("stream", KindStreamStart); err != nil {
+		return nil, err
+	}
+	if err := h.write("stream", serverStreamHeader()+serverFeaturesSASL); err != nil {
+		return nil, err
+	}
+	h.headerSent = true
+
+	st, err := h.expect("auth", KindAuth)
+	if err != nil {
+		return nil, err
+	}
+	auth, terr := h.f.Tree()
+	if terr != nil {
+		return nil, wrapIOError("auth", terr)
+	}
+	if mech := auth.AttrValue("mechanism"); mech != "PLAIN" {
+		h.write("auth", `<failure xmlns="`+NSSASL+`"><invalid-mechanism/></failure>`+StreamEnd)
+		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w: mechanism %q not supported", ErrAuthRefused, mech)}
+	}
+	identity, password, ok := decodePlain(strings.TrimSpace(string(st.Text)))
+	if !ok || !h.cfg.Authenticate(identity, password) {
+		h.write("auth", `<failure xmlns="`+NSSASL+`"><not-authorized/></failure>`+StreamEnd)
+		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w for identity %q", ErrAuthRefused, identity)}
+	}
+	if err := h.write("auth", `<success xmlns="`+NSSASL+`"/>`); err != nil {
+		return nil, err
+	}
+
+	h.f.Restart()
+	if _, err := h.expect("stream", KindStreamStart); err != nil {
+		return nil, err
+	}
+	if err := h.write("stream", serverStreamHeader()+serverFeaturesBind); err != nil {
+		return nil, err
+	}
+	sender := SenderOf(identity)
+	for {
+		st, err := h.next("bind")
+		if err != nil {
+			return nil, err
+		}
+		if st.Kind != KindIQ {
+			return nil, h.unexpected("bind", st)
+		}
+		if string(st.Type) == "get" && string(st.ChildSpace) == NSPing {
+			if err := h.write("bind", string(AppendIQResult(nil, st.ID))); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if string(st.Type) != "set" || string(st.ChildSpace) != NSBind || string(st.Child) != "bind" {
+			return nil, h.unexpected("bind", st)
+		}
+		iq, terr := h.f.Tree()
+		if terr != nil {
+			return nil, wrapIOError("bind", terr)
+		}
+		resource := strings.TrimSpace(iq.Child(NSBind, "bind").Child(NSBind, "resource").textOrEmpty())
+		var b [4]byte
+		rand.Read(b[:])
+		jid := sender + "@" + Domain + "/" + resource + strings.ToUpper(hex.EncodeToString(b[:]))
+		reply := AppendAttrEscaped([]byte(`<iq type="result" id="`), st.ID)
+		reply = append(reply, `"><bind xmlns="`+NSBind+`"><jid>`...)
+		reply = appendText(reply, []byte(jid))
+		reply = append(reply, `</jid></bind></iq>`...)
+		if err := h.write("bind", string(reply)); err != nil {
+			return nil, err
+		}
+		return &ServerConn{Conn: h.c, Framer: h.f, SenderID: sender, JID: jid}, nil
+	}
+}
+
+// AppendAttrEscaped appends s escaped for a double-quoted XML attribute
+// value.
+func AppendAttrEscaped(dst, s []byte) []byte { return appendAttr(dst, s) }
+
+// decodePlain splits a base64 SASL PLAIN message: authzid NUL authcid NUL
+// password. The identity is the authcid (or the authzid when it alone is
+// set).
+func decodePlain(b64 string) (identity, password string, ok bool) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", "", false
+	}
+	parts := strings.Split(string(raw), "\x00")
+	if len(parts) != 3 {
+		return "", "", false
+	}
+	identity = parts[1]
+	if identity == "" {
+		identity = parts[0]
+	}
+	return identity, parts[2], identity != ""
+}
+
+func (h *serverHS) write(stage, s string) *HandshakeError {
+	if _, err := io.WriteString(h.c, s); err != nil {
+		return wrapIOError(stage, err)
+	}
+	return nil
+}
+
+func (h *serverHS) next(stage string) (*Stanza, *HandshakeError) {
+	for {
+		st, err := h.f.Next()
+		if err != nil {
+			return nil, wrapIOError(stage, err)
+		}
+		switch st.Kind {
+		case KindKeepalive:
+			continue
+		case KindStreamEnd:
+			return nil, &HandshakeError{Stage: stage, Err: ErrClosed}
+		case KindStreamError:
+			return nil, &HandshakeError{Stage: stage, Err: &StreamError{Condition: string(st.ErrorCondition), Text: string(st.ErrorText)}}
+		}
+		return st, nil
+	}
+}
+
+func (h *serverHS) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
+	st, err := h.next(stage)
+	if err != nil {
+		return nil, err
+	}
+	if st.Kind != k {
+		return nil, h.unexpected(stage, st)
+	}
+	return st, nil
+}
+
+func (h *serverHS) unexpected(stage string, st *Stanza) *HandshakeError {
+	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st))}
+}
+
+// fail tells the client why the handshake ends, when the protocol has a
+// stream error for it: malformed or restricted XML, an unexpected element
+// (not-authorized before authentication, bad-format after), or a timeout.
+func (h *serverHS) fail(err *HandshakeError) {
+	var cond string
+	var se *StreamError
+	switch {
+	case errors.Is(err, ErrAuthRefused), errors.Is(err, ErrClosed), errors.As(err, &se):
+		return // already answered, or nobody to answer
+	case errors.Is(err, ErrTimeout):
+		cond = CondConnectionTimeout
+	case errors.Is(err, ErrUnexpected):
+		cond = CondNotAuthorized
+		if err.Stage == "bind" {
+			cond = CondBadFormat
+		}
+	default:
+		var sx *SyntaxError
+		if !errors.As(err, &sx) {
+			return
+		}
+		cond = Condition(err)
+	}
+	var out []byte
+	if !h.headerSent {
+		out = append(out, serverStreamHeader()...)
+	}
+	out = AppendStreamError(out, cond, "")
+	h.c.SetWriteDeadline(time.Now().Add(time.Second))
+	h.c.Write(out)
 }
