@@ -1,6 +1,9 @@
 package ccs
 
-import "strconv"
+import (
+	"encoding/binary"
+	"strconv"
+)
 
 // The encoders append one stanza to dst and return the extended slice, like
 // strconv.AppendInt: with a reused buffer of sufficient capacity they
@@ -26,16 +29,35 @@ var esc = func() (t [256]uint8) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendText appends s XML-escaped as character data.
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// hasSpecial8 reports whether any of the 8 bytes of x is '<', '>' or '&'
+// (the classic SWAR zero-byte test applied to x XOR each pattern).
+func hasSpecial8(x uint64) bool {
+	a := x ^ ('<' * lo8)
+	b := x ^ ('>' * lo8)
+	c := x ^ ('&' * lo8)
+	return ((a-lo8)&^a|(b-lo8)&^b|(c-lo8)&^c)&hi8 != 0
+}
+
+// appendText appends s XML-escaped as character data. Runs of eight bytes
+// without a special character are copied after one word-wide test.
 func appendText(dst, s []byte) []byte {
-	start := 0
-	for i, c := range s {
-		if c != '<' && c != '>' && c != '&' {
+	start, i := 0, 0
+	for i < len(s) {
+		if i+8 <= len(s) && !hasSpecial8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
 			continue
 		}
-		dst = append(dst, s[start:i]...)
-		dst = appendEntity(dst, c)
-		start = i + 1
+		if c := s[i]; esc[c] == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = appendEntity(dst, c)
+			start = i + 1
+		}
+		i++
 	}
 	return append(dst, s[start:]...)
 }
