@@ -1,0 +1,49 @@
+// Package workload decides what ccsbench sends and when: pacers (rate
+// shapes), arrival schedules and downstream message generation. It imports
+// nothing else of the project.
+//
+// # Pacers
+//
+// A Pacer describes the intended rate r(t), in messages per second, as a
+// function of the time elapsed since the start of a run. Its cumulative hits
+// function H(t) = ∫₀ᵗ r is what the pacer really answers for: message n
+// (0-based) is due at Due(n) = H⁻¹(n+1), and Pace(elapsed, sent), in the
+// style of vegeta, is the wait until Due(sent) (0 when sending is behind), or
+// stop once the rate has fallen to 0 for good. Due is computed from n alone,
+// never by accumulating intervals, so a long run does not drift; it is also
+// the intended send time from which the driver measures response time,
+// correcting for coordinated omission as wrk2 does.
+//
+// The pacers are value structs: ConstantPacer (Freq 0 means unlimited),
+// LinearPacer (a ramp, then a plateau), StepPacer (rising or falling steps up
+// to a limit) and SinePacer. Constant, linear and step pacers invert H in
+// closed form; the sine's H has no closed-form inverse, so it is inverted
+// numerically within one period after removing whole periods exactly. Rates
+// may touch 0 (a ramp or steps down to 0, a sine whose amplitude equals its
+// mean). ParseRateShape reads the command-line syntax described in
+// RateShapeHelp, and every pacer's String gives that syntax back.
+//
+// # Schedules
+//
+// A Schedule turns a Pacer into a stream of intended send times. Uniform
+// arrivals are the pacer's own Due times. Poisson arrivals time-rescale a
+// unit-rate Poisson process (cumulative sums of exponential draws from a
+// seeded PCG generator) through H⁻¹, which gives a non-homogeneous Poisson
+// process whose intensity follows the rate shape exactly and is the same for
+// the same seed. Next allocates nothing.
+//
+// # Messages
+//
+// A Generator appends compact downstream JSON for a caller-chosen message id:
+// a registration id from a pool of ToPool FCM-like tokens (precomputed from
+// the seed, chosen with a Zipf skew of any exponent >= 0 by Walker's alias
+// method), a data object of exactly PayloadBytes of keys plus values (filled
+// once, from the seed), and the optional fields time_to_live (0 written
+// explicitly), collapse_key (escaped), priority, delay_while_idle and
+// delivery_receipt_requested. A fraction InvalidRate of messages, chosen by
+// the seeded generator, carry one defect each that CCS answers with NACK
+// INVALID_JSON. Everything but the registration id, the message id and the
+// choice of defect is precomputed, so AppendJSON costs a few appends and no
+// allocation. A Generator belongs to one goroutine; Clone makes cheap
+// per-connection copies that share the precomputed data.
+package workload
