@@ -1,0 +1,313 @@
+package fakeccs
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ccsbench/ccsbench/ccs"
+)
+
+// Defaults applied by New to zero fields of Config.
+const (
+	// DefaultSenderID is the sender id accepted when Config.SenderID is empty.
+	DefaultSenderID = "123456789012"
+	// DefaultAPIKey is the API key accepted when Config.APIKey is empty. It
+	// is a well-known test value, so printing it reveals nothing.
+	DefaultAPIKey = "fakeccs-test-key"
+	// DefaultAuthTimeout bounds the TLS and stream handshake when
+	// Config.AuthTimeout is zero: a connection that has not authenticated
+	// and bound within it is closed.
+	DefaultAuthTimeout = 10 * time.Second
+	// DefaultUpstreamResend is how long an upstream message or receipt may
+	// stay unacknowledged before it is sent again on the same connection,
+	// when Config.UpstreamResend is zero.
+	DefaultUpstreamResend = 5 * time.Second
+	// MaxUnackedUpstream is how many upstream messages and receipts one
+	// connection may have unacknowledged; sending pauses at this count, as
+	// CCS stops sending to an app server that does not ACK.
+	MaxUnackedUpstream = 100
+	// RecentIDs is how many of a connection's latest downstream message ids
+	// the fake remembers to detect a reused id (answered with INVALID_JSON).
+	RecentIDs = 4096
+	// MaxHeld is the most downstream messages one connection may have
+	// waiting for a delayed answer; a client that exceeds it (it ignores the
+	// window by far) gets a policy-violation stream error.
+	MaxHeld = 16 * ccs.MaxPending
+	// MaxQueuedUpstream bounds the upstream messages and receipts waiting
+	// to be sent per connection and per sender backlog; the oldest beyond
+	// it are discarded and counted in Stats.UpstreamDropped.
+	MaxQueuedUpstream = 10000
+	// DrainGrace is how long a connection draining with DrainAsNack waits
+	// for a message to NACK before it closes anyway, once nothing is pending.
+	DrainGrace = time.Second
+	// LingerTimeout is how long the fake waits for the client's stream end
+	// after it closed its own stream, before it closes the TCP connection.
+	LingerTimeout = 2 * time.Second
+	// MaxDevices bounds the per-registration-id rate limiter's table; when
+	// it is full the table is cleared (each of 64 shards separately).
+	MaxDevices = 1 << 20
+)
+
+// Config configures a fake CCS server. The zero value is a working server
+// with default credentials, a self-signed certificate and every fault off.
+type Config struct {
+	// SenderID and APIKey are the credentials accepted (SASL identity
+	// SENDER or SENDER@gcm.googleapis.com, password the key). Empty values
+	// take DefaultSenderID and DefaultAPIKey.
+	SenderID, APIKey string
+
+	// TLS is the server's TLS configuration. Nil: a self-signed ECDSA P-256
+	// certificate for 127.0.0.1, ::1 and localhost, made by New (see
+	// Server.CertPool and Server.CertPEM).
+	TLS *tls.Config
+
+	// AckDelay holds each answer to a downstream message (ACK or NACK) for
+	// this long after the message was read; AckJitter adds a uniformly
+	// random extra delay in [0, AckJitter). Zero: answer at once.
+	AckDelay, AckJitter time.Duration
+
+	// Nack answers a fraction of valid downstream messages with a NACK of
+	// the given code instead of an ACK. Rates sum to at most 1.
+	Nack []NackRule
+
+	// DropEvery closes a connection abruptly (TCP close, no stream end,
+	// pending messages unanswered) after N downstream messages or after D.
+	DropEvery Every
+	// DrainEvery drains a connection after N downstream messages or after
+	// D: a CONNECTION_DRAINING control message (or, with DrainAsNack, a
+	// NACK CONNECTION_DRAINING for every later message), pending messages
+	// still answered, then </stream:stream> and close.
+	DrainEvery  Every
+	DrainAsNack bool
+
+	// AuthTimeout closes connections that have not finished the TLS and
+	// stream handshake (authenticated and bound) in time. Zero:
+	// DefaultAuthTimeout.
+	AuthTimeout time.Duration
+
+	// UpstreamRate is the number of upstream (device) messages per second
+	// each connection sends to the app server; zero: none.
+	UpstreamRate float64
+	// UpstreamResend is how long an upstream message or receipt may stay
+	// unacknowledged before it is sent again. Zero: DefaultUpstreamResend.
+	// Unacknowledged ones are also sent again on the sender's next
+	// connection when their connection closes.
+	UpstreamResend time.Duration
+
+	// Receipts sends a delivery receipt after the ACK of every message with
+	// "delivery_receipt_requested": true. Receipts must be ACKed like
+	// upstream messages.
+	Receipts bool
+
+	// Keepalive sends a single space every Keepalive on each authenticated
+	// connection. Zero: none.
+	Keepalive time.Duration
+
+	// TrackIDs keeps the 64-bit hash of every downstream message id seen
+	// on any connection, so that Stats.UniqueIDs and Stats.Duplicates are
+	// exact across connections (to hash collisions, about n²/2⁶⁵ for n
+	// ids). Memory grows with the number of distinct ids (about 16 bytes
+	// each).
+	TrackIDs bool
+
+	// StrictWindow closes a connection that sends a downstream message
+	// while 100 of its earlier ones are unanswered, with a
+	// policy-violation stream error. Without it such messages are only
+	// counted in Stats.WindowViolations.
+	StrictWindow bool
+
+	// CanonicalRate is the fraction (0..1) of ACKs that carry a
+	// "registration_id" (a canonical id rewrite): "CANONICAL_" and 16 hex
+	// digits derived from the message's "to".
+	CanonicalRate float64
+
+	// BadRegistration and Unregistered are registration-id patterns:
+	// messages whose "to" matches one are NACKed with BAD_REGISTRATION or
+	// DEVICE_UNREGISTERED. A pattern is a glob where '*' matches any run of
+	// bytes ('/' included) and '?' any single byte; there are no other
+	// metacharacters, so a pattern without them matches exactly that id.
+	BadRegistration, Unregistered []string
+
+	// DeviceRate limits messages per second to one registration id,
+	// across connections, with a burst of max(1, DeviceRate); messages
+	// beyond it are NACKed with DEVICE_MESSAGE_RATE_EXCEEDED. Zero: off.
+	DeviceRate float64
+
+	// MaxStanza is the largest stanza accepted, in bytes (default
+	// ccs.DefaultMaxStanza); a larger one gets a policy-violation stream
+	// error.
+	MaxStanza int
+
+	// Seed seeds every random choice (NACK and canonical-id rolls, jitter):
+	// connection k of a server draws from a generator seeded with (Seed, k).
+	Seed uint64
+
+	// Logf, if set, receives one line per notable event (connection
+	// refused, stream error sent, listener error). It never receives the
+	// API key.
+	Logf func(format string, args ...any)
+}
+
+// NackRule answers the fraction Rate (0..1) of valid downstream messages
+// with a NACK carrying Code, which may be any code, known to ccs or not.
+type NackRule struct {
+	Code string
+	Rate float64
+}
+
+// Every is a period: after N downstream messages on a connection, or after
+// the duration D since the connection was authenticated. At most one of
+// the two is set; the zero value is off.
+type Every struct {
+	N uint64
+	D time.Duration
+}
+
+// IsZero reports whether e is off.
+func (e Every) IsZero() bool { return e.N == 0 && e.D == 0 }
+
+// String formats e as ParseEvery reads it ("" when off).
+func (e Every) String() string {
+	switch {
+	case e.N > 0:
+		return strconv.FormatUint(e.N, 10)
+	case e.D > 0:
+		return e.D.String()
+	}
+	return ""
+}
+
+// Errors of configuration parsing and checking.
+var (
+	// ErrConfig is wrapped by every error New and the Parse functions
+	// return for a bad configuration value.
+	ErrConfig = errors.New("fakeccs: invalid configuration")
+)
+
+// ParseEvery reads "N" (a positive count of messages) or a Go duration
+// ("30s", "1m"); "" and "0" mean off.
+func ParseEvery(s string) (Every, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return Every{}, nil
+	}
+	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return Every{N: n}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return Every{}, fmt.Errorf("%w: %q is neither a message count nor a duration (e.g. 1000 or 30s)", ErrConfig, s)
+	}
+	return Every{D: d}, nil
+}
+
+// ParseNackRules reads "CODE=RATE,CODE=RATE,..." (e.g.
+// "SERVICE_UNAVAILABLE=0.01,BAD_REGISTRATION=0.001"); "" gives no rules.
+// Codes are upper-case letters, digits and underscores; rates are in 0..1
+// and sum to at most 1.
+func ParseNackRules(s string) ([]NackRule, error) {
+	var rules []NackRule
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		code, rate, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("%w: nack rule %q is not CODE=RATE", ErrConfig, part)
+		}
+		r, err := strconv.ParseFloat(strings.TrimSpace(rate), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nack rule %q: rate is not a number", ErrConfig, part)
+		}
+		rules = append(rules, NackRule{Code: strings.TrimSpace(code), Rate: r})
+	}
+	if err := checkNackRules(rules); err != nil {
+		return nil, err
+	}
+	return rules, nil
+}
+
+func checkNackRules(rules []NackRule) error {
+	sum := 0.0
+	for _, r := range rules {
+		if !validCode(r.Code) {
+			return fmt.Errorf("%w: nack code %q: use upper-case letters, digits and underscores", ErrConfig, r.Code)
+		}
+		if math.IsNaN(r.Rate) || r.Rate < 0 || r.Rate > 1 {
+			return fmt.Errorf("%w: nack rate %v for %s is outside 0..1", ErrConfig, r.Rate, r.Code)
+		}
+		sum += r.Rate
+	}
+	if sum > 1+1e-9 {
+		return fmt.Errorf("%w: nack rates sum to %v, more than 1", ErrConfig, sum)
+	}
+	return nil
+}
+
+func validCode(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// check validates c and fills defaults into a copy.
+func (c Config) withDefaults() (Config, error) {
+	if c.SenderID == "" {
+		c.SenderID = DefaultSenderID
+	}
+	if c.APIKey == "" {
+		c.APIKey = DefaultAPIKey
+	}
+	if strings.ContainsAny(c.SenderID, "@/ \t\r\n<>&\"'") {
+		return c, fmt.Errorf("%w: sender id %q must be a bare id (no '@', '/', spaces or markup)", ErrConfig, c.SenderID)
+	}
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = DefaultAuthTimeout
+	}
+	if c.UpstreamResend == 0 {
+		c.UpstreamResend = DefaultUpstreamResend
+	}
+	if c.MaxStanza == 0 {
+		c.MaxStanza = ccs.DefaultMaxStanza
+	}
+	switch {
+	case c.AckDelay < 0 || c.AckJitter < 0:
+		return c, fmt.Errorf("%w: ack delay and jitter must not be negative", ErrConfig)
+	case c.AuthTimeout < 0 || c.UpstreamResend < 0 || c.Keepalive < 0:
+		return c, fmt.Errorf("%w: auth timeout, upstream resend and keepalive must not be negative", ErrConfig)
+	case c.DropEvery.D < 0 || c.DrainEvery.D < 0:
+		return c, fmt.Errorf("%w: drop and drain periods must not be negative", ErrConfig)
+	case c.DropEvery.N > 0 && c.DropEvery.D > 0, c.DrainEvery.N > 0 && c.DrainEvery.D > 0:
+		return c, fmt.Errorf("%w: drop and drain periods are a count or a duration, not both", ErrConfig)
+	case !rateOK(c.UpstreamRate) || !rateOK(c.DeviceRate):
+		return c, fmt.Errorf("%w: upstream and device rates must be finite and not negative", ErrConfig)
+	case math.IsNaN(c.CanonicalRate) || c.CanonicalRate < 0 || c.CanonicalRate > 1:
+		return c, fmt.Errorf("%w: canonical rate %v is outside 0..1", ErrConfig, c.CanonicalRate)
+	case c.MaxStanza < 512:
+		return c, fmt.Errorf("%w: max stanza %d is below 512 bytes", ErrConfig, c.MaxStanza)
+	}
+	if err := checkNackRules(c.Nack); err != nil {
+		return c, err
+	}
+	for _, p := range append(append([]string(nil), c.BadRegistration...), c.Unregistered...) {
+		if p == "" {
+			return c, fmt.Errorf("%w: empty registration-id pattern", ErrConfig)
+		}
+	}
+	return c, nil
+}
+
+func rateOK(r float64) bool { return !math.IsNaN(r) && !math.IsInf(r, 0) && r >= 0 }

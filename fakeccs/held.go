@@ -1,0 +1,90 @@
+package fakeccs
+
+// held is an answer to a downstream message waiting for its due time
+// (Config.AckDelay and AckJitter). Helds are pooled per connection, with
+// their buffers, so holding allocates nothing in steady state.
+type held struct {
+	due int64  // ns since the server's epoch
+	seq uint64 // tie-break: equal due times leave in arrival order
+	buf []byte // the encoded answer
+	ctr int    // the counter the answer counts in
+	// canon: the ACK carries a canonical registration_id; receipt: a
+	// delivery receipt follows the ACK (for regID and origID).
+	canon, receipt bool
+	regID, origID  []byte
+}
+
+// heldQueue is a binary min-heap of helds by (due, seq), with a free list.
+type heldQueue struct {
+	h    []*held
+	free []*held
+	seq  uint64
+}
+
+func (q *heldQueue) len() int { return len(q.h) }
+
+func (q *heldQueue) top() *held { return q.h[0] }
+
+// get returns an unused held, reset.
+func (q *heldQueue) get() *held {
+	if n := len(q.free); n > 0 {
+		x := q.free[n-1]
+		q.free = q.free[:n-1]
+		return x
+	}
+	return &held{}
+}
+
+// put returns x to the free list.
+func (q *heldQueue) put(x *held) {
+	x.buf, x.regID, x.origID = x.buf[:0], x.regID[:0], x.origID[:0]
+	x.canon, x.receipt = false, false
+	q.free = append(q.free, x)
+}
+
+func (q *heldQueue) less(i, j int) bool {
+	a, b := q.h[i], q.h[j]
+	return a.due < b.due || a.due == b.due && a.seq < b.seq
+}
+
+// push adds x, due at x.due.
+func (q *heldQueue) push(x *held) {
+	q.seq++
+	x.seq = q.seq
+	q.h = append(q.h, x)
+	i := len(q.h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(i, p) {
+			break
+		}
+		q.h[i], q.h[p] = q.h[p], q.h[i]
+		i = p
+	}
+}
+
+// pop removes and returns the earliest held.
+func (q *heldQueue) pop() *held {
+	x := q.h[0]
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h[n] = nil
+	q.h = q.h[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && q.less(r, l) {
+			m = r
+		}
+		if !q.less(m, i) {
+			break
+		}
+		q.h[i], q.h[m] = q.h[m], q.h[i]
+		i = m
+	}
+	return x
+}

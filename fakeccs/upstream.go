@@ -1,0 +1,286 @@
+package fakeccs
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/ccsbench/ccsbench/ccs"
+)
+
+// Upstream messages the fake sends, as a device would.
+const (
+	// UpstreamCategory is the "category" of upstream messages and receipts.
+	UpstreamCategory = "com.example.fakeccs"
+	// UpstreamTTL is the "time_to_live" of upstream messages, in seconds.
+	UpstreamTTL = 86400
+	// upstreamDevices is how many device ids upstream messages come from.
+	upstreamDevices = 64
+)
+
+// upEntry is an upstream message or delivery receipt the fake sends and
+// the app server must ACK: kept until ACKed, sent again after
+// Config.UpstreamResend, and handed to the sender's next connection when
+// its connection closes.
+type upEntry struct {
+	hash       uint64
+	id         []byte // message_id, as the ACK must carry it
+	ackTo      []byte // the "to" the ACK must carry: the message's "from"
+	stanza     []byte // the encoded stanza
+	receipt    bool
+	everSent   bool  // sent before, on this or an earlier connection
+	sentAt     int64 // when last sent on this connection (ns since epoch)
+	prev, next *upEntry
+}
+
+// upState is one connection's upstream bookkeeping, owned by its goroutine.
+type upState struct {
+	unacked    map[uint64]*upEntry // sent, not yet ACKed, by id hash
+	head, tail *upEntry            // the same, oldest send first
+	queue      []*upEntry          // waiting to be sent, oldest first
+	qhead      int
+	free       []*upEntry
+}
+
+func (u *upState) queued() int { return len(u.queue) - u.qhead }
+
+func (u *upState) get() *upEntry {
+	if n := len(u.free); n > 0 {
+		e := u.free[n-1]
+		u.free = u.free[:n-1]
+		return e
+	}
+	return &upEntry{}
+}
+
+func (u *upState) put(e *upEntry) {
+	*e = upEntry{id: e.id[:0], ackTo: e.ackTo[:0], stanza: e.stanza[:0]}
+	if len(u.free) < MaxUnackedUpstream {
+		u.free = append(u.free, e)
+	}
+}
+
+// enqueue appends e to the send queue, discarding the oldest queued entry
+// when the queue is full; it reports whether one was discarded.
+func (u *upState) enqueue(e *upEntry) (dropped bool) {
+	if u.queued() >= MaxQueuedUpstream {
+		u.put(u.pop())
+		dropped = true
+	}
+	if u.qhead > 0 && u.qhead >= len(u.queue)/2 {
+		n := copy(u.queue, u.queue[u.qhead:])
+		clear(u.queue[n:])
+		u.queue, u.qhead = u.queue[:n], 0
+	}
+	u.queue = append(u.queue, e)
+	return dropped
+}
+
+func (u *upState) pop() *upEntry {
+	e := u.queue[u.qhead]
+	u.queue[u.qhead] = nil
+	u.qhead++
+	if u.qhead == len(u.queue) {
+		u.queue, u.qhead = u.queue[:0], 0
+	}
+	return e
+}
+
+// link appends e to the unacked list and map.
+func (u *upState) link(e *upEntry) {
+	if u.unacked == nil {
+		u.unacked = make(map[uint64]*upEntry, MaxUnackedUpstream)
+	}
+	u.unacked[e.hash] = e
+	e.prev, e.next = u.tail, nil
+	if u.tail != nil {
+		u.tail.next = e
+	} else {
+		u.head = e
+	}
+	u.tail = e
+}
+
+// unlink removes e from the unacked list and map.
+func (u *upState) unlink(e *upEntry) {
+	delete(u.unacked, e.hash)
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		u.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		u.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// backlog holds a sender's upstream messages and receipts that were not
+// ACKed on a connection that closed, for the sender's next connection.
+type backlog struct {
+	mu      sync.Mutex
+	entries []*upEntry
+}
+
+// senderBacklog returns the backlog of a sender id, made on first use.
+func (s *Server) senderBacklog(sender string) *backlog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.senders[sender]
+	if b == nil {
+		b = &backlog{}
+		s.senders[sender] = b
+	}
+	return b
+}
+
+// adoptBacklog moves the sender's backlog into the connection's queue.
+func (c *conn) adoptBacklog() {
+	b := c.backlog
+	b.mu.Lock()
+	entries := b.entries
+	b.entries = nil
+	b.mu.Unlock()
+	for _, e := range entries {
+		if c.up.enqueue(e) {
+			c.delta[cUpstreamDropped]++
+		}
+	}
+}
+
+// leaveBacklog hands every unacked and queued entry to the sender's
+// backlog, oldest first, keeping at most MaxQueuedUpstream.
+func (c *conn) leaveBacklog() {
+	u := &c.up
+	var moved []*upEntry
+	for e := u.head; e != nil; {
+		next := e.next
+		e.prev, e.next = nil, nil
+		moved = append(moved, e)
+		e = next
+	}
+	u.head, u.tail = nil, nil
+	clear(u.unacked)
+	for u.queued() > 0 {
+		moved = append(moved, u.pop())
+	}
+	if len(moved) == 0 {
+		return
+	}
+	b := c.backlog
+	b.mu.Lock()
+	b.entries = append(b.entries, moved...)
+	if over := len(b.entries) - MaxQueuedUpstream; over > 0 {
+		clear(b.entries[:over])
+		b.entries = b.entries[over:]
+		c.delta[cUpstreamDropped] += uint64(over)
+	}
+	b.mu.Unlock()
+}
+
+var upCategory = []byte(UpstreamCategory)
+
+// newUpstream queues a new upstream message from one of the fake devices.
+func (c *conn) newUpstream() {
+	seq := c.s.upSeq.Add(1)
+	e := c.up.get()
+	e.id = append(e.id[:0], "up-"...)
+	e.id = strconv.AppendUint(e.id, seq, 10)
+	e.ackTo = append(e.ackTo[:0], "fakeccs-device-"...)
+	e.ackTo = strconv.AppendUint(e.ackTo, seq%upstreamDevices, 10)
+	c.scratch = append(c.scratch[:0], `{"seq":"`...)
+	c.scratch = strconv.AppendUint(c.scratch, seq, 10)
+	c.scratch = append(c.scratch, `","source":"fakeccs"}`...)
+	e.stanza = ccs.AppendUpstream(e.stanza[:0], &ccs.Upstream{
+		To: c.bare, Category: upCategory, From: e.ackTo, ID: e.id,
+		Data: c.scratch, TTL: UpstreamTTL,
+	})
+	e.hash = hashID(c.s.seed, e.id)
+	if c.up.enqueue(e) {
+		c.delta[cUpstreamDropped]++
+	}
+}
+
+// newReceipt queues the delivery receipt of an ACKed downstream message.
+func (c *conn) newReceipt(regID, origID []byte) {
+	e := c.up.get()
+	e.receipt = true
+	e.id = append(append(e.id[:0], ccs.ReceiptIDPrefix...), origID...)
+	e.ackTo = append(e.ackTo[:0], ccs.Domain...)
+	e.stanza = ccs.AppendReceipt(e.stanza[:0], &ccs.Receipt{
+		To: c.bare, Category: upCategory, RegistrationID: regID,
+		OriginalMessageID: origID, SentMillis: c.s.wallMillis(c.now),
+	})
+	e.hash = hashID(c.s.seed, e.id)
+	if c.up.enqueue(e) {
+		c.delta[cUpstreamDropped]++
+	}
+}
+
+// pumpUpstream sends what is due: resends of entries unacked for too
+// long, queued entries, and new upstream messages at Config.UpstreamRate,
+// while fewer than MaxUnackedUpstream are unacked.
+func (c *conn) pumpUpstream() {
+	u := &c.up
+	now := c.now
+	resend := int64(c.s.cfg.UpstreamResend)
+	for e := u.head; e != nil && e.sentAt+resend <= now; e = u.head {
+		u.unlink(e)
+		c.sendUp(e, now)
+	}
+	for u.queued() > 0 && len(u.unacked) < MaxUnackedUpstream {
+		c.sendUp(u.pop(), now)
+	}
+	if c.upInterval == 0 {
+		return
+	}
+	for c.upNext <= now && len(u.unacked) < MaxUnackedUpstream {
+		c.newUpstream()
+		c.sendUp(u.pop(), now)
+		c.upNext += c.upInterval
+	}
+	if c.upNext < now { // blocked by the limit: no burst of back pay later
+		c.upNext = now
+	}
+}
+
+// sendUp writes e and links it as unacked. An entry whose id is already
+// unacked (a receipt for a message ACKed twice) is dropped.
+func (c *conn) sendUp(e *upEntry, now int64) {
+	if old := c.up.unacked[e.hash]; old != nil {
+		c.delta[cUpstreamDropped]++
+		c.up.put(e)
+		return
+	}
+	c.out = append(c.out, e.stanza...)
+	switch {
+	case e.everSent:
+		c.delta[cUpstreamResent]++
+	case e.receipt:
+		c.delta[cReceiptsSent]++
+	default:
+		c.delta[cUpstreamSent]++
+	}
+	e.everSent = true
+	e.sentAt = now
+	c.up.link(e)
+}
+
+// nextUpstream returns when pumpUpstream has work next, or -1.
+func (c *conn) nextUpstream() int64 {
+	u := &c.up
+	next := int64(-1)
+	if u.head != nil {
+		next = u.head.sentAt + int64(c.s.cfg.UpstreamResend)
+	}
+	if len(u.unacked) < MaxUnackedUpstream {
+		if u.queued() > 0 {
+			return c.now
+		}
+		if c.upInterval > 0 && (next < 0 || c.upNext < next) {
+			next = c.upNext
+		}
+	}
+	return next
+}
