@@ -1,6 +1,7 @@
 package ccs
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -19,38 +20,232 @@ type FramerConfig struct {
 	ReadSize int
 }
 
+// defaultReadSize is FramerConfig.ReadSize when zero.
+const defaultReadSize = 32 << 10
+
+// maxAttrs is the most attributes (namespace declarations included) one
+// element may carry; more is refused as ErrStanzaTooLarge. It bounds the
+// duplicate-attribute check and the framer's fixed attribute table.
+const maxAttrs = 64
+
+// maxEmptyReads is how many (0, nil) results of Read in a row the Framer
+// tolerates before failing with io.ErrNoProgress.
+const maxEmptyReads = 100
+
+// Framer states.
+const (
+	stHeader uint8 = iota // expecting an XML declaration and a stream header
+	stStream              // between stanzas
+	stEnded               // after </stream:stream>
+)
+
 // Framer splits an XMPP byte stream into top-level items. It parses a whole
 // read buffer before reading again, allocates nothing per stanza in steady
 // state, and is not safe for concurrent use (one reader goroutine owns it).
+//
+// Every item is checked for well-formedness (XML 1.0 and Namespaces in XML:
+// matched tags, names, attribute syntax without duplicates, declared
+// prefixes, the five predefined entities and character references to legal
+// characters, legal UTF-8 characters, CDATA sections, no "]]>" in text).
+// Comments, processing instructions (other than the XML declaration),
+// DOCTYPE and other markup declarations are refused anywhere with
+// ErrRestricted, as RFC 6120 section 11.1 requires. Only white space may
+// appear between stanzas. One element may carry at most 64 attributes.
+//
+// An incomplete item is kept at the front of the buffer and scanned again
+// from its start once more bytes arrive that contain a '>' (every item but
+// a keepalive ends with one), so an item split across reads at any byte
+// boundary parses the same as in one read. The buffer holds at most
+// MaxStanza+ReadSize bytes.
 type Framer struct {
-	r   io.Reader
-	cfg FramerConfig
+	r                             io.Reader
+	maxStanza, maxDepth, readSize int
+	buf                           []byte // len(buf) == cap(buf); data in buf[start:end]
+	start, end                    int
+	base                          int64 // stream offset of buf[0]
+	state                         uint8
+	noScan                        bool  // the partial item cannot be complete yet (no '>' since the last scan)
+	empty                         int   // consecutive empty reads
+	err                           error // sticky syntax error
+	rerr                          error // reader error, reported once the buffered bytes are used up
+	st                            Stanza
+	scratch                       []byte         // decoded values of the current item
+	stack                         []elemFrame    // open elements of the current stanza, len maxDepth
+	ns                            []nsBinding    // namespace bindings in scope; the first nHdr are the header's
+	nHdr                          int            // bindings declared on the stream header
+	hdr                           []byte         // framer-owned copy of the header's names and namespaces
+	hdrName, defNS                []byte         // the header's qualified name and default namespace (in hdr)
+	hdrOff                        int            // offset of the header's start tag in a KindStreamStart item
+	attrs                         [maxAttrs]attr // attributes of the tag being parsed
+	nattr                         int
+	text, gcm, errText            acc // accumulated character data of the current item
+	topURI                        []byte
+	isErr, errSeen                bool
+}
+
+// elemFrame is one open element of the current stanza.
+type elemFrame struct {
+	qname []byte // as written, to match the end tag
+	nsTop int    // len(Framer.ns) before the element's declarations
+	role  uint8  // what its character data or children feed
+}
+
+// Element roles.
+const (
+	roleNone    uint8 = iota
+	roleGCM           // the first <gcm xmlns="google:mobile:data"> of a message
+	roleError         // the <error> child of a type="error" stanza
+	roleErrText       // the <text> holding ErrorText
+)
+
+// nsBinding is one namespace declaration in scope; an empty prefix is the
+// default namespace.
+type nsBinding struct{ prefix, uri []byte }
+
+// attr is one attribute of the tag being parsed.
+type attr struct {
+	qname []byte // as written
+	colon int    // index of ':' in qname, or -1
+	val   []byte // raw value between the quotes
+	dec   bool   // val contains a reference or white space to normalise
+	uri   []byte // namespace of a prefixed attribute, once resolved
 }
 
 // NewFramer returns a Framer reading from r. It expects a stream header
 // (optionally after an XML declaration) first.
 func NewFramer(r io.Reader, cfg FramerConfig) *Framer {
-	return &Framer{r: r, cfg: cfg}
+	f := &Framer{r: r, maxStanza: cfg.MaxStanza, maxDepth: cfg.MaxDepth, readSize: cfg.ReadSize}
+	if f.maxStanza <= 0 {
+		f.maxStanza = DefaultMaxStanza
+	}
+	if f.maxDepth <= 0 {
+		f.maxDepth = DefaultMaxDepth
+	}
+	if f.readSize <= 0 {
+		f.readSize = defaultReadSize
+	}
+	f.stack = make([]elemFrame, f.maxDepth)
+	f.ns = make([]nsBinding, 0, 8)
+	f.scratch = make([]byte, 0, 256)
+	return f
 }
 
-var errNotYet = errors.New("ccs: framer not implemented yet")
+// errNotYet is returned by parts of the package still being written.
+var errNotYet = errors.New("ccs: not implemented yet")
+
+// errNeedMore is the internal signal that the buffered bytes end inside an
+// item.
+var errNeedMore = errors.New("ccs: need more input")
 
 // Next returns the next top-level item. The returned *Stanza is owned by
 // the Framer and overwritten by the next call. Errors: a *SyntaxError for
 // bad input (then the stream is unusable), io.EOF when the stream ends
 // cleanly between items, io.ErrUnexpectedEOF inside one, or the reader's
 // error.
-func (f *Framer) Next() (*Stanza, error) { return nil, errNotYet }
+func (f *Framer) Next() (*Stanza, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.state == stEnded {
+		return nil, io.EOF
+	}
+	for {
+		if f.start < f.end && !f.noScan {
+			n, err := f.scanItem(f.buf[f.start:f.end])
+			if err == nil {
+				f.start += n
+				return &f.st, nil
+			}
+			if err != errNeedMore {
+				return nil, f.fail(err)
+			}
+			f.noScan = true
+		}
+		if f.end-f.start > f.maxStanza {
+			return nil, f.fail(&SyntaxError{Err: ErrStanzaTooLarge, Offset: int64(f.maxStanza),
+				Detail: "item longer than the size limit"})
+		}
+		if err := f.rerr; err != nil {
+			f.rerr = nil
+			if err == io.EOF && f.start < f.end {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		f.fill()
+	}
+}
+
+// fail records a syntax error found in the current item, making its offset
+// absolute, and returns it.
+func (f *Framer) fail(err error) error {
+	if se, ok := err.(*SyntaxError); ok {
+		se.Offset += f.base + int64(f.start)
+	}
+	f.err = err
+	return err
+}
+
+// fill makes room at the end of the buffer and reads once.
+func (f *Framer) fill() {
+	if f.start > 0 {
+		f.base += int64(f.start)
+		f.end = copy(f.buf, f.buf[f.start:f.end])
+		f.start = 0
+	}
+	if max := f.maxStanza + f.readSize; f.buf == nil || f.end > len(f.buf)/2 && len(f.buf) < max {
+		n := 2 * len(f.buf)
+		if n < f.readSize {
+			n = f.readSize
+		}
+		if n > max {
+			n = max
+		}
+		nb := make([]byte, n)
+		copy(nb, f.buf[:f.end])
+		f.buf = nb
+	}
+	n, err := f.r.Read(f.buf[f.end:])
+	if n < 0 || n > len(f.buf)-f.end {
+		n, err = 0, errors.New("ccs: reader returned an invalid count")
+	}
+	if n > 0 {
+		f.empty = 0
+		if f.noScan && bytes.IndexByte(f.buf[f.end:f.end+n], '>') >= 0 {
+			f.noScan = false
+		}
+		f.end += n
+	} else if err == nil {
+		if f.empty++; f.empty >= maxEmptyReads {
+			err = io.ErrNoProgress
+		}
+	}
+	if err != nil {
+		f.rerr = err
+		if err == io.EOF {
+			// Whatever is buffered is all there will be: scan it once more
+			// so that a syntax error wins over io.ErrUnexpectedEOF.
+			f.noScan = false
+		}
+	}
+}
 
 // Buffered returns the number of bytes already read but not yet returned
 // as items. A writer that flushes "only when nothing more is ready"
 // flushes when Buffered() == 0, before Next blocks in a read.
-func (f *Framer) Buffered() int { return 0 }
+func (f *Framer) Buffered() int {
+	if f.state == stEnded || f.err != nil {
+		return 0
+	}
+	return f.end - f.start
+}
 
 // Restart makes the Framer expect a new stream header (after SASL success),
 // keeping any bytes already buffered.
-func (f *Framer) Restart() {}
-
-// Tree parses the current item into an Element tree (allocating), with
-// the namespaces declared on the stream header in scope.
-func (f *Framer) Tree() (*Element, error) { return nil, errNotYet }
+func (f *Framer) Restart() {
+	if f.err != nil {
+		return
+	}
+	f.state = stHeader
+	f.noScan = false
+}
