@@ -130,9 +130,6 @@ func NewFramer(r io.Reader, cfg FramerConfig) *Framer {
 	return f
 }
 
-// errNotYet is returned by parts of the package still being written.
-var errNotYet = errors.New("ccs: not implemented yet")
-
 // errNeedMore is the internal signal that the buffered bytes end inside an
 // item.
 var errNeedMore = errors.New("ccs: need more input")
