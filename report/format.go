@@ -1,0 +1,273 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// formatUS formats a latency given in microseconds with three significant
+// digits in the largest fitting unit: "812 µs", "1.23 ms", "2.5 s".
+func formatUS(us float64) string {
+	if math.IsNaN(us) || math.IsInf(us, 0) {
+		return "-"
+	}
+	neg := us < 0
+	v := math.Abs(us)
+	unit := "µs"
+	switch {
+	case v >= 999.5e3:
+		v /= 1e6
+		unit = "s"
+	case v >= 999.5:
+		v /= 1e3
+		unit = "ms"
+	}
+	s := sig3(v, unit == "µs") + " " + unit
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+// sig3 formats v >= 0 with three significant digits; trim removes trailing
+// fractional zeros (for microseconds, which are whole in histograms).
+func sig3(v float64, trim bool) string {
+	prec := 0
+	switch {
+	case v < 9.995:
+		prec = 2
+	case v < 99.95:
+		prec = 1
+	}
+	s := strconv.FormatFloat(v, 'f', prec, 64)
+	if trim && strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
+// formatShare formats a fraction as a percentage with about three
+// significant digits: 0.000239 -> "0.024%", 0.5 -> "50.0%".
+func formatShare(f float64) string {
+	pct := f * 100
+	prec := 3
+	switch {
+	case pct >= 10:
+		prec = 1
+	case pct >= 1:
+		prec = 2
+	}
+	return strconv.FormatFloat(pct, 'f', prec, 64) + "%"
+}
+
+// formatCount formats n with thousands separators: 1234567 -> "1,234,567".
+func formatCount(n uint64) string {
+	return groupDigits(strconv.FormatUint(n, 10))
+}
+
+// groupDigits inserts commas into a string of decimal digits.
+func groupDigits(s string) string {
+	if len(s) <= 3 {
+		return s
+	}
+	var b strings.Builder
+	head := len(s) % 3
+	if head > 0 {
+		b.WriteString(s[:head])
+	}
+	for i := head; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
+
+// formatRate formats a rate in messages per second: "4,998.7/s".
+func formatRate(perS float64) string {
+	return formatFloat1(perS) + "/s"
+}
+
+// formatFloat1 formats v with one decimal and thousands separators.
+func formatFloat1(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	s := strconv.FormatFloat(math.Abs(v), 'f', 1, 64)
+	intPart, frac, _ := strings.Cut(s, ".")
+	out := groupDigits(intPart) + "." + frac
+	if v < 0 && out != "0.0" {
+		out = "-" + out
+	}
+	return out
+}
+
+// formatSeconds formats a duration in seconds: "10.0 s".
+func formatSeconds(s float64) string {
+	return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+}
+
+// formatPct formats a fraction as a signed percentage: 0.0523 -> "+5.2%".
+func formatPct(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "-"
+	case math.IsInf(f, 1):
+		return "+inf%"
+	case math.IsInf(f, -1):
+		return "-inf%"
+	}
+	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+}
+
+// signedPct is formatPct with an explicit plus sign for increases.
+func signedPct(f float64) string {
+	s := formatPct(f)
+	if f > 0 && !math.IsInf(f, 1) {
+		return "+" + s
+	}
+	return s
+}
+
+// formatConfigValue renders one configuration value compactly.
+func formatConfigValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'f', -1, 32)
+	case bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return fmt.Sprint(x)
+	case fmt.Stringer:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// configPairs returns the configuration as sorted "key=value" strings, with
+// credential-like values redacted.
+func configPairs(cfg map[string]any) []string {
+	cfg = redactConfig(cfg)
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+formatConfigValue(cfg[k]))
+	}
+	return out
+}
+
+// labels returns a display name for each result: its Label, or "run N".
+// Duplicate labels get a " (N)" suffix so columns stay distinguishable.
+func labels(results []*Result) []string {
+	out := make([]string, len(results))
+	seen := map[string]int{}
+	for i, r := range results {
+		l := r.Label
+		if l == "" {
+			l = "run " + strconv.Itoa(i+1)
+		}
+		seen[l]++
+		if seen[l] > 1 {
+			l += " (" + strconv.Itoa(seen[l]) + ")"
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// nackCodes returns the union of NACK codes of all results, sorted.
+func nackCodes(results []*Result) []string {
+	set := map[string]bool{}
+	for _, r := range results {
+		for k := range r.Counts.Nacks {
+			set[k] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// toolLine describes the measuring program: "ccsbench v1.0 (go1.26, native client)".
+func toolLine(t Tool) string {
+	v := t.Version
+	if v == "" {
+		v = "(unknown version)"
+	}
+	var extra []string
+	if t.Go != "" {
+		extra = append(extra, t.Go)
+	}
+	if t.Client != "" {
+		extra = append(extra, t.Client+" client")
+	}
+	if len(extra) == 0 {
+		return "ccsbench " + v
+	}
+	return "ccsbench " + v + " (" + strings.Join(extra, ", ") + ")"
+}
+
+// summaryRow is one row of the summary table: a name and a formatter.
+type summaryRow struct {
+	name string
+	f    func(r *Result) string
+}
+
+// summaryRows lists the rows of every summary table (terminal, markdown, HTML).
+var summaryRows = []summaryRow{
+	{"messages", func(r *Result) string { return formatCount(r.Counts.Messages) }},
+	{"acked", func(r *Result) string { return formatCount(r.Counts.Acked) }},
+	{"nacked", func(r *Result) string { return formatCount(r.Counts.Nacked) }},
+	{"stanza errors", func(r *Result) string { return formatCount(r.Counts.StanzaErrors) }},
+	{"unresolved", func(r *Result) string { return formatCount(r.Counts.Unresolved) }},
+	{"retries", func(r *Result) string { return formatCount(r.Counts.Retries) }},
+	{"reconnects", func(r *Result) string { return formatCount(r.Counts.Reconnects) }},
+	{"draining", func(r *Result) string { return formatCount(r.Counts.Draining) }},
+	{"upstream", func(r *Result) string { return formatCount(r.Counts.Upstream) }},
+	{"receipts", func(r *Result) string { return formatCount(r.Counts.Receipts) }},
+	{"acked rate", func(r *Result) string { return formatRate(r.Throughput.AckedPerS) }},
+	{"offered rate", func(r *Result) string { return formatRate(r.Throughput.OfferedPerS) }},
+	{"duration", func(r *Result) string { return formatSeconds(r.DurationS) }},
+	{"accounting", func(r *Result) string {
+		if r.Check() != nil {
+			return "BROKEN"
+		}
+		return "ok"
+	}},
+}
+
+// percentileRow is one row of the latency tables.
+type percentileRow struct {
+	name string
+	f    func(s LatencySummary) float64
+}
+
+// percentileRows lists p50 p90 p99 p99.9 max mean.
+var percentileRows = []percentileRow{
+	{"p50", func(s LatencySummary) float64 { return s.P50 }},
+	{"p90", func(s LatencySummary) float64 { return s.P90 }},
+	{"p99", func(s LatencySummary) float64 { return s.P99 }},
+	{"p99.9", func(s LatencySummary) float64 { return s.P999 }},
+	{"max", func(s LatencySummary) float64 { return s.Max }},
+	{"mean", func(s LatencySummary) float64 { return s.Mean }},
+}

@@ -1,0 +1,321 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Schema is the version tag of the results file this package writes and the
+// only one it reads.
+const Schema = "ccsbench.result/v1"
+
+// schemaFamily is the prefix shared by every version of the results schema.
+const schemaFamily = "ccsbench.result/"
+
+// Sentinel errors of the results file. Errors returned by this package wrap
+// them, so callers test with errors.Is.
+var (
+	// ErrSchema reports a results file whose "schema" is missing, foreign or
+	// of a version this build does not read.
+	ErrSchema = errors.New("report: unsupported results schema")
+	// ErrAccounting reports counts that break the accounting identity.
+	ErrAccounting = errors.New("report: accounting identity broken")
+	// ErrNoHistogram reports a result without an encoded histogram.
+	ErrNoHistogram = errors.New("report: no histogram")
+)
+
+// SchemaError is returned by Decode for a results file it cannot read: Found is
+// the "schema" value of the file ("" when absent). It wraps ErrSchema.
+type SchemaError struct {
+	Found string
+}
+
+// Error states the schema found and the one supported.
+func (e *SchemaError) Error() string {
+	switch {
+	case e.Found == "":
+		return fmt.Sprintf("report: not a ccsbench results file (no \"schema\" field; want %q)", Schema)
+	case strings.HasPrefix(e.Found, schemaFamily):
+		return fmt.Sprintf("report: results file has schema %q, this ccsbench reads only %q (use a ccsbench version that knows %q)", e.Found, Schema, e.Found)
+	default:
+		return fmt.Sprintf("report: not a ccsbench results file (schema %q; want %q)", e.Found, Schema)
+	}
+}
+
+// Unwrap returns ErrSchema.
+func (e *SchemaError) Unwrap() error { return ErrSchema }
+
+// Result is one run's results file: exactly the JSON contract of the
+// architecture document, version Schema. Latencies are in microseconds,
+// durations in seconds, rates in messages per second.
+type Result struct {
+	// Schema is always the constant Schema in a valid file.
+	Schema string `json:"schema"`
+	// Tool identifies the program that measured.
+	Tool Tool `json:"tool"`
+	// Config holds every flag that shaped the run, by flag name. Values whose
+	// key looks like a credential are redacted by Encode.
+	Config map[string]any `json:"config"`
+	// Target is "embedded" for the bundled fake, else "host:port".
+	Target string `json:"target"`
+	// StartedAt is the wall-clock start of the measured part of the run
+	// (after any warm-up), written in RFC 3339.
+	StartedAt time.Time `json:"started_at"`
+	// DurationS is the measured duration in seconds.
+	DurationS float64 `json:"duration_s"`
+	// Counts are the outcomes of every unique message and the events around them.
+	Counts Counts `json:"counts"`
+	// Throughput holds the achieved and offered rates.
+	Throughput Throughput `json:"throughput"`
+	// LatencyUS summarizes both latency histograms, in microseconds.
+	LatencyUS Latency `json:"latency_us"`
+	// Histograms are the two full histograms, base64 HdrHistogram V2
+	// compressed, values in microseconds.
+	Histograms Histograms `json:"histograms"`
+	// Timeline has one point per interval (normally one second), in order.
+	Timeline []TimelinePoint `json:"timeline"`
+	// Gates are the verdicts of the run's --gate expressions, if any.
+	Gates []GateResult `json:"gates,omitempty"`
+	// Fake holds the embedded fake's own stats when it ran; absent otherwise.
+	Fake json.RawMessage `json:"fake,omitempty"`
+
+	// Label names the result in reports (a file name, say); it is not part
+	// of the file. Reports fall back to "run N" when it is empty.
+	Label string `json:"-"`
+}
+
+// Tool identifies the measuring program.
+type Tool struct {
+	// Version is ccsbench's version.
+	Version string `json:"version"`
+	// Go is the Go version it was built with (runtime.Version()).
+	Go string `json:"go"`
+	// Client names the CCS client implementation ("native" by default).
+	Client string `json:"client"`
+}
+
+// Counts are the run's counters. Every unique message ends in exactly one of
+// acked, nacked (final code), stanza error or unresolved, so
+// Messages == Acked + Nacked + StanzaErrors + Unresolved; Check verifies it.
+type Counts struct {
+	// Messages is the number of unique downstream messages sent.
+	Messages uint64 `json:"messages"`
+	// Acked is the number of messages that ended in an ACK.
+	Acked uint64 `json:"acked"`
+	// Nacked is the number of messages that ended in a final NACK.
+	Nacked uint64 `json:"nacked"`
+	// Nacks breaks Nacked down by final NACK code (e.g. "BAD_REGISTRATION"),
+	// so its values sum to Nacked.
+	Nacks map[string]uint64 `json:"nacks"`
+	// StanzaErrors is the number of messages that ended in a stanza error.
+	StanzaErrors uint64 `json:"stanza_errors"`
+	// Unresolved is the number of messages still pending when the drain
+	// timeout ran out.
+	Unresolved uint64 `json:"unresolved"`
+	// Retries counts resends of already-sent messages.
+	Retries uint64 `json:"retries"`
+	// Reconnects counts connections re-established after a loss or drain.
+	Reconnects uint64 `json:"reconnects"`
+	// Draining counts CONNECTION_DRAINING events (control or NACK).
+	Draining uint64 `json:"draining"`
+	// Upstream counts upstream (device to server) messages received and ACKed.
+	Upstream uint64 `json:"upstream"`
+	// Receipts counts delivery receipts received and ACKed.
+	Receipts uint64 `json:"receipts"`
+}
+
+// Throughput holds rates in messages per second over DurationS.
+type Throughput struct {
+	// AckedPerS is acked messages per second.
+	AckedPerS float64 `json:"acked_per_s"`
+	// OfferedPerS is the rate the pacer offered, in messages per second.
+	OfferedPerS float64 `json:"offered_per_s"`
+}
+
+// Latency summarizes the two latencies of a run.
+type Latency struct {
+	// Service is ack time minus actual send time.
+	Service LatencySummary `json:"service"`
+	// Response is ack time minus intended send time (corrected for
+	// coordinated omission).
+	Response LatencySummary `json:"response"`
+}
+
+// LatencySummary holds percentiles of one latency histogram, in microseconds.
+type LatencySummary struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Histograms holds the run's full histograms, each a base64 HdrHistogram V2
+// compressed encoding (EncodeHistogram) of microsecond values.
+type Histograms struct {
+	Service  string `json:"service"`
+	Response string `json:"response"`
+}
+
+// TimelinePoint is one interval of the run's timeline. TS is the end of the
+// interval in seconds since StartedAt; the interval starts at the previous
+// point's TS (0 for the first). Sent, Acked and Nacked count events within
+// the interval; Pending is the number of unanswered messages at its end;
+// P99US is the service-time p99 of the interval, in microseconds.
+type TimelinePoint struct {
+	TS      float64 `json:"t_s"`
+	Sent    uint64  `json:"sent"`
+	Acked   uint64  `json:"acked"`
+	Nacked  uint64  `json:"nacked"`
+	Pending uint64  `json:"pending"`
+	P99US   float64 `json:"p99_us"`
+}
+
+// Decode reads one results file from r. A file whose "schema" is not Schema
+// is refused with a *SchemaError naming the version found and the one
+// supported. Unknown fields are ignored.
+func Decode(r io.Reader) (*Result, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("report: reading results: %w", err)
+	}
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || len(bytes.TrimSpace(data)) == 0 {
+			return nil, fmt.Errorf("report: results file is not valid JSON: %w", err)
+		}
+		return nil, fmt.Errorf("report: results file: %w", err)
+	}
+	if head.Schema == nil {
+		return nil, &SchemaError{}
+	}
+	if *head.Schema != Schema {
+		return nil, &SchemaError{Found: *head.Schema}
+	}
+	res := new(Result)
+	if err := json.Unmarshal(data, res); err != nil {
+		return nil, fmt.Errorf("report: results file: %w", err)
+	}
+	if res.Counts.Nacks == nil {
+		res.Counts.Nacks = map[string]uint64{}
+	}
+	return res, nil
+}
+
+// ReadFile decodes the results file at path (see Decode) and sets the
+// result's Label to the path.
+func ReadFile(path string) (*Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	defer f.Close()
+	res, err := Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	res.Label = path
+	return res, nil
+}
+
+// Encode writes r as indented JSON with the schema set to Schema. Values of
+// configuration keys that look like credentials (api-key, password, secret,
+// token) are written as "REDACTED"; r itself is not modified.
+func (r *Result) Encode(w io.Writer) error {
+	out := *r
+	out.Schema = Schema
+	if out.Counts.Nacks == nil {
+		out.Counts.Nacks = map[string]uint64{}
+	}
+	if out.Timeline == nil {
+		out.Timeline = []TimelinePoint{}
+	}
+	out.Config = redactConfig(r.Config)
+	if out.Config == nil {
+		out.Config = map[string]any{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&out); err != nil {
+		return fmt.Errorf("report: encoding results: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("report: writing results: %w", err)
+	}
+	return nil
+}
+
+// WriteFile encodes r (see Encode) into the file at path, replacing it.
+func (r *Result) WriteFile(path string) error {
+	var buf bytes.Buffer
+	if err := r.Encode(&buf); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// Check verifies the accounting of r: Messages == Acked + Nacked +
+// StanzaErrors + Unresolved, and Nacked equals the sum of Nacks. The error
+// wraps ErrAccounting and states both sides.
+func (r *Result) Check() error {
+	c := r.Counts
+	var errs []error
+	if sum := c.Acked + c.Nacked + c.StanzaErrors + c.Unresolved; sum != c.Messages {
+		errs = append(errs, fmt.Errorf("%w: messages %d != acked %d + nacked %d + stanza_errors %d + unresolved %d (= %d)",
+			ErrAccounting, c.Messages, c.Acked, c.Nacked, c.StanzaErrors, c.Unresolved, sum))
+	}
+	var sum uint64
+	for _, n := range c.Nacks {
+		sum += n
+	}
+	if sum != c.Nacked {
+		errs = append(errs, fmt.Errorf("%w: nacked %d != sum of nacks by code %d", ErrAccounting, c.Nacked, sum))
+	}
+	return errors.Join(errs...)
+}
+
+// redactConfig returns a copy of cfg with credential-like values replaced.
+func redactConfig(cfg map[string]any) map[string]any {
+	if cfg == nil {
+		return nil
+	}
+	out := make(map[string]any, len(cfg))
+	for k, v := range cfg {
+		if isSecretKey(k) {
+			if s, ok := v.(string); ok && s == "" {
+				out[k] = s
+			} else {
+				out[k] = "REDACTED"
+			}
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// isSecretKey reports whether a configuration key names a credential.
+func isSecretKey(k string) bool {
+	k = strings.ToLower(k)
+	k = strings.NewReplacer("-", "", "_", "", ".", "").Replace(k)
+	for _, s := range []string{"apikey", "password", "secret", "token"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
