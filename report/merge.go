@@ -1,0 +1,339 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Merge combines the results of runs made at the same time from several
+// machines (a distributed run) into one result:
+//   - counts are summed, NACKs by code too;
+//   - histograms are merged exactly (decoded, HDR-merged, re-encoded) and the
+//     percentiles recomputed from the merged histograms, never averaged;
+//   - the start is the earliest start, the duration spans to the latest end,
+//     and rates are total messages over that span;
+//   - timelines are aligned by wall clock (StartedAt + TS, to the nearest
+//     second of the merged start) and summed; a merged point's P99US is the
+//     highest p99 of the runs in that second, an upper bound of the combined
+//     p99 (per-interval histograms are not in results files);
+//   - the embedded fakes' stats are summed field by field when every run has them.
+//
+// The warnings flag what the merge cannot reconcile: configurations,
+// targets or tool versions that differ between runs, broken accounting, fake
+// stats present in only some runs. Gate verdicts are dropped: evaluate gates
+// on the merged result. An error is returned for no results or a missing or
+// undecodable histogram.
+func Merge(rs ...*Result) (*Result, []string, error) {
+	if len(rs) == 0 {
+		return nil, nil, errors.New("report: nothing to merge")
+	}
+	names := labels(rs)
+	var warnings []string
+
+	out := &Result{
+		Schema: Schema,
+		Tool:   rs[0].Tool,
+		Config: cloneConfig(rs[0].Config),
+		Counts: Counts{Nacks: map[string]uint64{}},
+		Label:  "merged",
+	}
+
+	start := rs[0].StartedAt
+	end := rs[0].StartedAt.Add(secondsDuration(rs[0].DurationS))
+	var offered float64
+	targets := []string{}
+	for i, r := range rs {
+		if err := r.Check(); err != nil {
+			warnings = append(warnings, fmt.Sprintf("%s: %s", names[i], strings.ReplaceAll(err.Error(), "\n", "; ")))
+		}
+		if r.StartedAt.Before(start) {
+			start = r.StartedAt
+		}
+		if e := r.StartedAt.Add(secondsDuration(r.DurationS)); e.After(end) {
+			end = e
+		}
+		if !slices.Contains(targets, r.Target) {
+			targets = append(targets, r.Target)
+		}
+		if r.Tool != rs[0].Tool {
+			warnings = append(warnings, fmt.Sprintf("%s: measured by %s, %s by %s", names[i], toolLine(r.Tool), names[0], toolLine(rs[0].Tool)))
+		}
+		if i > 0 {
+			if diff := configDiff(rs[0].Config, r.Config); len(diff) > 0 {
+				warnings = append(warnings, fmt.Sprintf("%s: configuration differs from %s: %s", names[i], names[0], strings.Join(diff, ", ")))
+			}
+		}
+		c := r.Counts
+		out.Counts.Messages += c.Messages
+		out.Counts.Acked += c.Acked
+		out.Counts.Nacked += c.Nacked
+		out.Counts.StanzaErrors += c.StanzaErrors
+		out.Counts.Unresolved += c.Unresolved
+		out.Counts.Retries += c.Retries
+		out.Counts.Reconnects += c.Reconnects
+		out.Counts.Draining += c.Draining
+		out.Counts.Upstream += c.Upstream
+		out.Counts.Receipts += c.Receipts
+		for k, v := range c.Nacks {
+			out.Counts.Nacks[k] += v
+		}
+		offered += r.Throughput.OfferedPerS * r.DurationS
+	}
+	if len(targets) > 1 {
+		warnings = append(warnings, "runs measured different targets: "+strings.Join(targets, ", "))
+	}
+	out.Target = strings.Join(targets, ",")
+	out.StartedAt = start
+	out.DurationS = end.Sub(start).Seconds()
+	if out.DurationS > 0 {
+		out.Throughput.AckedPerS = float64(out.Counts.Acked) / out.DurationS
+		out.Throughput.OfferedPerS = offered / out.DurationS
+	}
+
+	for _, kind := range []struct {
+		name string
+		get  func(*Result) string
+		set  func(string, LatencySummary)
+	}{
+		{"service", func(r *Result) string { return r.Histograms.Service }, func(s string, l LatencySummary) {
+			out.Histograms.Service, out.LatencyUS.Service = s, l
+		}},
+		{"response", func(r *Result) string { return r.Histograms.Response }, func(s string, l LatencySummary) {
+			out.Histograms.Response, out.LatencyUS.Response = s, l
+		}},
+	} {
+		hists := make([]*hdrhistogram.Histogram, len(rs))
+		for i, r := range rs {
+			h, err := DecodeHistogram(kind.get(r))
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %s histogram: %w", names[i], kind.name, err)
+			}
+			hists[i] = h
+		}
+		merged, err := mergeHistograms(hists)
+		if err != nil {
+			return nil, nil, fmt.Errorf("report: merging %s histograms: %w", kind.name, err)
+		}
+		if !sameSigFigs(hists) {
+			warnings = append(warnings, kind.name+" histograms have different precisions; the merge keeps the finest")
+		}
+		enc, err := EncodeHistogram(merged)
+		if err != nil {
+			return nil, nil, err
+		}
+		kind.set(enc, Summarize(merged))
+	}
+
+	out.Timeline = mergeTimelines(start, rs)
+
+	fake, warn, err := mergeFake(rs, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	out.Fake = fake
+	if warn != "" {
+		warnings = append(warnings, warn)
+	}
+	return out, warnings, nil
+}
+
+// secondsDuration converts seconds to a Duration.
+func secondsDuration(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second))
+}
+
+// sameSigFigs reports whether every histogram has the same precision.
+func sameSigFigs(hs []*hdrhistogram.Histogram) bool {
+	for _, h := range hs[1:] {
+		if h.SignificantFigures() != hs[0].SignificantFigures() {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeHistograms merges hs into a new histogram wide and precise enough for
+// all of them; it fails if a value had to be dropped.
+func mergeHistograms(hs []*hdrhistogram.Histogram) (*hdrhistogram.Histogram, error) {
+	lo, hi, sig := hs[0].LowestTrackableValue(), hs[0].HighestTrackableValue(), hs[0].SignificantFigures()
+	for _, h := range hs[1:] {
+		lo = min(lo, h.LowestTrackableValue())
+		hi = max(hi, h.HighestTrackableValue())
+		sig = max(sig, h.SignificantFigures())
+	}
+	merged := hdrhistogram.New(max(lo, 1), hi, int(sig))
+	for i, h := range hs {
+		if dropped := merged.Merge(h); dropped != 0 {
+			return nil, fmt.Errorf("histogram %d: %d values did not fit the merged range", i+1, dropped)
+		}
+	}
+	return merged, nil
+}
+
+// mergeTimelines aligns the runs' timelines on the wall clock, in whole
+// seconds since start, and sums them.
+func mergeTimelines(start time.Time, rs []*Result) []TimelinePoint {
+	bySecond := map[int64]*TimelinePoint{}
+	for _, r := range rs {
+		offset := r.StartedAt.Sub(start).Seconds()
+		for _, pt := range r.Timeline {
+			sec := int64(math.Round(offset + pt.TS))
+			m, ok := bySecond[sec]
+			if !ok {
+				m = &TimelinePoint{TS: float64(sec)}
+				bySecond[sec] = m
+			}
+			m.Sent += pt.Sent
+			m.Acked += pt.Acked
+			m.Nacked += pt.Nacked
+			m.Pending += pt.Pending
+			m.P99US = max(m.P99US, pt.P99US)
+		}
+	}
+	secs := make([]int64, 0, len(bySecond))
+	for s := range bySecond {
+		secs = append(secs, s)
+	}
+	slices.Sort(secs)
+	out := make([]TimelinePoint, 0, len(secs))
+	for _, s := range secs {
+		out = append(out, *bySecond[s])
+	}
+	return out
+}
+
+// cloneConfig copies a configuration map (values are shared).
+func cloneConfig(cfg map[string]any) map[string]any {
+	if cfg == nil {
+		return nil
+	}
+	out := make(map[string]any, len(cfg))
+	for k, v := range cfg {
+		out[k] = v
+	}
+	return out
+}
+
+// configDiff lists the keys whose values differ between a and b, as
+// "key: A vs B", sorted. Values are compared by their JSON encoding, so 8
+// and 8.0 are equal.
+func configDiff(a, b map[string]any) []string {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	var diff []string
+	for k := range keys {
+		va, oka := a[k]
+		vb, okb := b[k]
+		ja, _ := json.Marshal(normalizeJSON(va))
+		jb, _ := json.Marshal(normalizeJSON(vb))
+		if oka == okb && string(ja) == string(jb) {
+			continue
+		}
+		sa, sb := "(unset)", "(unset)"
+		if oka {
+			sa = formatConfigValue(va)
+		}
+		if okb {
+			sb = formatConfigValue(vb)
+		}
+		if isSecretKey(k) {
+			sa, sb = "REDACTED", "REDACTED"
+		}
+		diff = append(diff, k+": "+sa+" vs "+sb)
+	}
+	slices.Sort(diff)
+	return diff
+}
+
+// normalizeJSON round-trips v through JSON so that Go and decoded values of
+// the same JSON compare equal.
+func normalizeJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return v
+	}
+	return out
+}
+
+// mergeFake sums the fakes' stats field by field when all runs have them.
+func mergeFake(rs []*Result, names []string) (json.RawMessage, string, error) {
+	var have []string
+	var vals []any
+	for i, r := range rs {
+		if len(r.Fake) == 0 || string(r.Fake) == "null" {
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(r.Fake, &v); err != nil {
+			return nil, "", fmt.Errorf("%s: fake stats: %w", names[i], err)
+		}
+		have = append(have, names[i])
+		vals = append(vals, v)
+	}
+	if len(vals) == 0 {
+		return nil, "", nil
+	}
+	if len(vals) < len(rs) {
+		return nil, "fake stats present only in " + strings.Join(have, ", ") + "; left out of the merge", nil
+	}
+	sum := vals[0]
+	for _, v := range vals[1:] {
+		sum = sumJSON(sum, v)
+	}
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return nil, "", fmt.Errorf("report: merging fake stats: %w", err)
+	}
+	return b, "", nil
+}
+
+// sumJSON adds numbers, recursing into objects. A null on either side gives
+// null (a counter that was off in one run, such as unique_ids without
+// --track-ids, has no total); other values keep a's.
+func sumJSON(a, b any) any {
+	switch x := a.(type) {
+	case float64:
+		if y, ok := b.(float64); ok {
+			return x + y
+		}
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok {
+			return a
+		}
+		out := make(map[string]any, len(x))
+		for k, v := range x {
+			out[k] = v
+		}
+		for k, v := range y {
+			if cur, ok := out[k]; ok {
+				out[k] = sumJSON(cur, v)
+			} else {
+				out[k] = v // a field only some fakes report
+			}
+		}
+		return out
+	case nil:
+		return nil
+	}
+	if b == nil {
+		return nil
+	}
+	return a
+}
