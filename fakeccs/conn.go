@@ -35,7 +35,7 @@ const (
 	framerReadSize = 16 << 10
 	// outKeep is the largest reply buffer kept between writes; a larger
 	// one (after a burst of upstream resends, say) is dropped after use.
-	outKeep = 64 << 10
+	outKeep = 32 << 10
 )
 
 // Phases of a connection, which decide what Read does.
@@ -142,6 +142,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		if c.draining && c.stop == nil {
 			c.checkDrained()
 		}
+		c.publish()
 		if c.stop != nil {
 			return 0, c.stop
 		}
@@ -159,7 +160,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
-// flush writes out, counts its answers as released and publishes counts.
+// flush writes out and counts its answers as released.
 func (c *conn) flush() {
 	_, err := c.Conn.Write(c.out)
 	c.released += c.outAnswers
@@ -169,7 +170,6 @@ func (c *conn) flush() {
 	} else {
 		c.out = c.out[:0]
 	}
-	c.publish()
 	if err != nil && c.stop == nil {
 		c.stop = err
 	}
@@ -361,7 +361,9 @@ func (c *conn) finish(err error) {
 func (c *conn) endStream() {
 	c.phase = phaseDone
 	c.Conn.SetWriteDeadline(time.Now().Add(LingerTimeout))
-	if _, err := c.Conn.Write(c.out); err == nil {
+	_, err := c.Conn.Write(c.out)
+	c.publish()
+	if err == nil {
 		c.released += c.outAnswers
 		if tc, ok := c.Conn.(*tls.Conn); ok {
 			tc.CloseWrite()
