@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -218,4 +219,35 @@ func TestIsSecretKey(t *testing.T) {
 			t.Errorf("isSecretKey(%q) = %v; want %v", k, got, want)
 		}
 	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(architectureSample))
+	f.Add([]byte(`{"schema":"ccsbench.result/v1"}`))
+	f.Add([]byte(`{"schema":"ccsbench.result/v1","counts":{"nacks":{"X":1},"nacked":1,"messages":1},"timeline":[{"t_s":0}]}`))
+	f.Add([]byte(`{"schema":"ccsbench.result/v2"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Decode(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		_ = r.Check()
+		var buf bytes.Buffer
+		if err := r.Encode(&buf); err != nil {
+			t.Fatalf("Encode of a decoded result: %v", err)
+		}
+		r2, err := Decode(&buf)
+		if err != nil {
+			t.Fatalf("Decode(Encode(Decode(x))) = %v", err)
+		}
+		if !reflect.DeepEqual(r.Counts, r2.Counts) || r.LatencyUS != r2.LatencyUS || len(r.Timeline) != len(r2.Timeline) {
+			t.Fatalf("re-encoding changed the result")
+		}
+		if err := WriteSummary(io.Discard, r); err != nil {
+			t.Fatalf("WriteSummary: %v", err)
+		}
+		if err := WriteMarkdown(io.Discard, r); err != nil {
+			t.Fatalf("WriteMarkdown: %v", err)
+		}
+	})
 }
