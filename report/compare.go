@@ -101,7 +101,8 @@ var compareMetrics = []struct{ metric, label string }{
 // least two runs on both sides the medians are compared and a Mann-Whitney U
 // test (golang.org/x/perf/benchmath, as benchstat does) must also find the
 // difference significant at th.Alpha; a difference that is not significant
-// is never a regression. Both slices must be non-empty.
+// is never a regression. With no runs on a side every row is VerdictSame
+// with a note.
 func Compare(base, new []*Result, th Thresholds) Comparison {
 	if th.Alpha <= 0 {
 		th.Alpha = 0.05
@@ -137,6 +138,13 @@ func Compare(base, new []*Result, th Thresholds) Comparison {
 		}
 
 		significant := true
+		if len(row.BaseValues) == 0 || len(row.NewValues) == 0 {
+			row.Delta, row.RelDelta = math.NaN(), math.NaN()
+			row.Verdict = VerdictSame
+			row.Note = "no runs on one side"
+			c.Rows = append(c.Rows, row)
+			continue
+		}
 		if len(row.BaseValues) >= 2 && len(row.NewValues) >= 2 {
 			row.Tested = true
 			s1 := benchmath.NewSample(slices.Clone(row.BaseValues), bt)

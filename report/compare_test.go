@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -75,6 +76,22 @@ func TestCompareSingleRuns(t *testing.T) {
 				t.Errorf("%s: %s regressed without a threshold", tt.name, m)
 			}
 		}
+	}
+}
+
+func TestCompareEmptySide(t *testing.T) {
+	t.Parallel()
+	c := Compare(nil, []*Result{synth(5000, 1000)}, DefaultThresholds)
+	if c.Regressed || len(c.Rows) != 11 {
+		t.Fatalf("Compare(nil, one) = regressed %v, %d rows", c.Regressed, len(c.Rows))
+	}
+	for _, r := range c.Rows {
+		if r.Verdict != VerdictSame || r.Note == "" {
+			t.Errorf("row %s = %s %q; want ~ with a note", r.Metric, r.Verdict, r.Note)
+		}
+	}
+	if err := WriteComparison(io.Discard, c); err != nil {
+		t.Errorf("WriteComparison(empty side) = %v", err)
 	}
 }
 
