@@ -33,7 +33,7 @@ const (
 	MaxUnackedUpstream = 100
 	// RecentIDs is how many of a connection's latest downstream message ids
 	// the fake remembers to detect a reused id (answered with INVALID_JSON).
-	RecentIDs = 4096
+	RecentIDs = 1024
 	// MaxHeld is the most downstream messages one connection may have
 	// waiting for a delayed answer; a client that exceeds it (it ignores the
 	// window by far) gets a policy-violation stream error.

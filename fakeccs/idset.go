@@ -64,24 +64,29 @@ func hashID(seed maphash.Seed, id []byte) uint64 {
 	return h
 }
 
-// recentIDs remembers the hashes of a connection's latest RecentIDs
-// downstream message ids, oldest evicted first: a FIFO ring plus an
-// open-addressing table with linear probing and backward-shift deletion.
-// It grows on demand, so an idle connection holds nothing, and allocates
-// nothing once full.
+// recentIDs remembers the hashes of at least a connection's latest
+// RecentIDs downstream message ids (at most twice as many): two
+// generations of open-addressing tables, the current one filling up to
+// RecentIDs entries and then becoming the old one while the previous old
+// one is cleared for reuse. Nothing is ever deleted, so a lookup is two
+// short probes and an insertion one; the tables grow on demand, so an idle
+// connection holds nothing, and nothing is allocated once they are grown.
 type recentIDs struct {
-	ring  []uint64 // insertion order; len grows to RecentIDs, then wraps at next
-	next  int
-	table []uint64 // power-of-two size, at most half full; 0 is empty
+	cur, old []uint64 // power-of-two sizes, at most half full; 0 is empty
+	n        int      // entries in cur
 }
 
 func (r *recentIDs) contains(h uint64) bool {
-	if len(r.table) == 0 {
+	return probe(r.cur, h) || probe(r.old, h)
+}
+
+func probe(t []uint64, h uint64) bool {
+	if len(t) == 0 {
 		return false
 	}
-	mask := uint64(len(r.table) - 1)
+	mask := uint64(len(t) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		switch r.table[i] {
+		switch t[i] {
 		case h:
 			return true
 		case 0:
@@ -90,82 +95,36 @@ func (r *recentIDs) contains(h uint64) bool {
 	}
 }
 
-// add inserts h, which must not be present, evicting the oldest id when
-// RecentIDs are remembered.
+// add inserts h, which must not be present.
 func (r *recentIDs) add(h uint64) {
-	if len(r.ring) < RecentIDs {
-		if 2*(len(r.ring)+1) > len(r.table) {
-			r.grow()
-		}
-		r.ring = append(r.ring, h)
-	} else {
-		r.remove(r.ring[r.next])
-		r.ring[r.next] = h
-		r.next++
-		if r.next == len(r.ring) {
-			r.next = 0
-		}
+	if r.n == RecentIDs {
+		r.cur, r.old = r.old, r.cur
+		clear(r.cur)
+		r.n = 0
 	}
-	r.insert(h)
+	if 2*(r.n+1) > len(r.cur) {
+		r.grow()
+	}
+	insert(r.cur, h)
+	r.n++
 }
 
+// grow doubles the current table (from 64 slots up to 2*RecentIDs).
 func (r *recentIDs) grow() {
-	n := 2 * len(r.table)
-	if n < 256 {
-		n = 256
+	t := make([]uint64, max(64, 2*len(r.cur)))
+	for _, h := range r.cur {
+		if h != 0 {
+			insert(t, h)
+		}
 	}
-	r.table = make([]uint64, n)
-	for _, h := range r.ring {
-		r.insert(h)
-	}
-	if cap(r.ring) < n/2 {
-		ring := make([]uint64, len(r.ring), min(n/2, RecentIDs))
-		copy(ring, r.ring)
-		r.ring = ring
-	}
+	r.cur = t
 }
 
-func (r *recentIDs) insert(h uint64) {
-	mask := uint64(len(r.table) - 1)
-	i := h & mask
-	for r.table[i] != 0 {
-		i = (i + 1) & mask
-	}
-	r.table[i] = h
-}
-
-// remove deletes h from the table, shifting later entries of its probe run
-// back so that lookups need no tombstones.
-func (r *recentIDs) remove(h uint64) {
-	t := r.table
+func insert(t []uint64, h uint64) {
 	mask := uint64(len(t) - 1)
 	i := h & mask
-	for t[i] != h {
-		if t[i] == 0 {
-			return
-		}
+	for t[i] != 0 {
 		i = (i + 1) & mask
 	}
-	j := i
-	for {
-		t[i] = 0
-		for {
-			j = (j + 1) & mask
-			if t[j] == 0 {
-				return
-			}
-			k := t[j] & mask // the home slot of the entry at j
-			// Leave it when its home lies cyclically in (i, j].
-			if i <= j {
-				if i < k && k <= j {
-					continue
-				}
-			} else if i < k || k <= j {
-				continue
-			}
-			break
-		}
-		t[i] = t[j]
-		i = j
-	}
+	t[i] = h
 }

@@ -1,0 +1,98 @@
+package fakeccs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccsbench/ccsbench/ccs"
+)
+
+var (
+	fuzzOnce    sync.Once
+	fuzzServers [2]*Server
+)
+
+// fuzzServer returns one of two servers shared by fuzz runs: everything
+// answered at once, or with delays, upstream and draining.
+func fuzzServer(t testing.TB, i int) *Server {
+	fuzzOnce.Do(func() {
+		common := Config{
+			Receipts: true, TrackIDs: true, DeviceRate: 1000, CanonicalRate: 0.3,
+			BadRegistration: []string{"bad*"}, Unregistered: []string{"gone?"},
+			Nack: []NackRule{{"SERVICE_UNAVAILABLE", 0.1}, {"WEIRD_CODE", 0.1}},
+		}
+		a := common
+		a.DrainEvery = Every{N: 7}
+		a.MaxStanza = 4096
+		b := common
+		b.AckDelay, b.AckJitter, b.UpstreamRate, b.Keepalive = time.Microsecond, time.Microsecond, 1e6, time.Microsecond
+		b.DrainAsNack, b.DrainEvery, b.StrictWindow = true, Every{N: 5}, true
+		for k, cfg := range []Config{a, b} {
+			srv, err := New(cfg)
+			if err != nil {
+				panic(err)
+			}
+			fuzzServers[k] = srv
+		}
+	})
+	return fuzzServers[i]
+}
+
+// FuzzServerInput feeds arbitrary bytes to a bound connection's stanza
+// loop (after the handshake) and checks that it never panics and that
+// everything it writes is a well-formed stream of stanzas whose payloads
+// are JSON.
+func FuzzServerInput(f *testing.F) {
+	for _, s := range []string{
+		`<message id="1"><gcm xmlns="google:mobile:data">{"to":"a","message_id":"m1","delivery_receipt_requested":true}</gcm></message>`,
+		`<message><data:gcm xmlns:data="google:mobile:data">{"to":"bad1","message_id":"m&amp;2","time_to_live":-1}</data:gcm></message>`,
+		`<message><gcm xmlns="google:mobile:data"><![CDATA[{"message_type":"ack","to":"gcm.googleapis.com","message_id":"dr2:m1"}]]></gcm></message>`,
+		`<message><gcm xmlns="google:mobile:data">{"message_type":"ack","message_id":7}</gcm></message>`,
+		`<message id="x"><gcm xmlns="google:mobile:data">not json</gcm></message> `,
+		`<iq type="get" id="p"><ping xmlns="urn:xmpp:ping"/></iq><iq type="set" id="q"><query xmlns="x"/></iq>`,
+		`<presence/></stream:stream>`,
+		`<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error>`,
+		`<message><gcm xmlns="google:mobile:data">{"to":"a","message_id":"m1"}</gcm></message>` +
+			`<message><gcm xmlns="google:mobile:data">{"to":"a","message_id":"m1"}</gcm></message>`,
+		`<!DOCTYPE x>`, `<a><b><c>`, "\x00\xff",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, input []byte, delayed bool) {
+		srv := fuzzServer(t, 0)
+		if delayed {
+			srv = fuzzServer(t, 1)
+		}
+		c, mc := memServerConn(t, srv, input)
+		c.run()
+		checkOutput(t, mc.out.Bytes())
+	})
+}
+
+// checkOutput fails unless out is well-formed stanzas (possibly ending
+// with the stream's end) whose gcm payloads are JSON objects.
+func checkOutput(t *testing.T, out []byte) {
+	t.Helper()
+	fr := ccs.NewFramer(bytes.NewReader(append([]byte(testHeader), out...)), ccs.FramerConfig{MaxStanza: 1 << 20})
+	if _, err := fr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		st, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("server output is not well-formed: %v\n%q", err, out)
+		}
+		if st.HasGCM && string(st.Type) != "error" && !json.Valid(st.GCM) {
+			t.Fatalf("server payload is not JSON: %q", st.GCM)
+		}
+	}
+}
