@@ -146,7 +146,8 @@ func (c *client) expectEnd(cond string) {
 		it, err := c.nextErr(ioTimeout)
 		if err != nil {
 			if errors.Is(err, io.EOF) && sawErr {
-				return // a framer reports the stream end as EOF after KindStreamEnd
+				c.c.Close()
+				return
 			}
 			c.t.Fatalf("reading until the stream end: %v (stream error %q seen: %v)", err, cond, sawErr)
 		}
@@ -160,6 +161,7 @@ func (c *client) expectEnd(cond string) {
 			if !sawErr {
 				c.t.Fatalf("stream ended without the stream error %q", cond)
 			}
+			c.c.Close() // as a client does when the server ended the stream
 			return
 		}
 	}
@@ -180,6 +182,7 @@ func (c *client) expectClosed() (err error, sawEnd bool, items []item) {
 		}
 		if it.Kind == ccs.KindStreamEnd {
 			sawEnd = true
+			c.c.Close()
 		}
 		items = append(items, it)
 	}
