@@ -76,12 +76,18 @@ type Config struct {
 	Nack []NackRule
 
 	// DropEvery closes a connection abruptly (TCP close, no stream end,
-	// pending messages unanswered) after N downstream messages or after D.
+	// pending messages unanswered) when its N-th downstream message
+	// arrives (that message and the unwritten answers of its read buffer
+	// stay unanswered), or D after it was bound.
 	DropEvery Every
-	// DrainEvery drains a connection after N downstream messages or after
-	// D: a CONNECTION_DRAINING control message (or, with DrainAsNack, a
-	// NACK CONNECTION_DRAINING for every later message), pending messages
-	// still answered, then </stream:stream> and close.
+	// DrainEvery drains a connection once its N-th downstream message is
+	// answered, or D after it was bound: a CONNECTION_DRAINING control
+	// message (or, with DrainAsNack, a NACK CONNECTION_DRAINING for every
+	// later message), pending messages still answered, then
+	// </stream:stream> and close once none is pending (with DrainAsNack,
+	// once one NACK was sent or DrainGrace passed). Later messages are
+	// NACKed CONNECTION_DRAINING in both forms; no new upstream messages
+	// are sent on a draining connection.
 	DrainEvery  Every
 	DrainAsNack bool
 

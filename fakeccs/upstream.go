@@ -232,7 +232,7 @@ func (c *conn) pumpUpstream() {
 	for u.queued() > 0 && len(u.unacked) < MaxUnackedUpstream {
 		c.sendUp(u.pop(), now)
 	}
-	if c.upInterval == 0 {
+	if c.upInterval == 0 || c.draining { // no new upstream on a draining connection
 		return
 	}
 	for c.upNext <= now && len(u.unacked) < MaxUnackedUpstream {
@@ -278,7 +278,7 @@ func (c *conn) nextUpstream() int64 {
 		if u.queued() > 0 {
 			return c.now
 		}
-		if c.upInterval > 0 && (next < 0 || c.upNext < next) {
+		if c.upInterval > 0 && !c.draining && (next < 0 || c.upNext < next) {
 			next = c.upNext
 		}
 	}
