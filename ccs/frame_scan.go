@@ -2,7 +2,9 @@ package ccs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -172,13 +174,19 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 		}
 		switch b[p+1] {
 		case '/':
-			qname, q, err := endTag(b, p)
-			if err != nil {
-				return 0, err
-			}
 			e := &f.stack[depth-1]
-			if !bytes.Equal(qname, e.qname) {
-				return 0, synErr(ErrMalformed, p, fmt.Sprintf("element <%s> closed by </%s>", e.qname, qname))
+			q := p + 2 + len(e.qname)
+			if q < len(b) && b[q] == '>' && string(b[p+2:q]) == string(e.qname) {
+				q++ // the usual </name>: no need to scan the name again
+			} else {
+				qname, qe, err := endTag(b, p)
+				if err != nil {
+					return 0, err
+				}
+				if !bytes.Equal(qname, e.qname) {
+					return 0, synErr(ErrMalformed, p, fmt.Sprintf("element <%s> closed by </%s>", e.qname, qname))
+				}
+				q = qe
 			}
 			f.ns = f.ns[:e.nsTop]
 			depth--
@@ -239,24 +247,19 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
 		}
 		// Character data up to the next '<'.
-		i := bytes.IndexByte(b[p:], '<')
-		if i < 0 {
-			return 0, errNeedMore
-		}
-		if i > 0 {
-			run := b[p : p+i]
-			dec, bad, why := checkText(run)
-			if bad >= 0 {
-				return 0, synErr(ErrMalformed, p+bad, why)
+		if p < len(b) && b[p] != '<' {
+			q, dec, err := scanText(b, p)
+			if err != nil {
+				return 0, err
 			}
 			if a := f.accFor(depth); a != nil {
 				if dec {
-					f.addDecoded(a, run, modeText)
+					f.addDecoded(a, b[p:q], modeText)
 				} else {
-					f.addRaw(a, run)
+					f.addRaw(a, b[p:q])
 				}
 			}
-			p += i
+			p = q
 		}
 	}
 }
@@ -603,21 +606,27 @@ func skipSpace(b []byte, p int) int {
 // neither first nor last.
 func scanName(b []byte, p int) (q, colon int, err error) {
 	q, colon = p, -1
-	for q < len(b) {
+	if p < len(b) && xmlClass[b[p]]&cNameStart == 0 && b[p] < utf8.RuneSelf {
+		return 0, 0, synErr(ErrMalformed, p, "expected a name")
+	}
+	for {
+		for q < len(b) && xmlClass[b[q]]&cNameNC != 0 {
+			q++
+		}
+		if q >= len(b) {
+			return 0, 0, errNeedMore
+		}
 		c := b[q]
-		if c < utf8.RuneSelf {
-			cl := xmlClass[c]
-			if cl&cName == 0 || q == p && cl&cNameStart == 0 {
-				break
+		if c == ':' {
+			if colon >= 0 {
+				return 0, 0, synErr(ErrBadNamespace, p, "name with more than one colon")
 			}
-			if c == ':' {
-				if colon >= 0 {
-					return 0, 0, synErr(ErrBadNamespace, p, "name with more than one colon")
-				}
-				colon = q - p
-			}
+			colon = q - p
 			q++
 			continue
+		}
+		if c < utf8.RuneSelf {
+			break
 		}
 		if !utf8.FullRune(b[q:]) {
 			return 0, 0, errNeedMore
@@ -627,12 +636,6 @@ func scanName(b []byte, p int) (q, colon int, err error) {
 			return 0, 0, synErr(ErrMalformed, q, "invalid character in name")
 		}
 		q += n
-	}
-	if q == len(b) {
-		return 0, 0, errNeedMore
-	}
-	if q == p {
-		return 0, 0, synErr(ErrMalformed, p, "expected a name")
 	}
 	if colon == 0 || colon == q-p-1 {
 		return 0, 0, synErr(ErrBadNamespace, p, "invalid qualified name "+string(b[p:q]))
@@ -724,21 +727,14 @@ func (f *Framer) startTag(b []byte, p int) (qname []byte, colon, q int, empty bo
 			return
 		}
 		q++
-		i := bytes.IndexByte(b[q:], quote)
-		if i < 0 {
-			err = errNeedMore
+		var e int
+		if e, a.dec, err = scanAttrValue(b, q, quote); err != nil {
 			return
 		}
-		a.val = b[q : q+i]
-		var bad int
-		var why string
-		if a.dec, bad, why = checkAttr(a.val); bad >= 0 {
-			err = synErr(ErrMalformed, q+bad, why)
-			return
-		}
+		a.val = b[q:e]
 		a.uri = nil
 		f.nattr++
-		q += i + 1
+		q = e + 1
 	}
 }
 
@@ -824,50 +820,109 @@ func (f *Framer) lookup(prefix []byte) ([]byte, bool) {
 	return nil, len(prefix) == 0
 }
 
-// checkText validates character data (no '<' in it) and reports whether
-// it needs decoding (references or CR). bad is the offset of an error, or
-// -1.
-func checkText(b []byte) (dec bool, bad int, why string) {
-	for i := 0; i < len(b); {
-		c := b[i]
-		if xmlClass[c]&cText == 0 {
-			i++
-			continue
+// scanText validates the character data at b[p:] up to the next '<',
+// returns that '<”s position and whether the data needs decoding
+// (references or CR). It returns errNeedMore when there is no '<'.
+func scanText(b []byte, p int) (q int, dec bool, err error) {
+	i := p
+	for {
+		for i+8 <= len(b) {
+			w := b[i : i+8 : i+8]
+			if (xmlClass[w[0]]|xmlClass[w[1]]|xmlClass[w[2]]|xmlClass[w[3]]|
+				xmlClass[w[4]]|xmlClass[w[5]]|xmlClass[w[6]]|xmlClass[w[7]])&cText != 0 {
+				break
+			}
+			i += 8
 		}
-		switch {
+		for i < len(b) && xmlClass[b[i]]&cText == 0 {
+			i++
+		}
+		if i >= len(b) {
+			return 0, false, errNeedMore
+		}
+		switch c := b[i]; {
+		case c == '<':
+			return i, dec, nil
 		case c == '&':
 			_, n := xmlRef(b[i:])
 			if n == 0 {
-				return false, i, "invalid entity or character reference"
+				if refPrefix(b[i:]) {
+					return 0, false, errNeedMore
+				}
+				return 0, false, synErr(ErrMalformed, i, "invalid entity or character reference")
 			}
 			dec = true
 			i += n
 		case c == ']':
-			if i+2 < len(b) && b[i+1] == ']' && b[i+2] == '>' {
-				return false, i, "]]> in character data"
+			switch {
+			case i+1 < len(b) && b[i+1] != ']':
+			case i+2 >= len(b):
+				return 0, false, errNeedMore
+			case b[i+2] == '>':
+				return 0, false, synErr(ErrMalformed, i, "]]> in character data")
 			}
 			i++
 		case c == '\r':
 			dec = true
 			i++
 		case c < 0x20:
-			return false, i, fmt.Sprintf("illegal character %#x", c)
+			return 0, false, synErr(ErrMalformed, i, fmt.Sprintf("illegal character %#x", c))
 		default:
+			if !utf8.FullRune(b[i:]) {
+				return 0, false, errNeedMore
+			}
 			n := decodeChar(b[i:])
 			if n == 0 {
-				return false, i, "invalid UTF-8 or illegal character"
+				return 0, false, synErr(ErrMalformed, i, "invalid UTF-8 or illegal character")
 			}
 			i += n
 		}
 	}
-	return dec, -1, ""
 }
 
-// checkAttr validates an attribute value (without quotes) and reports
-// whether it needs decoding.
-func checkAttr(b []byte) (dec bool, bad int, why string) {
-	for i := 0; i < len(b); {
+// refPrefix reports whether b, which starts with '&' and holds no
+// complete reference, may be the start of one cut by the end of the
+// buffered bytes.
+func refPrefix(b []byte) bool {
+	i := 1
+	if i < len(b) && b[i] == '#' {
+		i++
+		hex := i < len(b) && b[i] == 'x'
+		if hex {
+			i++
+		}
+		for i < len(b) && ('0' <= b[i] && b[i] <= '9' || hex && ('a' <= b[i] && b[i] <= 'f' || 'A' <= b[i] && b[i] <= 'F')) {
+			i++
+		}
+		return i == len(b)
+	}
+	for i < len(b) && (b[i] >= utf8.RuneSelf || xmlClass[b[i]]&cName != 0) {
+		i++
+	}
+	return i == len(b)
+}
+
+// scanAttrValue validates the attribute value at b[p:] quoted with
+// quote, and returns the position of the closing quote and whether the
+// value needs decoding (references or white space to normalise).
+func scanAttrValue(b []byte, p int, quote byte) (q int, dec bool, err error) {
+	i := p
+	for {
+		for i+8 <= len(b) {
+			m := swarAttr(binary.LittleEndian.Uint64(b[i:]), quote)
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return 0, false, errNeedMore
+		}
 		c := b[i]
+		if c == quote {
+			return i, dec, nil
+		}
 		if xmlClass[c]&cAttr == 0 {
 			i++
 			continue
@@ -876,26 +931,31 @@ func checkAttr(b []byte) (dec bool, bad int, why string) {
 		case c == '&':
 			_, n := xmlRef(b[i:])
 			if n == 0 {
-				return false, i, "invalid entity or character reference"
+				if refPrefix(b[i:]) {
+					return 0, false, errNeedMore
+				}
+				return 0, false, synErr(ErrMalformed, i, "invalid entity or character reference")
 			}
 			dec = true
 			i += n
 		case c == '<':
-			return false, i, "< in attribute value"
+			return 0, false, synErr(ErrMalformed, i, "< in attribute value")
 		case c == '\t' || c == '\n' || c == '\r':
 			dec = true
 			i++
 		case c < 0x20:
-			return false, i, fmt.Sprintf("illegal character %#x", c)
+			return 0, false, synErr(ErrMalformed, i, fmt.Sprintf("illegal character %#x", c))
 		default:
+			if !utf8.FullRune(b[i:]) {
+				return 0, false, errNeedMore
+			}
 			n := decodeChar(b[i:])
 			if n == 0 {
-				return false, i, "invalid UTF-8 or illegal character"
+				return 0, false, synErr(ErrMalformed, i, "invalid UTF-8 or illegal character")
 			}
 			i += n
 		}
 	}
-	return dec, -1, ""
 }
 
 // checkCDATA validates the content of a CDATA section and reports whether

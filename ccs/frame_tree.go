@@ -36,12 +36,9 @@ func (f *Framer) Tree() (*Element, error) {
 	p := 0
 	for p < len(raw) {
 		if raw[p] != '<' {
-			i := p
-			for i < len(raw) && raw[i] != '<' {
-				i++
-			}
-			if _, bad, why := checkText(raw[p:i]); bad >= 0 {
-				return fail(synErr(ErrMalformed, p+bad, why))
+			i, _, err := scanText(raw, p)
+			if err != nil {
+				return fail(err)
 			}
 			if len(stack) > 0 {
 				top := &stack[len(stack)-1]

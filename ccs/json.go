@@ -394,7 +394,7 @@ var jsonClass = func() (t [256]uint8) {
 }()
 
 func skipJSONSpace(b []byte, i int) int {
-	for i < len(b) && jsonClass[b[i]]&jSpace != 0 {
+	for i < len(b) && b[i] <= ' ' && jsonClass[b[i]]&jSpace != 0 {
 		i++
 	}
 	return i
@@ -407,6 +407,14 @@ func scanJSONString(b []byte, i int) (end int, dec bool, err error) {
 	start := i
 	i++
 	for {
+		for i+8 <= len(b) {
+			w := b[i : i+8 : i+8]
+			if (jsonClass[w[0]]|jsonClass[w[1]]|jsonClass[w[2]]|jsonClass[w[3]]|
+				jsonClass[w[4]]|jsonClass[w[5]]|jsonClass[w[6]]|jsonClass[w[7]])&jStr != 0 {
+				break
+			}
+			i += 8
+		}
 		for i < len(b) && jsonClass[b[i]]&jStr == 0 {
 			i++
 		}

@@ -23,6 +23,7 @@ const (
 	cSpace                 // XML white space: space, tab, CR, LF
 	cText                  // needs attention in character data: < & ] CR, controls, >= 0x80
 	cAttr                  // needs attention in an attribute value: < & TAB LF CR, controls, >= 0x80 (quotes are handled by the caller)
+	cNameNC                // may continue a name and is ASCII, but not ':'
 )
 
 var xmlClass = func() (t [256]uint8) {
@@ -32,6 +33,9 @@ var xmlClass = func() (t [256]uint8) {
 			t[c] = cNameStart | cName
 		case '0' <= c && c <= '9', c == '-', c == '.':
 			t[c] = cName
+		}
+		if t[c]&cName != 0 && c != ':' {
+			t[c] |= cNameNC
 		}
 		if c < 0x20 || c >= 0x80 {
 			t[c] |= cText | cAttr
@@ -390,4 +394,25 @@ var xmlSecond = &unicode.RangeTable{
 		{0x309D, 0x309E, 1},
 		{0x30FC, 0x30FE, 1},
 	},
+}
+
+// Word-at-a-time ("SWAR") tests on 8 bytes loaded little-endian. Each mask
+// is non-zero exactly when some byte matches, and its lowest set bit is in
+// the first matching byte (a borrow only carries upwards from a match), so
+// bits.TrailingZeros64(mask)/8 is the index of that byte.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// swarZero flags the zero bytes of x.
+func swarZero(x uint64) uint64 { return (x - swarLo) & ^x & swarHi }
+
+// swarLess flags the bytes of x below n (n <= 0x80).
+func swarLess(x uint64, n byte) uint64 { return (x - swarLo*uint64(n)) & ^x & swarHi }
+
+// swarAttr flags the bytes an attribute value quoted with q must look at.
+func swarAttr(x uint64, q byte) uint64 {
+	return swarLess(x, 0x20) | swarZero(x^(swarLo*'<')) | swarZero(x^(swarLo*'&')) |
+		swarZero(x^(swarLo*uint64(q))) | x&swarHi
 }
