@@ -1,0 +1,291 @@
+package driver
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/workload"
+)
+
+// Defaults applied by New to zero fields of Config.
+const (
+	// DefaultConns is the number of connections when Config.Conns is 0.
+	DefaultConns = 8
+	// DefaultWindow is the per-connection window when Config.Window is 0:
+	// the protocol's limit of 100 unanswered downstream messages.
+	DefaultWindow = ccs.MaxPending
+	// DefaultDrainTimeout is how long Run waits for the answers of pending
+	// messages after it stops scheduling, when Config.DrainTimeout is 0.
+	DefaultDrainTimeout = 5 * time.Second
+	// DefaultMaxRetries bounds the resends of a message NACKed with
+	// INTERNAL_SERVER_ERROR or an unknown code, when Config.MaxRetries is 0.
+	DefaultMaxRetries = 3
+	// DefaultInitialBackoff is the first resend delay after a NACK that is
+	// retried on the same connection (SERVICE_UNAVAILABLE,
+	// INTERNAL_SERVER_ERROR), when Config.InitialBackoff is 0: 1 s, as the
+	// protocol document asks.
+	DefaultInitialBackoff = time.Second
+	// DefaultMaxBackoff caps the per-message resend delay, when
+	// Config.MaxBackoff is 0.
+	DefaultMaxBackoff = time.Minute
+	// DefaultBackoffJitter is the jitter fraction when
+	// Config.BackoffJitter is 0: each delay is the backoff times a uniform
+	// factor in [1, 1.2).
+	DefaultBackoffJitter = 0.2
+	// DefaultDialTimeout bounds one dial and handshake when
+	// Config.DialTimeout is 0.
+	DefaultDialTimeout = 10 * time.Second
+	// DefaultCloseTimeout bounds the wait for the server's end of stream
+	// after Run closed its streams, when Config.CloseTimeout is 0.
+	DefaultCloseTimeout = time.Second
+
+	// MaxConns is the largest Config.Conns accepted (CCS allows 1000
+	// connections per sender id).
+	MaxConns = 1000
+	// MaxWindow is the largest Config.Window accepted with
+	// AllowWindowOverride (for testing servers' flow control); without it
+	// the limit is ccs.MaxPending.
+	MaxWindow = 4096
+	// MaxRecords bounds Window+Backlog per connection.
+	MaxRecords = 1 << 16
+)
+
+// ErrConfig is wrapped by every error New returns for an unusable Config.
+var ErrConfig = errors.New("driver: invalid configuration")
+
+// Config is everything a Driver needs. Zero fields take the documented
+// defaults; New validates the rest.
+type Config struct {
+	// Target is the host:port of the CCS endpoint. Required unless
+	// Transport is set.
+	Target string
+	// SenderID and APIKey are the credentials (SASL PLAIN identity
+	// SENDER@gcm.googleapis.com and password). Required unless Transport
+	// is set. The API key never appears in errors, logs or results.
+	SenderID, APIKey string
+	// TLS is the client TLS configuration (nil: system roots, server name
+	// from Target).
+	TLS *tls.Config
+
+	// Conns is the number of connections, 1..MaxConns (default 8).
+	Conns int
+	// Window is the number of unanswered downstream messages allowed per
+	// connection, 1..ccs.MaxPending (default 100). Larger values, up to
+	// MaxWindow, need AllowWindowOverride: they break the protocol and are
+	// only for testing a server's flow control.
+	Window int
+	// AllowWindowOverride lets Window exceed ccs.MaxPending.
+	AllowWindowOverride bool
+	// Backlog is the number of messages per connection, beyond its window,
+	// that may wait for a resend (backoff after SERVICE_UNAVAILABLE or
+	// INTERNAL_SERVER_ERROR, or moved from a lost connection). Default
+	// 3×Window. When every connection's window and backlog are in use,
+	// scheduling waits, and the wait counts in response time.
+	Backlog int
+
+	// Pacer decides when messages are due (nil: unlimited, every window
+	// kept full, as workload.ConstantPacer{Freq: 0}).
+	Pacer workload.Pacer
+	// Arrivals spreads messages around the pacer's rate (uniform or
+	// Poisson); ignored by an unlimited pacer.
+	Arrivals workload.Arrivals
+	// Seed fixes the Poisson draws and backoff jitter (0: 1). Messages are
+	// seeded by Message.Seed.
+	Seed uint64
+
+	// Duration stops scheduling this long after the start (0: no time
+	// limit). Messages stops after that many unique messages (0: no
+	// limit). At least one of the two is required; the first reached wins.
+	Duration time.Duration
+	Messages uint64
+	// Warmup excludes the first part of the run from latency statistics
+	// and throughput (never from accounting: every message counts in
+	// Counts). It is rounded up to a whole number of seconds so that it
+	// ends on an interval boundary, and must be shorter than Duration when
+	// both are set.
+	Warmup time.Duration
+	// DrainTimeout bounds the wait for answers after scheduling stopped
+	// (default 5 s); messages still unanswered then are unresolved.
+	DrainTimeout time.Duration
+	// CloseTimeout bounds the wait for the server's end of stream after
+	// the driver closed its streams (default 1 s).
+	CloseTimeout time.Duration
+	// DialTimeout bounds one dial and handshake (default 10 s).
+	DialTimeout time.Duration
+
+	// Message says what downstream messages look like; a zero
+	// MessageConfig takes workload.DefaultMessageConfig.
+	Message workload.MessageConfig
+
+	// MaxRetries bounds the resends of a message NACKed with
+	// INTERNAL_SERVER_ERROR or an unknown code (default 3; negative: no
+	// resend). SERVICE_UNAVAILABLE and CONNECTION_DRAINING are resent
+	// without a bound until the run ends.
+	MaxRetries int
+	// InitialBackoff, MaxBackoff and BackoffJitter shape the per-message
+	// exponential backoff of same-connection resends: the n-th resend of a
+	// message waits min(InitialBackoff·2ⁿ⁻¹, MaxBackoff) times a uniform
+	// factor in [1, 1+BackoffJitter). Defaults 1 s, 1 min and 0.2.
+	InitialBackoff, MaxBackoff time.Duration
+	BackoffJitter              float64
+	// ReconnectBackoff is the first delay after a failed dial, handshake
+	// or authentication of a replacement connection, doubling up to
+	// MaxReconnectBackoff (defaults 100 ms and 5 s). A connection lost
+	// after it authenticated is re-established at once.
+	ReconnectBackoff, MaxReconnectBackoff time.Duration
+
+	// IDPrefix starts every message id, to keep the ids of different runs
+	// apart (default: 6 random hexadecimal digits). Only letters, digits,
+	// '-' and '_' are allowed, at most 16 bytes.
+	IDPrefix string
+
+	// Transport opens connections. Nil: the native client of package ccs
+	// dialling Target with SenderID, APIKey and TLS.
+	Transport Transport
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	cfg := *c
+	bad := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if cfg.Conns == 0 {
+		cfg.Conns = DefaultConns
+	}
+	if cfg.Conns < 0 || cfg.Conns > MaxConns {
+		return bad("conns %d outside 1..%d", cfg.Conns, MaxConns)
+	}
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	switch {
+	case cfg.Window < 0:
+		return bad("window %d must be positive", cfg.Window)
+	case cfg.Window > ccs.MaxPending && !cfg.AllowWindowOverride:
+		return bad("window %d exceeds the protocol's %d pending messages per connection", cfg.Window, ccs.MaxPending)
+	case cfg.Window > MaxWindow:
+		return bad("window %d exceeds %d", cfg.Window, MaxWindow)
+	}
+	if cfg.Backlog == 0 {
+		cfg.Backlog = 3 * cfg.Window
+	}
+	if cfg.Backlog < 0 || cfg.Window+cfg.Backlog > MaxRecords {
+		return bad("backlog %d outside 1..%d", cfg.Backlog, MaxRecords-cfg.Window)
+	}
+	if cfg.Pacer == nil {
+		cfg.Pacer = workload.ConstantPacer{}
+	}
+	if v, ok := cfg.Pacer.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return bad("pacer: %v", err)
+		}
+	}
+	if cfg.Arrivals != workload.Uniform && cfg.Arrivals != workload.Poisson {
+		return bad("arrivals %v", cfg.Arrivals)
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.Duration < 0 {
+		return bad("duration %v is negative", cfg.Duration)
+	}
+	if cfg.Duration == 0 && cfg.Messages == 0 {
+		return bad("no stop rule: set Duration or Messages")
+	}
+	if cfg.Warmup < 0 {
+		return bad("warmup %v is negative", cfg.Warmup)
+	}
+	cfg.Warmup = (cfg.Warmup + time.Second - 1).Truncate(time.Second)
+	if cfg.Duration > 0 && cfg.Warmup >= cfg.Duration {
+		return bad("warmup %v (rounded up to whole seconds) leaves nothing of duration %v to measure", cfg.Warmup, cfg.Duration)
+	}
+	if cfg.DrainTimeout == 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = DefaultCloseTimeout
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.DrainTimeout < 0 || cfg.CloseTimeout < 0 || cfg.DialTimeout < 0 {
+		return bad("timeouts must not be negative")
+	}
+	if cfg.Message == (workload.MessageConfig{}) {
+		cfg.Message = workload.DefaultMessageConfig()
+	}
+	if err := cfg.Message.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = DefaultMaxRetries
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.InitialBackoff == 0 {
+		cfg.InitialBackoff = DefaultInitialBackoff
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.InitialBackoff)
+	}
+	if cfg.BackoffJitter == 0 {
+		cfg.BackoffJitter = DefaultBackoffJitter
+	}
+	switch {
+	case cfg.InitialBackoff < 0 || cfg.MaxBackoff < cfg.InitialBackoff:
+		return bad("backoff %v..%v is not a range", cfg.InitialBackoff, cfg.MaxBackoff)
+	case !(cfg.BackoffJitter >= 0 && cfg.BackoffJitter <= 1) || math.IsNaN(cfg.BackoffJitter):
+		return bad("backoff jitter %g outside 0..1", cfg.BackoffJitter)
+	}
+	if cfg.ReconnectBackoff == 0 {
+		cfg.ReconnectBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxReconnectBackoff == 0 {
+		cfg.MaxReconnectBackoff = max(5*time.Second, cfg.ReconnectBackoff)
+	}
+	if cfg.ReconnectBackoff < 0 || cfg.MaxReconnectBackoff < cfg.ReconnectBackoff {
+		return bad("reconnect backoff %v..%v is not a range", cfg.ReconnectBackoff, cfg.MaxReconnectBackoff)
+	}
+	if cfg.IDPrefix == "" {
+		cfg.IDPrefix = randomPrefix()
+	}
+	if len(cfg.IDPrefix) > 16 {
+		return bad("id prefix longer than 16 bytes")
+	}
+	for i := 0; i < len(cfg.IDPrefix); i++ {
+		if !idChar(cfg.IDPrefix[i]) {
+			return bad("id prefix %q: only letters, digits, '-' and '_' are allowed", cfg.IDPrefix)
+		}
+	}
+	if cfg.Transport == nil {
+		if cfg.Target == "" {
+			return bad("no target")
+		}
+		if cfg.SenderID == "" {
+			return bad("no sender id")
+		}
+		if cfg.APIKey == "" {
+			return bad("no API key")
+		}
+		cfg.Transport = NewNativeTransport(cfg.Target, ccs.ClientConfig{
+			SenderID: cfg.SenderID,
+			APIKey:   cfg.APIKey,
+			TLS:      cfg.TLS,
+			Timeout:  cfg.DialTimeout,
+		})
+	}
+	return cfg, nil
+}
+
+// unlimited reports whether p sends as fast as the windows allow.
+func unlimited(p workload.Pacer) bool {
+	if u, ok := p.(interface{ Unlimited() bool }); ok {
+		return u.Unlimited()
+	}
+	return math.IsInf(p.Rate(0), 1)
+}

@@ -1,0 +1,726 @@
+package driver
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/workload"
+)
+
+// flushAt is the write-buffer size at which the writer flushes even if more
+// is ready, so that one flush never grows without bound.
+const flushAt = 64 << 10
+
+// chunkSize is the size at which the reader hands a chunk of ACKs to the
+// writer without waiting for the end of its read buffer.
+const chunkSize = 16 << 10
+
+// Kinds of entries in an ACK chunk.
+const (
+	entryAck byte = iota + 1
+	entryPong
+	entryStreamEnd
+)
+
+// chunk carries ACKs (and pongs) from a reader to its writer: entries of
+// kind, 2-byte length and "to", 2-byte length and id.
+type chunk struct {
+	b    []byte
+	next *chunk
+}
+
+// ivlHists are the interval histograms a reader records into.
+type ivlHists struct {
+	svc, rsp *hdrhistogram.Histogram
+}
+
+// readerCounts are written by one reader goroutine only and read by the
+// collector and Progress.
+type readerCounts struct {
+	acked, nacked, stanzaErrors, strays, upstream, receipts atomic.Uint64
+	nacks                                                   [16]atomic.Uint64
+	lastAnswer                                              atomic.Int64
+	_                                                       [64]byte
+}
+
+// writerCounts are written by one writer goroutine only.
+type writerCounts struct {
+	created, sent, retries atomic.Uint64
+	_                      [64]byte
+}
+
+func inc(c *atomic.Uint64)             { c.Store(c.Load() + 1) }
+func add(c *atomic.Uint64, n uint64)   { c.Store(c.Load() + n) }
+func (rc *readerCounts) nack(code int) { inc(&rc.nacks[code&15]) }
+
+// pconn is one physical connection with its reader and writer goroutines.
+// A logical connection (slot) has one current pconn, and for a while after
+// CONNECTION_DRAINING also the draining one it replaced.
+type pconn struct {
+	d  *Driver
+	s  *slot
+	id uint32
+	c  Conn
+
+	win window
+
+	draining atomic.Bool
+	dead     atomic.Bool
+	retired  atomic.Bool // reader done: the collector folds and forgets it
+
+	idle      atomic.Uint32
+	needUnits atomic.Uint32
+	wake      chan struct{}
+	stop      chan struct{}
+	stopOnce  sync.Once
+	graceful  atomic.Bool
+	wdone     chan struct{}
+	rdone     chan struct{}
+
+	acks  atomic.Pointer[chunk] // reader → writer
+	spare atomic.Pointer[chunk] // writer → reader
+
+	ivl [2]ivlHists
+	cur atomic.Uint32
+	gen atomic.Uint64
+
+	rc readerCounts
+	wc writerCounts
+
+	// reader goroutine state
+	ev       Event
+	ch       *chunk
+	free     *chunk
+	released bool
+	rng      *rand.Rand
+
+	// writer goroutine state
+	w writerState
+}
+
+type writerState struct {
+	ready fifo
+	heap  dueHeap
+	gen   *workload.Generator
+	timer *time.Timer
+}
+
+func newPconn(d *Driver, s *slot, c Conn) *pconn {
+	p := &pconn{
+		d: d, s: s, c: c,
+		id:    d.connIDs.Add(1),
+		wake:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		wdone: make(chan struct{}),
+		rdone: make(chan struct{}),
+		rng:   rand.New(rand.NewPCG(d.cfg.Seed, uint64(d.connIDs.Load()))),
+	}
+	p.win.max = int64(d.cfg.Window)
+	for i := range p.ivl {
+		p.ivl[i] = ivlHists{svc: newHist(), rsp: newHist()}
+	}
+	p.w.gen = d.gen.Clone(d.cfg.Message.Seed ^ uint64(p.id)*0x9e3779b97f4a7c15)
+	p.w.ready.init(d.cfg.Window)
+	p.w.timer = time.NewTimer(time.Hour)
+	p.w.timer.Stop()
+	return p
+}
+
+func (p *pconn) start() {
+	go p.writeLoop()
+	go func() {
+		defer p.d.rwg.Done()
+		p.readLoop()
+	}()
+}
+
+// notify wakes the writer if it sleeps.
+func (p *pconn) notify() {
+	if p.idle.Load() == 1 {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *pconn) kick() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stopWriter tells the writer to exit; graceful adds the end of stream.
+func (p *pconn) stopWriter(graceful bool) {
+	p.stopOnce.Do(func() {
+		if graceful {
+			p.graceful.Store(true)
+		}
+		close(p.stop)
+	})
+}
+
+// ---- writer ----
+
+func (p *pconn) writeLoop() {
+	d := p.d
+	defer close(p.wdone)
+	defer p.giveBack()
+	for {
+		did := false
+		if p.acks.Load() != nil {
+			p.writeAcks()
+			did = true
+		}
+		select {
+		case <-p.stop:
+			p.giveBack()
+			if p.acks.Load() != nil {
+				p.writeAcks()
+			}
+			if p.graceful.Load() {
+				p.c.SendStreamEnd()
+			}
+			_ = p.c.Flush()
+			return
+		default:
+		}
+		if p.active() {
+			now := d.now()
+			if l := p.s.in.takeAll(); l != 0 {
+				p.absorb(l, now)
+			}
+			p.w.heap.promote(d.recs, now, &p.w.ready)
+			n := p.sendReady(now)
+			if d.unlimited && p.w.ready.len() == 0 {
+				n += p.generate(now)
+			}
+			if n > 0 {
+				add(&p.wc.sent, uint64(n))
+				did = true
+			}
+		} else if p.w.ready.len() > 0 || p.w.heap.len() > 0 {
+			p.giveBack()
+		}
+		if did && p.c.Unflushed() < flushAt {
+			continue
+		}
+		if p.c.Unflushed() > 0 {
+			if err := p.c.Flush(); err != nil {
+				// The reader sees the broken connection and cleans up.
+				_ = p.c.Close()
+				<-p.stop
+				return
+			}
+			continue
+		}
+		p.sleep()
+	}
+}
+
+// active reports whether this writer sends downstream messages: it is its
+// slot's current connection, not draining, and the run is not closing.
+func (p *pconn) active() bool {
+	return !p.draining.Load() && !p.d.closing.Load() && p.s.cur.Load() == p
+}
+
+func (p *pconn) sleep() {
+	p.idle.Store(1)
+	if p.hasWork() {
+		p.idle.Store(0)
+		return
+	}
+	var timerC <-chan time.Time
+	if p.w.heap.len() > 0 {
+		wait := time.Duration(p.d.recs[p.w.heap.peek()].due - p.d.now())
+		if wait <= 0 {
+			p.idle.Store(0)
+			return
+		}
+		p.w.timer.Reset(wait)
+		timerC = p.w.timer.C
+	} else if p.d.unlimited && p.active() && !p.d.stopCreate.Load() && p.win.v.Load() < p.win.max {
+		// Window room but no free record (all waiting to be resent
+		// elsewhere): poll, a rare state.
+		p.w.timer.Reset(time.Millisecond)
+		timerC = p.w.timer.C
+	}
+	select {
+	case <-p.wake:
+	case <-p.stop:
+	case <-timerC:
+	}
+	if timerC != nil {
+		p.w.timer.Stop()
+	}
+	p.idle.Store(0)
+}
+
+func (p *pconn) hasWork() bool {
+	if p.acks.Load() != nil {
+		return true
+	}
+	if !p.active() {
+		return p.w.ready.len() > 0 || p.w.heap.len() > 0
+	}
+	if !p.s.in.empty() {
+		return true
+	}
+	room := p.win.v.Load() < p.win.max
+	if p.w.ready.len() > 0 {
+		if room {
+			return true
+		}
+		p.needUnits.Store(1)
+		return p.win.v.Load() < p.win.max
+	}
+	if p.d.unlimited && !p.d.stopCreate.Load() {
+		if room {
+			return !p.s.pool.emptyHint()
+		}
+		p.needUnits.Store(1)
+		return p.win.v.Load() < p.win.max
+	}
+	return false
+}
+
+// absorb moves an inbox list into the ready queue (due now) or the
+// backoff heap.
+func (p *pconn) absorb(l uint32, now int64) {
+	recs := p.d.recs
+	// The inbox is newest first: reverse it into FIFO order.
+	var rev uint32
+	for l != 0 {
+		i := l - 1
+		l = recs[i].next.Load()
+		recs[i].next.Store(rev)
+		rev = i + 1
+	}
+	for rev != 0 {
+		i := rev - 1
+		rev = recs[i].next.Load()
+		if recs[i].due > now {
+			p.w.heap.push(recs, i)
+		} else {
+			p.w.ready.push(i)
+		}
+	}
+}
+
+// giveBack returns the writer's queued records to its slot's inbox for
+// the next writer (on draining, loss or shutdown).
+func (p *pconn) giveBack() {
+	recs := p.d.recs
+	for p.w.ready.len() > 0 {
+		p.s.in.push(recs, p.w.ready.pop())
+	}
+	for p.w.heap.len() > 0 {
+		p.s.in.push(recs, p.w.heap.pop(recs))
+	}
+	if cur := p.s.cur.Load(); cur != nil && cur != p {
+		cur.notify()
+	}
+}
+
+// sendReady sends queued records while the window has room.
+func (p *pconn) sendReady(now int64) int {
+	recs := p.d.recs
+	n := 0
+	for p.w.ready.len() > 0 {
+		i := p.w.ready.peek()
+		r := &recs[i]
+		if r.held == p {
+			r.held = nil
+		} else {
+			if !p.win.claim() {
+				p.needUnits.Store(1)
+				break
+			}
+			if r.held != nil {
+				r.held.win.release()
+				r.held = nil
+			}
+		}
+		p.w.ready.pop()
+		p.send(r, now)
+		n++
+	}
+	return n
+}
+
+// generate creates and sends new messages while the window has room (the
+// unlimited pacer: every window kept full).
+func (p *pconn) generate(now int64) int {
+	d := p.d
+	n := 0
+	for !d.stopCreate.Load() {
+		if !p.win.claim() {
+			p.needUnits.Store(1)
+			break
+		}
+		i, ok := p.s.pool.pop(d.recs)
+		if !ok {
+			p.win.release()
+			break
+		}
+		if !d.takeBudget() {
+			p.s.pool.push(d.recs, i)
+			p.win.release()
+			break
+		}
+		r := &d.recs[i]
+		d.initRecord(r, i, now)
+		inc(&p.wc.created)
+		p.send(r, now)
+		n++
+	}
+	return n
+}
+
+// send encodes one attempt of r into the write buffer. The record is
+// published on the wire before its bytes can reach the server.
+func (p *pconn) send(r *record, now int64) {
+	if r.attempts == 0 {
+		r.payload, _ = p.w.gen.AppendJSON(r.payload[:0], r.id[:r.idLen])
+	} else {
+		inc(&p.wc.retries)
+	}
+	r.attempts++
+	r.t1 = now
+	r.conn.Store(p.id)
+	r.wire.Store(r.gen)
+	p.c.SendDownstream(r.payload)
+}
+
+func (p *pconn) writeAcks() {
+	l := p.acks.Swap(nil)
+	// Newest first: reverse.
+	var rev *chunk
+	for l != nil {
+		n := l.next
+		l.next = rev
+		rev = l
+		l = n
+	}
+	for c := rev; c != nil; {
+		b := c.b
+		for len(b) >= 5 {
+			kind := b[0]
+			tl := int(binary.LittleEndian.Uint16(b[1:]))
+			to := b[3 : 3+tl]
+			b = b[3+tl:]
+			il := int(binary.LittleEndian.Uint16(b))
+			id := b[2 : 2+il]
+			b = b[2+il:]
+			switch kind {
+			case entryAck:
+				p.c.SendAck(to, id)
+			case entryPong:
+				p.c.SendPong(id)
+			case entryStreamEnd:
+				p.c.SendStreamEnd()
+			}
+		}
+		next := c.next
+		c.b = c.b[:0]
+		for {
+			h := p.spare.Load()
+			c.next = h
+			if p.spare.CompareAndSwap(h, c) {
+				break
+			}
+		}
+		c = next
+	}
+}
+
+// ---- reader ----
+
+func (p *pconn) readLoop() {
+	d := p.d
+	ev := &p.ev
+	var err error
+	for {
+		if err = p.c.Next(ev); err != nil {
+			break
+		}
+		switch ev.Kind {
+		case EventAck:
+			p.onAck(ev.ID)
+		case EventNack:
+			p.onNack(ev)
+		case EventStanzaError:
+			p.onStanzaError(ev)
+		case EventControl:
+			if string(ev.Control) == ccs.NackConnectionDraining.String() {
+				p.beginDrain()
+			}
+		case EventUpstream:
+			p.queue(entryAck, ev.From, ev.ID)
+			inc(&p.rc.upstream)
+		case EventReceipt:
+			p.queue(entryAck, ev.From, ev.ID)
+			inc(&p.rc.receipts)
+		case EventPing:
+			p.queue(entryPong, nil, ev.ID)
+		case EventStreamEnd:
+			if !d.closing.Load() {
+				p.queue(entryStreamEnd, nil, nil)
+			}
+			err = errStreamEnd
+		}
+		if err != nil {
+			break
+		}
+		if !p.c.More() {
+			p.endBatch()
+		}
+	}
+	p.endBatch()
+	p.finish()
+}
+
+// endBatch runs before the reader may block: hand ACKs to the writer and
+// wake whoever waits for window room.
+func (p *pconn) endBatch() {
+	if p.ch != nil && len(p.ch.b) > 0 {
+		p.publish()
+	}
+	if p.released {
+		p.released = false
+		if p.needUnits.Load() == 1 && p.needUnits.Swap(0) == 1 {
+			p.kick()
+		}
+		p.d.wakeScheduler()
+	}
+}
+
+func (p *pconn) publish() {
+	c := p.ch
+	p.ch = nil
+	for {
+		h := p.acks.Load()
+		c.next = h
+		if p.acks.CompareAndSwap(h, c) {
+			break
+		}
+	}
+	p.kick()
+}
+
+// queue appends an entry for the writer.
+func (p *pconn) queue(kind byte, to, id []byte) {
+	if len(to) > 0xffff || len(id) > 0xffff {
+		return
+	}
+	if p.ch == nil {
+		if p.free == nil {
+			p.free = p.spare.Swap(nil)
+		}
+		if p.free != nil {
+			p.ch = p.free
+			p.free = p.free.next
+			p.ch.next = nil
+		} else {
+			p.ch = &chunk{b: make([]byte, 0, chunkSize+512)}
+		}
+	}
+	b := p.ch.b
+	b = append(b, kind)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(to)))
+	b = append(b, to...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(id)))
+	b = append(b, id...)
+	p.ch.b = b
+	if len(b) >= chunkSize {
+		p.publish()
+	}
+}
+
+// answered finds the record an answer with id refers to, if it is on this
+// connection's wire, and takes it off the wire (releasing its window slot).
+func (p *pconn) answered(id []byte) (*record, uint32) {
+	d := p.d
+	seq, i, ok := parseID(d.cfg.IDPrefix, id)
+	if !ok || int(i) >= len(d.recs) {
+		inc(&p.rc.strays)
+		return nil, 0
+	}
+	r := &d.recs[i]
+	if r.wire.Load() != seq || r.conn.Load() != p.id {
+		inc(&p.rc.strays)
+		return nil, 0
+	}
+	r.wire.Store(0)
+	p.win.release()
+	p.released = true
+	return r, i
+}
+
+func (p *pconn) onAck(id []byte) {
+	r, i := p.answered(id)
+	if r == nil {
+		return
+	}
+	now := p.d.now()
+	p.record(now-r.t1, now-r.t0)
+	inc(&p.rc.acked)
+	p.rc.lastAnswer.Store(now)
+	p.d.free(r, i)
+}
+
+// record adds one ACK's service and response times (ns) to the current
+// interval histograms. The generation counter is odd while recording, so
+// the collector can swap the buffers without a lock.
+func (p *pconn) record(svc, rsp int64) {
+	p.gen.Add(1)
+	h := &p.ivl[p.cur.Load()]
+	_ = h.svc.RecordValue(clampUS(svc))
+	_ = h.rsp.RecordValue(clampUS(rsp))
+	p.gen.Add(1)
+}
+
+func (p *pconn) onNack(ev *Event) {
+	r, i := p.answered(ev.ID)
+	if r == nil {
+		return
+	}
+	d := p.d
+	code := ev.Code
+	now := d.now()
+	p.rc.lastAnswer.Store(now)
+	r.lastNack = code
+	r.nacked = true
+	if code == ccs.NackUnknown {
+		r.setNackText(ev.Error)
+	}
+	switch code.Retry() {
+	case ccs.RetrySameConnection:
+		if code.Bounded() {
+			if int(r.retries) >= d.cfg.MaxRetries {
+				p.finalNack(r, i)
+				return
+			}
+			r.retries++
+		}
+		if r.backoff == 0 {
+			r.backoff = int64(d.cfg.InitialBackoff)
+		} else {
+			r.backoff = min(2*r.backoff, int64(d.cfg.MaxBackoff))
+		}
+		r.due = now + r.backoff + int64(float64(r.backoff)*d.cfg.BackoffJitter*p.rng.Float64())
+		r.held = nil
+		p.s.in.push(d.recs, i)
+		p.s.notifyCurrent()
+	case ccs.RetryOtherConnection:
+		p.beginDrain()
+		r.due = 0
+		r.held = nil
+		p.s.in.push(d.recs, i)
+		p.s.notifyCurrent()
+	default:
+		p.finalNack(r, i)
+	}
+}
+
+func (p *pconn) finalNack(r *record, i uint32) {
+	inc(&p.rc.nacked)
+	if r.lastNack == ccs.NackUnknown {
+		p.d.countUnknown(r.nackText)
+	} else {
+		p.rc.nack(int(r.lastNack))
+	}
+	p.d.free(r, i)
+}
+
+func (p *pconn) onStanzaError(ev *Event) {
+	id := ev.ID
+	if len(id) == 0 {
+		id = findID(p.d.cfg.IDPrefix, ev.Payload)
+	}
+	r, i := p.answered(id)
+	if r == nil {
+		return
+	}
+	p.rc.lastAnswer.Store(p.d.now())
+	inc(&p.rc.stanzaErrors)
+	p.d.free(r, i)
+}
+
+// beginDrain stops sending on this connection and asks its slot for a
+// replacement at once; the reader goes on to the end of the stream.
+func (p *pconn) beginDrain() {
+	if !p.draining.CompareAndSwap(false, true) {
+		return
+	}
+	p.win.close()
+	p.s.draining.Add(1)
+	p.s.event(p, evDrain)
+	p.kick()
+}
+
+// finish runs when the reader stops: the stream ended, the connection was
+// lost, or the run is closing. Messages still on this connection's wire
+// are resent elsewhere unless the run is closing.
+func (p *pconn) finish() {
+	d := p.d
+	wasDraining := !p.draining.CompareAndSwap(false, true)
+	if !wasDraining {
+		p.win.close()
+	}
+	p.dead.Store(true)
+	p.stopWriter(false)
+	select {
+	case <-p.wdone:
+	case <-time.After(d.cfg.CloseTimeout):
+		// The writer is stuck in a write the peer does not read.
+	}
+	_ = p.c.Close()
+	<-p.wdone
+	if !d.closing.Load() {
+		p.resendWire()
+		if !wasDraining {
+			p.s.event(p, evLost)
+		}
+	}
+	p.retired.Store(true)
+	close(p.rdone)
+}
+
+// resendWire moves every message still on this connection's wire to
+// another connection's inbox, to be sent again at once.
+func (p *pconn) resendWire() {
+	d := p.d
+	for i := range d.recs {
+		r := &d.recs[i]
+		if r.wire.Load() == 0 || r.conn.Load() != p.id {
+			continue
+		}
+		r.wire.Store(0)
+		r.held = nil
+		r.due = 0
+		t := d.pickSlot(p.s)
+		t.in.push(d.recs, uint32(i))
+		t.notifyCurrent()
+	}
+}
+
+func (r *record) setNackText(b []byte) { r.nackText = append(r.nackText[:0], b...) }
+
+// clampUS converts ns to µs within the histograms' range.
+func clampUS(ns int64) int64 {
+	us := ns / 1000
+	if us < histLo {
+		return histLo
+	}
+	if us > histHi {
+		return histHi
+	}
+	return us
+}

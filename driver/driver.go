@@ -1,0 +1,425 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccsbench/ccsbench/workload"
+)
+
+// errStreamEnd ends a reader when the server closed its stream.
+var errStreamEnd = errors.New("driver: stream closed by the server")
+
+// ErrRunning is returned by a second call of Run: a Driver runs once.
+var ErrRunning = errors.New("driver: Run called twice")
+
+// Driver runs one load test. Create it with New, call Run once, and read
+// Progress from any goroutine meanwhile.
+type Driver struct {
+	cfg       Config
+	tr        Transport
+	gen       *workload.Generator
+	unlimited bool
+
+	recs  []record
+	slots []*slot
+
+	base    time.Time
+	started atomic.Bool
+	ran     atomic.Bool
+
+	connIDs atomic.Uint32
+
+	stopCreate  atomic.Bool
+	stopCreateC chan struct{}
+	stopOnce    sync.Once
+	closing     atomic.Bool
+	budget      atomic.Uint64 // messages left to create (Messages > 0, unlimited pacer)
+	created     atomic.Uint64 // messages created by the scheduler
+
+	schedWait atomic.Uint32
+	schedWake chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	swg    sync.WaitGroup // supervisors and scheduler
+	rwg    sync.WaitGroup // readers
+
+	mu      sync.Mutex
+	conns   []*pconn // registered, not yet folded by the collector
+	retired countSnap
+	dialErr error
+
+	unknownMu sync.Mutex
+	unknown   map[string]uint64
+
+	col collector
+}
+
+// New validates cfg, applies defaults and prepares a Driver: records,
+// buffers and histograms are allocated here, not during the run.
+func New(cfg Config) (*Driver, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	gen, err := workload.NewGenerator(c.Message)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	d := &Driver{
+		cfg:         c,
+		tr:          c.Transport,
+		gen:         gen,
+		unlimited:   unlimited(c.Pacer),
+		stopCreateC: make(chan struct{}),
+		schedWake:   make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		unknown:     map[string]uint64{},
+	}
+	per := c.Window + c.Backlog
+	d.recs = make([]record, c.Conns*per)
+	payloadCap := gen.MaxJSONLen(maxIDLen)
+	d.slots = make([]*slot, c.Conns)
+	for i := range d.slots {
+		s := &slot{d: d, index: i, events: make(chan slotEvent, 4)}
+		d.slots[i] = s
+		for k := per - 1; k >= 0; k-- {
+			idx := uint32(i*per + k)
+			r := &d.recs[idx]
+			r.origin = uint16(i)
+			r.payload = make([]byte, 0, payloadCap)
+			s.pool.push(d.recs, idx)
+		}
+	}
+	if c.Messages > 0 {
+		d.budget.Store(c.Messages)
+	}
+	d.col.init(d)
+	return d, nil
+}
+
+// Config returns the configuration in effect, defaults applied.
+func (d *Driver) Config() Config { return d.cfg }
+
+// now returns the monotonic time since the run's base, in ns.
+func (d *Driver) now() int64 { return int64(time.Since(d.base)) }
+
+func (d *Driver) stopCreating() {
+	d.stopOnce.Do(func() {
+		d.stopCreate.Store(true)
+		close(d.stopCreateC)
+	})
+}
+
+// takeBudget reserves one message of Config.Messages (always true without
+// a message limit).
+func (d *Driver) takeBudget() bool {
+	if d.cfg.Messages == 0 {
+		return true
+	}
+	for {
+		v := d.budget.Load()
+		if v == 0 {
+			d.stopCreating()
+			return false
+		}
+		if d.budget.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+}
+
+// initRecord makes record i a new message intended at t0.
+func (d *Driver) initRecord(r *record, i uint32, t0 int64) {
+	r.gen++
+	r.live = true
+	r.t0, r.t1 = t0, 0
+	r.due, r.backoff = 0, 0
+	r.held = nil
+	r.attempts, r.retries = 0, 0
+	r.lastNack, r.nacked = 0, false
+	r.setID(d.cfg.IDPrefix, r.gen, i)
+}
+
+// free ends record i's message and returns the record to its pool.
+func (d *Driver) free(r *record, i uint32) {
+	r.live = false
+	d.slots[r.origin].pool.push(d.recs, i)
+}
+
+func (d *Driver) wakeScheduler() {
+	if d.schedWait.Load() == 1 && d.schedWait.Swap(0) == 1 {
+		select {
+		case d.schedWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (d *Driver) countUnknown(code []byte) {
+	d.unknownMu.Lock()
+	d.unknown[string(code)]++
+	d.unknownMu.Unlock()
+}
+
+func (d *Driver) setDialError(err error) {
+	d.mu.Lock()
+	d.dialErr = err
+	d.mu.Unlock()
+}
+
+// register adds a connection for the collector; false once the run is
+// closing.
+func (d *Driver) register(p *pconn) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing.Load() {
+		return false
+	}
+	d.conns = append(d.conns, p)
+	d.rwg.Add(1)
+	return true
+}
+
+// Run connects every connection (failing fast, with the handshake stage
+// named, if one cannot be made), sends until Duration or Messages is
+// reached or ctx is cancelled, waits up to DrainTimeout for the answers of
+// pending messages, closes the streams and returns the result. A Driver
+// runs once.
+func (d *Driver) Run(ctx context.Context) (*Result, error) {
+	if !d.ran.CompareAndSwap(false, true) {
+		return nil, ErrRunning
+	}
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer d.cancel()
+	conns, err := d.connectAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.base = time.Now()
+	d.started.Store(true)
+	for i, s := range d.slots {
+		p := newPconn(d, s, conns[i])
+		d.register(p)
+		s.cur.Store(p)
+	}
+	go d.col.run()
+	for _, s := range d.slots {
+		d.swg.Add(1)
+		go s.supervise()
+		s.cur.Load().start()
+	}
+	schedDone := make(chan struct{})
+	if d.unlimited {
+		close(schedDone)
+	} else {
+		go func() {
+			defer close(schedDone)
+			d.schedule()
+		}()
+	}
+
+	var durC <-chan time.Time
+	if d.cfg.Duration > 0 {
+		t := time.NewTimer(d.cfg.Duration)
+		defer t.Stop()
+		durC = t.C
+	}
+	select {
+	case <-durC:
+	case <-ctx.Done():
+	case <-d.stopCreateC:
+	}
+	d.stopCreating()
+	<-schedDone
+	stopT := d.now()
+
+	deadline := time.Now().Add(d.cfg.DrainTimeout)
+	for time.Now().Before(deadline) {
+		if c := d.sumCounts(); c.pending() == 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	d.close()
+	return d.result(stopT), nil
+}
+
+// connectAll dials every connection in parallel; any failure closes the
+// others and is returned as a *DialError.
+func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
+	n := len(d.slots)
+	conns := make([]Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	// Bound the parallel handshakes so that a large Conns does not burst.
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
+			defer cancel()
+			conns[i], errs[i] = d.tr.Dial(dctx, i)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, c := range conns {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+		return nil, &DialError{Conn: i, Stage: stageOf(err), Err: err}
+	}
+	return conns, nil
+}
+
+// close ends the run: no more sending, every stream closed with
+// </stream:stream>, the server's end of stream awaited up to CloseTimeout,
+// then every goroutine stopped.
+func (d *Driver) close() {
+	d.mu.Lock()
+	d.closing.Store(true)
+	list := append([]*pconn(nil), d.conns...)
+	d.mu.Unlock()
+	d.cancel()
+	close(d.done)
+	d.swg.Wait()
+	d.mu.Lock()
+	list = append(list[:0], d.conns...)
+	d.mu.Unlock()
+	deadline := time.Now().Add(d.cfg.CloseTimeout)
+	for _, p := range list {
+		p.stopWriter(true)
+	}
+	for _, p := range list {
+		_ = p.c.SetReadDeadline(deadline)
+	}
+	d.rwg.Wait()
+	d.col.stop()
+}
+
+// schedule creates messages at the pacer's due times and hands each to a
+// connection with a free window slot (the unlimited pacer has no
+// scheduler: writers fill their windows themselves).
+func (d *Driver) schedule() {
+	defer d.stopCreating()
+	sch := workload.NewSchedule(d.cfg.Pacer, d.cfg.Arrivals, d.cfg.Seed)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	rr := 0
+	for !d.stopCreate.Load() {
+		if d.cfg.Messages > 0 && d.created.Load() >= d.cfg.Messages {
+			return
+		}
+		due := sch.Next()
+		if due == workload.Never || (d.cfg.Duration > 0 && due >= d.cfg.Duration) {
+			return
+		}
+		t0 := int64(due)
+		if !d.waitUntil(t0, timer) {
+			return
+		}
+		for !d.place(t0, &rr) {
+			if !d.waitRoom(timer) {
+				return
+			}
+		}
+	}
+}
+
+// spinBelow is the wait under which the scheduler yields instead of
+// arming a timer.
+const spinBelow = 50 * time.Microsecond
+
+func (d *Driver) waitUntil(t0 int64, timer *time.Timer) bool {
+	for {
+		wait := time.Duration(t0 - d.now())
+		if wait <= 0 {
+			return true
+		}
+		if wait < spinBelow {
+			runtime.Gosched()
+			if d.stopCreate.Load() {
+				return false
+			}
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-d.stopCreateC:
+			timer.Stop()
+			return false
+		}
+	}
+}
+
+// waitRoom waits until some window has room (a reader releases a slot).
+func (d *Driver) waitRoom(timer *time.Timer) bool {
+	d.schedWait.Store(1)
+	if d.anyRoom() {
+		d.schedWait.Store(0)
+		return true
+	}
+	timer.Reset(10 * time.Millisecond)
+	select {
+	case <-d.schedWake:
+	case <-timer.C:
+	case <-d.stopCreateC:
+		timer.Stop()
+		return false
+	}
+	timer.Stop()
+	return true
+}
+
+func (d *Driver) anyRoom() bool {
+	for _, s := range d.slots {
+		if p := s.cur.Load(); p != nil && p.win.v.Load() < p.win.max && !s.pool.emptyHint() {
+			return true
+		}
+	}
+	return false
+}
+
+// place gives a new message intended at t0 to the next connection with a
+// free window slot and a free record.
+func (d *Driver) place(t0 int64, rr *int) bool {
+	n := len(d.slots)
+	for k := range n {
+		s := d.slots[(*rr+k)%n]
+		p := s.cur.Load()
+		if p == nil || !p.win.claim() {
+			continue
+		}
+		i, ok := s.pool.pop(d.recs)
+		if !ok {
+			p.win.release()
+			continue
+		}
+		r := &d.recs[i]
+		d.initRecord(r, i, t0)
+		r.held = p
+		d.created.Store(d.created.Load() + 1)
+		s.in.push(d.recs, i)
+		p.notify()
+		*rr = (*rr + k + 1) % n
+		return true
+	}
+	return false
+}

@@ -1,0 +1,435 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/ccsbench/ccsbench/ccs"
+)
+
+// Histogram range: latencies in microseconds from 1 µs to 60 s, three
+// significant digits. Longer latencies are recorded as 60 s.
+const (
+	histLo  = 1
+	histHi  = 60_000_000
+	histSig = 3
+)
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histLo, histHi, histSig) }
+
+// IntervalLength is the length of a timeline interval.
+const IntervalLength = time.Second
+
+// Counts are the outcomes of a run's messages and the events around them.
+// Every unique message ends in exactly one outcome, so Messages == Acked +
+// Nacked + StanzaErrors + Unresolved (Check). Resends are Retries, never
+// Messages.
+type Counts struct {
+	// Messages is the number of unique downstream messages created.
+	Messages uint64
+	// Acked, Nacked and StanzaErrors count final outcomes; Nacks breaks
+	// Nacked down by code as sent by the server (it sums to Nacked). A
+	// message whose last answer was a retryable NACK and whose resend was
+	// still waiting when the run ended counts as nacked with that code.
+	Acked, Nacked uint64
+	Nacks         map[string]uint64
+	StanzaErrors  uint64
+	// Unresolved counts messages with no outcome when the drain timeout
+	// ran out: sent and unanswered, or never sent.
+	Unresolved uint64
+	// Sent counts downstream stanzas written, first attempts and resends;
+	// Retries counts the resends.
+	Sent, Retries uint64
+	// Reconnects counts replacement connections (after a loss or a drain);
+	// Draining counts CONNECTION_DRAINING events (control or NACK);
+	// DialFailures counts failed dials or handshakes of replacements.
+	Reconnects, Draining, DialFailures uint64
+	// Upstream and Receipts count upstream messages and delivery receipts
+	// received and ACKed.
+	Upstream, Receipts uint64
+	// Strays counts answers (ACK, NACK, stanza error) that matched no
+	// message on the wire of their connection: duplicates or foreign ids.
+	Strays uint64
+}
+
+// ErrAccounting is wrapped by Check's errors.
+var ErrAccounting = errors.New("driver: accounting")
+
+// Check verifies the identity Messages == Acked + Nacked + StanzaErrors +
+// Unresolved and that Nacks sums to Nacked. It does not judge Unresolved;
+// see Result.Check.
+func (c *Counts) Check() error {
+	if sum := c.Acked + c.Nacked + c.StanzaErrors + c.Unresolved; sum != c.Messages {
+		return fmt.Errorf("%w: messages %d != acked %d + nacked %d + stanza errors %d + unresolved %d (= %d)",
+			ErrAccounting, c.Messages, c.Acked, c.Nacked, c.StanzaErrors, c.Unresolved, sum)
+	}
+	var n uint64
+	for _, v := range c.Nacks {
+		n += v
+	}
+	if n != c.Nacked {
+		return fmt.Errorf("%w: nacks by code sum to %d, nacked is %d", ErrAccounting, n, c.Nacked)
+	}
+	return nil
+}
+
+// Interval is one interval of the timeline (normally a second; the last
+// one may be shorter). Counts are of events within it; Pending is the
+// number of messages without an outcome at its end. The histograms hold
+// the service and response times (µs) of the ACKs received within it.
+type Interval struct {
+	Start, End                                       time.Duration // since Result.Start
+	Messages, Sent, Acked, Nacked, StanzaErrors      uint64
+	Pending                                          uint64
+	Service, Response                                *hdrhistogram.PackedHistogram
+	ServiceP50, ServiceP99, ResponseP50, ResponseP99 int64 // µs, 0 when no ACK
+	Warmup                                           bool  // within the warm-up
+}
+
+// Histograms returns the interval's histograms as dense ones, for log
+// writers.
+func (iv *Interval) Histograms() (service, response *hdrhistogram.Histogram) {
+	service, response = newHist(), newHist()
+	iv.Service.MergeInto(service)
+	iv.Response.MergeInto(response)
+	return service, response
+}
+
+// Result is what a run measured.
+type Result struct {
+	// Client names the transport ("native").
+	Client string
+	// Start is the wall-clock time at which sending started;
+	// MeasureStart is Start + Warmup.
+	Start, MeasureStart time.Time
+	// Warmup is the warm-up in effect (whole seconds).
+	Warmup time.Duration
+	// Elapsed is the whole run, drain included; Measured is the part the
+	// rates are computed over: from the end of the warm-up to the end of
+	// sending or the last answer, whichever is later.
+	Elapsed, Measured time.Duration
+	// Counts are the outcomes and events.
+	Counts Counts
+	// Service and Response are the merged histograms (µs) of the ACKs
+	// received after the warm-up.
+	Service, Response *hdrhistogram.Histogram
+	// Intervals is the timeline.
+	Intervals []Interval
+	// OfferedRate is messages created per second and AckedRate ACKs per
+	// second, both after the warm-up, over Measured.
+	OfferedRate, AckedRate float64
+	// LastDialError is the last failed dial of a replacement connection,
+	// if any.
+	LastDialError error
+}
+
+// ErrUnresolved is wrapped by Result.Check when messages were left
+// without an outcome.
+var ErrUnresolved = errors.New("driver: unresolved messages")
+
+// Check verifies the accounting identity and that no message was left
+// unresolved.
+func (r *Result) Check() error {
+	if err := r.Counts.Check(); err != nil {
+		return err
+	}
+	if r.Counts.Unresolved > 0 {
+		return fmt.Errorf("%w: %d of %d messages had no answer when the drain timeout ran out", ErrUnresolved, r.Counts.Unresolved, r.Counts.Messages)
+	}
+	return nil
+}
+
+// Progress is a cheap snapshot for a live display: cumulative counts, and
+// the rate and p99 of the last complete interval.
+type Progress struct {
+	Elapsed                                     time.Duration
+	Messages, Sent, Acked, Nacked, StanzaErrors uint64
+	Pending, Retries, Reconnects, Upstream      uint64
+	Rate                                        float64       // ACKs per second in the last complete second
+	P99, ResponseP99                            time.Duration // of the last complete second
+}
+
+// Progress returns the current counts from atomics, without touching the
+// hot path; call it at most a few times a second.
+func (d *Driver) Progress() Progress {
+	if !d.started.Load() {
+		return Progress{}
+	}
+	c := d.sumCounts()
+	var rec uint64
+	for _, s := range d.slots {
+		rec += s.reconnects.Load()
+	}
+	return Progress{
+		Elapsed:      time.Since(d.base),
+		Messages:     c.created,
+		Sent:         c.sent,
+		Acked:        c.acked,
+		Nacked:       c.nacked,
+		StanzaErrors: c.stanzaErrors,
+		Pending:      c.pending(),
+		Retries:      c.retries,
+		Reconnects:   rec,
+		Upstream:     c.upstream,
+		Rate:         math.Float64frombits(d.col.lastRate.Load()),
+		P99:          time.Duration(d.col.lastP99.Load()) * time.Microsecond,
+		ResponseP99:  time.Duration(d.col.lastRP99.Load()) * time.Microsecond,
+	}
+}
+
+// countSnap sums the per-connection counters.
+type countSnap struct {
+	created, sent, retries                                  uint64
+	acked, nacked, stanzaErrors, strays, upstream, receipts uint64
+	nacks                                                   [16]uint64
+	lastAnswer                                              int64
+}
+
+func (c *countSnap) pending() uint64 {
+	done := c.acked + c.nacked + c.stanzaErrors
+	if done > c.created {
+		return 0
+	}
+	return c.created - done
+}
+
+func (c *countSnap) addConn(p *pconn) {
+	c.created += p.wc.created.Load()
+	c.sent += p.wc.sent.Load()
+	c.retries += p.wc.retries.Load()
+	c.acked += p.rc.acked.Load()
+	c.nacked += p.rc.nacked.Load()
+	c.stanzaErrors += p.rc.stanzaErrors.Load()
+	c.strays += p.rc.strays.Load()
+	c.upstream += p.rc.upstream.Load()
+	c.receipts += p.rc.receipts.Load()
+	for i := range c.nacks {
+		c.nacks[i] += p.rc.nacks[i].Load()
+	}
+	c.lastAnswer = max(c.lastAnswer, p.rc.lastAnswer.Load())
+}
+
+func (d *Driver) sumCounts() countSnap {
+	d.mu.Lock()
+	c := d.retired
+	for _, p := range d.conns {
+		c.addConn(p)
+	}
+	d.mu.Unlock()
+	c.created += d.created.Load()
+	return c
+}
+
+// collector swaps the connections' interval histograms once a second,
+// merges them, and builds the timeline and the totals.
+type collector struct {
+	d        *Driver
+	ivSvc    *hdrhistogram.Histogram
+	ivRsp    *hdrhistogram.Histogram
+	totSvc   *hdrhistogram.Histogram
+	totRsp   *hdrhistogram.Histogram
+	prev     countSnap
+	k        int
+	list     []*pconn
+	ivls     []Interval
+	quit     chan struct{}
+	finished chan struct{}
+	once     sync.Once
+
+	lastRate, lastP99, lastRP99 atomic.Uint64
+}
+
+func (c *collector) init(d *Driver) {
+	c.d = d
+	c.ivSvc, c.ivRsp = newHist(), newHist()
+	c.totSvc, c.totRsp = newHist(), newHist()
+	c.quit = make(chan struct{})
+	c.finished = make(chan struct{})
+}
+
+func (c *collector) run() {
+	defer close(c.finished)
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		next := c.d.base.Add(time.Duration(c.k+1) * IntervalLength)
+		t.Reset(time.Until(next))
+		select {
+		case <-t.C:
+			c.collect(time.Duration(c.k+1) * IntervalLength)
+		case <-c.quit:
+			end := time.Duration(c.d.now())
+			if end > time.Duration(c.k)*IntervalLength {
+				c.collect(end)
+			}
+			return
+		}
+	}
+}
+
+func (c *collector) stop() {
+	c.once.Do(func() { close(c.quit) })
+	<-c.finished
+}
+
+// collect closes the interval ending at end.
+func (c *collector) collect(end time.Duration) {
+	d := c.d
+	d.mu.Lock()
+	c.list = append(c.list[:0], d.conns...)
+	d.mu.Unlock()
+	for _, p := range c.list {
+		retired := p.retired.Load()
+		old := p.cur.Load()
+		p.cur.Store(old ^ 1)
+		if g := p.gen.Load(); g&1 == 1 {
+			for p.gen.Load() == g {
+				runtime.Gosched()
+			}
+		}
+		h := &p.ivl[old]
+		c.ivSvc.Merge(h.svc)
+		c.ivRsp.Merge(h.rsp)
+		h.svc.Reset()
+		h.rsp.Reset()
+		if retired {
+			d.fold(p)
+		}
+	}
+	snap := d.sumCounts()
+	start := time.Duration(c.k) * IntervalLength
+	iv := Interval{
+		Start:        start,
+		End:          end,
+		Messages:     snap.created - c.prev.created,
+		Sent:         snap.sent - c.prev.sent,
+		Acked:        snap.acked - c.prev.acked,
+		Nacked:       snap.nacked - c.prev.nacked,
+		StanzaErrors: snap.stanzaErrors - c.prev.stanzaErrors,
+		Pending:      snap.pending(),
+		Service:      hdrhistogram.NewPacked(histLo, histHi, histSig),
+		Response:     hdrhistogram.NewPacked(histLo, histHi, histSig),
+		Warmup:       start < d.cfg.Warmup,
+	}
+	iv.Service.MergeFrom(c.ivSvc)
+	iv.Response.MergeFrom(c.ivRsp)
+	iv.Service.Compact()
+	iv.Response.Compact()
+	if c.ivSvc.TotalCount() > 0 {
+		iv.ServiceP50 = c.ivSvc.ValueAtQuantile(50)
+		iv.ServiceP99 = c.ivSvc.ValueAtQuantile(99)
+		iv.ResponseP50 = c.ivRsp.ValueAtQuantile(50)
+		iv.ResponseP99 = c.ivRsp.ValueAtQuantile(99)
+	}
+	if !iv.Warmup {
+		c.totSvc.Merge(c.ivSvc)
+		c.totRsp.Merge(c.ivRsp)
+	}
+	c.ivSvc.Reset()
+	c.ivRsp.Reset()
+	c.ivls = append(c.ivls, iv)
+	c.prev = snap
+	c.k++
+	if secs := (end - start).Seconds(); secs > 0 {
+		c.lastRate.Store(math.Float64bits(float64(iv.Acked) / secs))
+	}
+	c.lastP99.Store(uint64(iv.ServiceP99))
+	c.lastRP99.Store(uint64(iv.ResponseP99))
+}
+
+// fold adds a finished connection's counters to the retired totals and
+// forgets it.
+func (d *Driver) fold(p *pconn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, q := range d.conns {
+		if q == p {
+			d.retired.addConn(p)
+			d.conns = append(d.conns[:i], d.conns[i+1:]...)
+			return
+		}
+	}
+}
+
+// result builds the Result after every goroutine stopped.
+func (d *Driver) result(stopT int64) *Result {
+	c := &d.col
+	snap := d.sumCounts()
+	r := &Result{
+		Client:       d.tr.Name(),
+		Start:        d.base,
+		MeasureStart: d.base.Add(d.cfg.Warmup),
+		Warmup:       d.cfg.Warmup,
+		Elapsed:      time.Since(d.base),
+		Service:      c.totSvc,
+		Response:     c.totRsp,
+		Intervals:    c.ivls,
+	}
+	d.mu.Lock()
+	r.LastDialError = d.dialErr
+	d.mu.Unlock()
+	cnt := &r.Counts
+	cnt.Messages = snap.created
+	cnt.Acked = snap.acked
+	cnt.Nacked = snap.nacked
+	cnt.StanzaErrors = snap.stanzaErrors
+	cnt.Sent = snap.sent
+	cnt.Retries = snap.retries
+	cnt.Upstream = snap.upstream
+	cnt.Receipts = snap.receipts
+	cnt.Strays = snap.strays
+	for _, s := range d.slots {
+		cnt.Reconnects += s.reconnects.Load()
+		cnt.Draining += s.draining.Load()
+		cnt.DialFailures += s.dialFailures.Load()
+	}
+	cnt.Nacks = map[string]uint64{}
+	for i, n := range snap.nacks {
+		if n > 0 {
+			cnt.Nacks[ccs.NackCode(i).String()] += n
+		}
+	}
+	d.unknownMu.Lock()
+	for k, v := range d.unknown {
+		cnt.Nacks[k] += v
+	}
+	d.unknownMu.Unlock()
+	// Messages without an outcome: those whose last answer was a
+	// retryable NACK end as that NACK; the rest are unresolved.
+	for i := range d.recs {
+		rec := &d.recs[i]
+		if !rec.live {
+			continue
+		}
+		if rec.wire.Load() == 0 && rec.nacked {
+			cnt.Nacked++
+			if rec.lastNack == ccs.NackUnknown {
+				cnt.Nacks[string(rec.nackText)]++
+			} else {
+				cnt.Nacks[rec.lastNack.String()]++
+			}
+		} else {
+			cnt.Unresolved++
+		}
+	}
+	end := max(stopT, snap.lastAnswer)
+	if m := time.Duration(end) - d.cfg.Warmup; m > 0 {
+		r.Measured = m
+		var acked, offered uint64
+		for _, iv := range c.ivls {
+			if !iv.Warmup {
+				acked += iv.Acked
+				offered += iv.Messages
+			}
+		}
+		r.AckedRate = float64(acked) / m.Seconds()
+		r.OfferedRate = float64(offered) / m.Seconds()
+	}
+	return r
+}
