@@ -154,7 +154,10 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.now = c.s.clockNow()
 		}
 		if err != nil && c.timed && errors.Is(err, os.ErrDeadlineExceeded) {
-			continue
+			if n > 0 {
+				return n, nil
+			}
+			continue // time for timed work
 		}
 		return n, err
 	}
