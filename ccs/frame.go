@@ -52,11 +52,12 @@ const (
 // ErrRestricted, as RFC 6120 section 11.1 requires. Only white space may
 // appear between stanzas. One element may carry at most 64 attributes.
 //
-// An incomplete item is kept at the front of the buffer and scanned again
-// from its start once more bytes arrive that contain a '>' (every item but
-// a keepalive ends with one), so an item split across reads at any byte
-// boundary parses the same as in one read. The buffer holds at most
-// MaxStanza+ReadSize bytes.
+// An incomplete item stays in the buffer; a stanza's scan resumes at the
+// start of the token that was cut (a tag, a text run, a CDATA section)
+// once bytes arrive that can end that token, other items are scanned again
+// from their start. An item split across reads at any byte boundary parses
+// the same as in one read. The buffer holds at most MaxStanza+ReadSize
+// bytes, and is moved to make room only when a quarter or less is free.
 type Framer struct {
 	r                             io.Reader
 	maxStanza, maxDepth, readSize int
@@ -64,12 +65,18 @@ type Framer struct {
 	start, end                    int
 	base                          int64 // stream offset of buf[0]
 	state                         uint8
-	noScan                        bool  // the partial item cannot be complete yet (no '>' since the last scan)
+	noScan                        bool // the partial item cannot progress yet (see mayProgress)
+	scanned                       int  // length of the partial item at its last scan
+	wake                          [3]byte
+	wakeLen                       int   // the pattern that may let the partial item progress
+	ck                            bool  // the scan of the partial item resumes at its checkpoint:
+	ckP, ckDepth                  int   // the start of the token that was cut, and the depth there
 	empty                         int   // consecutive empty reads
 	err                           error // sticky syntax error
 	rerr                          error // reader error, reported once the buffered bytes are used up
 	st                            Stanza
-	scratch                       []byte         // decoded values of the current item
+	scratch                       []byte         // decoded character data of the current item
+	ascratch                      []byte         // decoded attribute values of the current item
 	stack                         []elemFrame    // open elements of the current stanza, len maxDepth
 	ns                            []nsBinding    // namespace bindings in scope; the first nHdr are the header's
 	nHdr                          int            // bindings declared on the stream header
@@ -151,12 +158,14 @@ func (f *Framer) Next() (*Stanza, error) {
 			n, err := f.scanItem(f.buf[f.start:f.end])
 			if err == nil {
 				f.start += n
+				f.ck = false
 				return &f.st, nil
 			}
 			if err != errNeedMore {
 				return nil, f.fail(err)
 			}
 			f.noScan = true
+			f.scanned = f.end - f.start
 		}
 		if f.end-f.start > f.maxStanza {
 			return nil, f.fail(&SyntaxError{Err: ErrStanzaTooLarge, Offset: int64(f.maxStanza),
@@ -183,35 +192,38 @@ func (f *Framer) fail(err error) error {
 	return err
 }
 
-// fill makes room at the end of the buffer and reads once.
+// fill makes room at the end of the buffer if little is left, and reads
+// once.
 func (f *Framer) fill() {
-	if f.start > 0 {
+	if f.start == f.end {
 		f.base += int64(f.start)
-		f.end = copy(f.buf, f.buf[f.start:f.end])
-		f.start = 0
+		f.start, f.end = 0, 0
 	}
-	if max := f.maxStanza + f.readSize; f.buf == nil || f.end > len(f.buf)/2 && len(f.buf) < max {
-		n := 2 * len(f.buf)
-		if n < f.readSize {
-			n = f.readSize
+	if f.buf == nil || len(f.buf)-f.end < len(f.buf)/4+1 {
+		if f.start > 0 {
+			f.base += int64(f.start)
+			f.end = copy(f.buf, f.buf[f.start:f.end])
+			f.start = 0
+			f.ck = false // the checkpoint's slices would see other bytes
 		}
-		if n > max {
-			n = max
+		if limit := f.maxStanza + f.readSize; f.buf == nil || f.end > len(f.buf)/2 && len(f.buf) < limit {
+			// A new array: slices into the old one keep seeing the same
+			// bytes, so a checkpoint stays valid.
+			nb := make([]byte, min(max(2*len(f.buf), f.readSize), limit))
+			copy(nb, f.buf[:f.end])
+			f.buf = nb
 		}
-		nb := make([]byte, n)
-		copy(nb, f.buf[:f.end])
-		f.buf = nb
 	}
 	n, err := f.r.Read(f.buf[f.end:])
 	if n < 0 || n > len(f.buf)-f.end {
 		n, err = 0, errors.New("ccs: reader returned an invalid count")
 	}
 	if n > 0 {
-		f.empty = 0
-		if f.noScan && bytes.IndexByte(f.buf[f.end:f.end+n], '>') >= 0 {
+		if f.noScan && f.mayProgress(f.end+n) {
 			f.noScan = false
 		}
 		f.end += n
+		f.empty = 0
 	} else if err == nil {
 		if f.empty++; f.empty >= maxEmptyReads {
 			err = io.ErrNoProgress
@@ -225,6 +237,19 @@ func (f *Framer) fill() {
 			f.noScan = false
 		}
 	}
+}
+
+// mayProgress reports whether the bytes just read into f.buf[f.end:end]
+// can let the last scan of the partial item get further. That scan stopped
+// in a token that can only end with the wake pattern (a '>' for markup,
+// the quote for an attribute value, '<' for character data, "]]>" for a
+// CDATA section), so the item is scanned again only when that pattern
+// arrives. With the checkpoint, a stanza dripping in one byte per read
+// costs time linear in its length.
+func (f *Framer) mayProgress(end int) bool {
+	pat := f.wake[:f.wakeLen]
+	from := max(f.end-(len(pat)-1), f.start+f.scanned-(len(pat)-1), f.start)
+	return bytes.Index(f.buf[from:end], pat) >= 0
 }
 
 // Buffered returns the number of bytes already read but not yet returned
@@ -245,4 +270,5 @@ func (f *Framer) Restart() {
 	}
 	f.state = stHeader
 	f.noScan = false
+	f.ck = false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"testing"
+	"testing/iotest"
 )
 
 // loopReader serves head once, then body over and over: a stream that
@@ -112,3 +113,30 @@ func BenchmarkParseAck(b *testing.B) { benchParse(b, ackStanza) }
 func BenchmarkParseUpstream(b *testing.B) { benchParse(b, upstreamStanza) }
 
 var _ io.Reader = (*loopReader)(nil)
+
+// BenchmarkFrameDrip frames a 32 KiB stanza (text full of '>', attributes,
+// nested elements) arriving one byte per read: the cost stays linear in
+// the stanza's length because the scan resumes at the cut token.
+func BenchmarkFrameDrip(b *testing.B) {
+	var s bytes.Buffer
+	s.WriteString(`<message id="x>y>z"><gcm xmlns="google:mobile:data">`)
+	for s.Len() < 16<<10 {
+		s.WriteString(`{"a":"> > >"} `)
+	}
+	for s.Len() < 32<<10 {
+		s.WriteString(`<x a='>'>&gt;&#62;<![CDATA[>>]]></x>`)
+	}
+	s.WriteString(`</gcm></message>`)
+	stanza := s.Bytes()
+	in := append([]byte(testHeader), stanza...)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(stanza)))
+	for b.Loop() {
+		f := NewFramer(iotest.OneByteReader(bytes.NewReader(in)), FramerConfig{})
+		for i := 0; i < 2; i++ {
+			if _, err := f.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -73,14 +73,15 @@ func (f *Framer) attrValue(a *attr) []byte {
 	if !a.dec {
 		return a.val
 	}
-	s := len(f.scratch)
-	f.scratch = appendDecoded(f.scratch, a.val, modeAttr)
-	return f.scratch[s:len(f.scratch):len(f.scratch)]
+	s := len(f.ascratch)
+	f.ascratch = appendDecoded(f.ascratch, a.val, modeAttr)
+	return f.ascratch[s:len(f.ascratch):len(f.ascratch)]
 }
 
 // scanItem scans one top-level item at the start of b and returns its
 // length, with f.st filled.
 func (f *Framer) scanItem(b []byte) (int, error) {
+	f.wake, f.wakeLen = [3]byte{'>'}, 1
 	if f.state == stHeader {
 		return f.scanHeader(b)
 	}
@@ -156,6 +157,7 @@ func bang(b []byte, p int) error {
 // resetItem clears the per-item state before a stanza or header is scanned.
 func (f *Framer) resetItem() {
 	f.scratch = f.scratch[:0]
+	f.ascratch = f.ascratch[:0]
 	f.st = Stanza{}
 	f.text, f.gcm, f.errText = acc{}, acc{}, acc{}
 	f.ns = f.ns[:f.nHdr]
@@ -165,12 +167,37 @@ func (f *Framer) resetItem() {
 
 // scanStanza scans the element starting at b[0].
 func (f *Framer) scanStanza(b []byte) (int, error) {
-	f.resetItem()
 	p, depth := 0, 0
+	if f.ck {
+		p, depth = f.ckP, f.ckDepth
+	} else {
+		f.resetItem()
+	}
 	for {
+		if p > f.maxStanza {
+			return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
+		}
+		// Character data up to the next '<'.
+		if p < len(b) && b[p] != '<' {
+			q, dec, err := scanText(b, p)
+			if err == errNeedMore {
+				return f.cut(p, depth, "<")
+			}
+			if err != nil {
+				return 0, err
+			}
+			if a := f.accFor(depth); a != nil {
+				if dec {
+					f.addDecoded(a, b[p:q], modeText)
+				} else {
+					f.addRaw(a, b[p:q])
+				}
+			}
+			p = q
+		}
 		// b[p] == '<'
 		if p+1 >= len(b) {
-			return 0, errNeedMore
+			return f.cut(p, depth, ">")
 		}
 		switch b[p+1] {
 		case '/':
@@ -180,6 +207,9 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 				q++ // the usual </name>: no need to scan the name again
 			} else {
 				qname, qe, err := endTag(b, p)
+				if err == errNeedMore {
+					return f.cut(p, depth, ">")
+				}
 				if err != nil {
 					return 0, err
 				}
@@ -195,13 +225,15 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 				return f.finish(b, p)
 			}
 		case '!':
-			if err := bang(b, p); err != nil {
+			if err := bang(b, p); err == errNeedMore {
+				return f.cut(p, depth, ">")
+			} else if err != nil {
 				return 0, err
 			}
 			q := p + len("<![CDATA[")
 			i := bytes.Index(b[q:], []byte("]]>"))
 			if i < 0 {
-				return 0, errNeedMore
+				return f.cut(p, depth, "]]>")
 			}
 			run := b[q : q+i]
 			dec, bad := checkCDATA(run)
@@ -222,7 +254,11 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			if depth == f.maxDepth {
 				return 0, synErr(ErrTooDeep, p, fmt.Sprintf("elements nested deeper than %d", f.maxDepth))
 			}
+			f.wake, f.wakeLen = [3]byte{'>'}, 1
 			qname, colon, q, empty, err := f.startTag(b, p)
+			if err == errNeedMore {
+				return f.cutWake(p, depth)
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -243,25 +279,21 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 				}
 			}
 		}
-		if p > f.maxStanza {
-			return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
-		}
-		// Character data up to the next '<'.
-		if p < len(b) && b[p] != '<' {
-			q, dec, err := scanText(b, p)
-			if err != nil {
-				return 0, err
-			}
-			if a := f.accFor(depth); a != nil {
-				if dec {
-					f.addDecoded(a, b[p:q], modeText)
-				} else {
-					f.addRaw(a, b[p:q])
-				}
-			}
-			p = q
-		}
 	}
+}
+
+// cut records where the scan of a stanza cut by the end of the buffered
+// bytes resumes: at p, the start of the cut token, at depth; wake is what
+// must arrive before that token can end.
+func (f *Framer) cut(p, depth int, wake string) (int, error) {
+	f.wakeLen = copy(f.wake[:], wake)
+	return f.cutWake(p, depth)
+}
+
+// cutWake is cut with the wake pattern already in f.wake.
+func (f *Framer) cutWake(p, depth int) (int, error) {
+	f.ck, f.ckP, f.ckDepth = true, p, depth
+	return 0, errNeedMore
 }
 
 // finish completes a stanza of length n.
@@ -729,6 +761,9 @@ func (f *Framer) startTag(b []byte, p int) (qname []byte, colon, q int, empty bo
 		q++
 		var e int
 		if e, a.dec, err = scanAttrValue(b, q, quote); err != nil {
+			if err == errNeedMore {
+				f.wake, f.wakeLen = [3]byte{quote}, 1
+			}
 			return
 		}
 		a.val = b[q:e]

@@ -758,3 +758,63 @@ func TestFramerAllocs(t *testing.T) {
 		t.Errorf("framing and parsing 1000 stanzas: %v allocations; want 0", n)
 	}
 }
+
+// promptReader feeds data in chunks and records whether the framer asked
+// for more while a complete item (other than white space) was still
+// buffered: a Next that blocks then would leave a peer waiting.
+type promptReader struct {
+	data     []byte
+	given    int
+	chunk    int
+	ends     []int // end offsets of the non-keepalive items
+	returned int   // non-keepalive items returned so far
+	late     int   // reads made while item ends[returned] was complete, or -1
+}
+
+func (r *promptReader) Read(p []byte) (int, error) {
+	if r.late < 0 && r.returned < len(r.ends) && r.ends[r.returned] <= r.given {
+		r.late = r.returned
+	}
+	if r.given == len(r.data) {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.chunk)], r.data[r.given:])
+	r.given += n
+	return n, nil
+}
+
+func TestFramerPrompt(t *testing.T) {
+	t.Parallel()
+	in := splitStream()
+	ref, err := frameAll(strings.NewReader(in), FramerConfig{ReadSize: 1 << 20})
+	if err != io.EOF {
+		t.Fatal(err)
+	}
+	var ends []int
+	off := 0
+	for _, it := range ref {
+		off += len(it.Raw)
+		if it.Kind != KindKeepalive {
+			ends = append(ends, off)
+		}
+	}
+	for _, chunk := range []int{1, 2, 3, 7, 64, 1000} {
+		r := &promptReader{data: []byte(in), chunk: chunk, ends: ends, late: -1}
+		f := NewFramer(r, FramerConfig{ReadSize: 256})
+		for {
+			st, err := f.Next()
+			if err != nil {
+				if err != io.EOF {
+					t.Fatalf("chunk %d: %v", chunk, err)
+				}
+				break
+			}
+			if st.Kind != KindKeepalive {
+				r.returned++
+			}
+		}
+		if r.returned != len(ends) || r.late >= 0 {
+			t.Errorf("chunk %d: %d of %d items; read again while item %d was complete", chunk, r.returned, len(ends), r.late)
+		}
+	}
+}
