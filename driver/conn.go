@@ -22,7 +22,8 @@ const chunkSize = 16 << 10
 
 // Kinds of entries in an ACK chunk.
 const (
-	entryAck byte = iota + 1
+	entryUpstreamAck byte = iota + 1
+	entryReceiptAck
 	entryPong
 	entryStreamEnd
 )
@@ -42,16 +43,17 @@ type ivlHists struct {
 // readerCounts are written by one reader goroutine only and read by the
 // collector and Progress.
 type readerCounts struct {
-	acked, nacked, stanzaErrors, strays, upstream, receipts atomic.Uint64
-	nacks                                                   [16]atomic.Uint64
-	lastAnswer                                              atomic.Int64
-	_                                                       [64]byte
+	acked, nacked, stanzaErrors, strays atomic.Uint64
+	nacks                               [16]atomic.Uint64
+	lastAnswer                          atomic.Int64
+	_                                   [64]byte
 }
 
-// writerCounts are written by one writer goroutine only.
+// writerCounts are written by one writer goroutine only. Upstream
+// messages and receipts are counted when their ACK is written.
 type writerCounts struct {
-	created, sent, retries atomic.Uint64
-	_                      [64]byte
+	created, sent, retries, upstream, receipts atomic.Uint64
+	_                                          [64]byte
 }
 
 func inc(c *atomic.Uint64)             { c.Store(c.Load() + 1) }
@@ -104,7 +106,8 @@ type pconn struct {
 }
 
 type writerState struct {
-	ready fifo
+	pre   fifo // due now, window slot already claimed on this connection
+	ready fifo // due now, needing a window slot
 	heap  dueHeap
 	gen   *workload.Generator
 	timer *time.Timer
@@ -125,6 +128,7 @@ func newPconn(d *Driver, s *slot, c Conn) *pconn {
 		p.ivl[i] = ivlHists{svc: newHist(), rsp: newHist()}
 	}
 	p.w.gen = d.gen.Clone(d.cfg.Message.Seed ^ uint64(p.id)*0x9e3779b97f4a7c15)
+	p.w.pre.init(d.cfg.Window)
 	p.w.ready.init(d.cfg.Window)
 	p.w.timer = time.NewTimer(time.Hour)
 	p.w.timer.Stop()
@@ -198,14 +202,14 @@ func (p *pconn) writeLoop() {
 			}
 			p.w.heap.promote(d.recs, now, &p.w.ready)
 			n := p.sendReady(now)
-			if d.unlimited && p.w.ready.len() == 0 {
+			if d.unlimited && p.w.ready.len() == 0 && p.w.pre.len() == 0 {
 				n += p.generate(now)
 			}
 			if n > 0 {
 				add(&p.wc.sent, uint64(n))
 				did = true
 			}
-		} else if p.w.ready.len() > 0 || p.w.heap.len() > 0 {
+		} else if p.queued() {
 			p.giveBack()
 		}
 		if did && p.c.Unflushed() < flushAt {
@@ -267,9 +271,9 @@ func (p *pconn) hasWork() bool {
 		return true
 	}
 	if !p.active() {
-		return p.w.ready.len() > 0 || p.w.heap.len() > 0
+		return p.queued()
 	}
-	if !p.s.in.empty() {
+	if !p.s.in.empty() || p.w.pre.len() > 0 {
 		return true
 	}
 	room := p.win.v.Load() < p.win.max
@@ -305,9 +309,12 @@ func (p *pconn) absorb(l uint32, now int64) {
 	for rev != 0 {
 		i := rev - 1
 		rev = recs[i].next.Load()
-		if recs[i].due > now {
+		switch {
+		case recs[i].due > now:
 			p.w.heap.push(recs, i)
-		} else {
+		case recs[i].held == p:
+			p.w.pre.push(i)
+		default:
 			p.w.ready.push(i)
 		}
 	}
@@ -317,6 +324,9 @@ func (p *pconn) absorb(l uint32, now int64) {
 // the next writer (on draining, loss or shutdown).
 func (p *pconn) giveBack() {
 	recs := p.d.recs
+	for p.w.pre.len() > 0 {
+		p.s.in.push(recs, p.w.pre.pop())
+	}
 	for p.w.ready.len() > 0 {
 		p.s.in.push(recs, p.w.ready.pop())
 	}
@@ -328,24 +338,31 @@ func (p *pconn) giveBack() {
 	}
 }
 
-// sendReady sends queued records while the window has room.
+// queued reports whether the writer holds records to send.
+func (p *pconn) queued() bool {
+	return p.w.pre.len() > 0 || p.w.ready.len() > 0 || p.w.heap.len() > 0
+}
+
+// sendReady sends the records whose window slot is claimed already, then
+// the others while the window has room.
 func (p *pconn) sendReady(now int64) int {
 	recs := p.d.recs
 	n := 0
+	for p.w.pre.len() > 0 {
+		r := &recs[p.w.pre.pop()]
+		r.held = nil
+		p.send(r, now)
+		n++
+	}
 	for p.w.ready.len() > 0 {
-		i := p.w.ready.peek()
-		r := &recs[i]
-		if r.held == p {
+		r := &recs[p.w.ready.peek()]
+		if !p.win.claim() {
+			p.needUnits.Store(1)
+			break
+		}
+		if r.held != nil {
+			r.held.win.release()
 			r.held = nil
-		} else {
-			if !p.win.claim() {
-				p.needUnits.Store(1)
-				break
-			}
-			if r.held != nil {
-				r.held.win.release()
-				r.held = nil
-			}
 		}
 		p.w.ready.pop()
 		p.send(r, now)
@@ -419,8 +436,12 @@ func (p *pconn) writeAcks() {
 			id := b[2 : 2+il]
 			b = b[2+il:]
 			switch kind {
-			case entryAck:
+			case entryUpstreamAck:
 				p.c.SendAck(to, id)
+				inc(&p.wc.upstream)
+			case entryReceiptAck:
+				p.c.SendAck(to, id)
+				inc(&p.wc.receipts)
 			case entryPong:
 				p.c.SendPong(id)
 			case entryStreamEnd:
@@ -462,11 +483,9 @@ func (p *pconn) readLoop() {
 				p.beginDrain()
 			}
 		case EventUpstream:
-			p.queue(entryAck, ev.From, ev.ID)
-			inc(&p.rc.upstream)
+			p.queue(entryUpstreamAck, ev.From, ev.ID)
 		case EventReceipt:
-			p.queue(entryAck, ev.From, ev.ID)
-			inc(&p.rc.receipts)
+			p.queue(entryReceiptAck, ev.From, ev.ID)
 		case EventPing:
 			p.queue(entryPong, nil, ev.ID)
 		case EventStreamEnd:

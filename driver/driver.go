@@ -226,8 +226,11 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 		}()
 	}
 
+	// A paced run stops when the schedule reaches Duration, so that every
+	// message due before it is sent even when sending lags (its lateness
+	// counts in response time); an unlimited run stops on the clock.
 	var durC <-chan time.Time
-	if d.cfg.Duration > 0 {
+	if d.cfg.Duration > 0 && d.unlimited {
 		t := time.NewTimer(d.cfg.Duration)
 		defer t.Stop()
 		durC = t.C

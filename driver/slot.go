@@ -87,6 +87,9 @@ func (s *slot) replace() {
 			p.kick()
 			return
 		}
+		if d.closing.Load() {
+			return
+		}
 		s.dialFailures.Add(1)
 		d.setDialError(err)
 		s.spill()

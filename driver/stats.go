@@ -50,8 +50,9 @@ type Counts struct {
 	// Draining counts CONNECTION_DRAINING events (control or NACK);
 	// DialFailures counts failed dials or handshakes of replacements.
 	Reconnects, Draining, DialFailures uint64
-	// Upstream and Receipts count upstream messages and delivery receipts
-	// received and ACKed.
+	// Upstream and Receipts count the ACKs written for upstream messages
+	// and delivery receipts (those that arrive after the driver closed its
+	// stream stay unacknowledged, and CCS delivers them again later).
 	Upstream, Receipts uint64
 	// Strays counts answers (ACK, NACK, stanza error) that matched no
 	// message on the wire of their connection: duplicates or foreign ids.
@@ -207,8 +208,8 @@ func (c *countSnap) addConn(p *pconn) {
 	c.nacked += p.rc.nacked.Load()
 	c.stanzaErrors += p.rc.stanzaErrors.Load()
 	c.strays += p.rc.strays.Load()
-	c.upstream += p.rc.upstream.Load()
-	c.receipts += p.rc.receipts.Load()
+	c.upstream += p.wc.upstream.Load()
+	c.receipts += p.wc.receipts.Load()
 	for i := range c.nacks {
 		c.nacks[i] += p.rc.nacks[i].Load()
 	}
