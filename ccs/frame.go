@@ -249,7 +249,7 @@ func (f *Framer) fill() {
 func (f *Framer) mayProgress(end int) bool {
 	pat := f.wake[:f.wakeLen]
 	from := max(f.end-(len(pat)-1), f.start+f.scanned-(len(pat)-1), f.start)
-	return bytes.Index(f.buf[from:end], pat) >= 0
+	return bytes.Contains(f.buf[from:end], pat)
 }
 
 // Buffered returns the number of bytes already read but not yet returned

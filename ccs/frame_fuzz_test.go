@@ -56,7 +56,7 @@ func FuzzFramer(f *testing.F) {
 			t.Fatalf("Next() error %v (%T); want io.EOF, io.ErrUnexpectedEOF or a *SyntaxError", gerr, gerr)
 		}
 		framerOK := gerr == io.EOF && len(got) > 0 && got[len(got)-1].Kind == KindStreamEnd
-		want, xerr, strict := xmlOracle(in)
+		want, strict, xerr := xmlOracle(in)
 		switch {
 		case framerOK && xerr != nil:
 			t.Fatalf("framer accepts what encoding/xml refuses (%v)", xerr)
@@ -175,9 +175,9 @@ func attrsSeparated(raw []byte) bool {
 }
 
 // xmlOracle frames in with encoding/xml. It returns the items the framer
-// must produce, encoding/xml's error (or a mismatched end tag), and, when
-// the input breaks a rule that only the framer enforces, what it is.
-func xmlOracle(in []byte) (items []item, xerr error, strict string) {
+// must produce, what rule only the framer enforces the input breaks (or
+// ""), and encoding/xml's error (or a mismatched end tag).
+func xmlOracle(in []byte) (items []item, strict string, xerr error) {
 	d := xml.NewDecoder(bytes.NewReader(in))
 	flag := func(why string) {
 		if strict == "" {
@@ -231,7 +231,7 @@ func xmlOracle(in []byte) (items []item, xerr error, strict string) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return items, err, strict
+			return items, strict, err
 		}
 		end := d.InputOffset()
 		raw := in[off:end]
@@ -418,13 +418,13 @@ func xmlOracle(in []byte) (items []item, xerr error, strict string) {
 			}
 		case xml.EndElement:
 			if depth == 0 || stack[depth-1].qname != qn(t.Name) {
-				return items, errors.New("mismatched end tag"), strict
+				return items, strict, errors.New("mismatched end tag")
 			}
 			stack = stack[:depth-1]
 			switch depth {
 			case 1:
 				items = append(items, item{Kind: KindStreamEnd, Raw: string(raw)})
-				return items, nil, strict
+				return items, strict, nil
 			case 2:
 				if end-curStart > DefaultMaxStanza {
 					flag("a stanza over the size limit")

@@ -11,9 +11,10 @@ import (
 // The scanner: every function here works on b, the buffered bytes from the
 // start of the current item, and reports positions relative to b[0]. It
 // returns errNeedMore when b ends inside the item, and a *SyntaxError
-// (offset relative to b[0]) for bad input. It never reads outside b and
-// never keeps state between calls except in the Framer's item fields,
-// which are reset at the start of every item.
+// (offset relative to b[0]) for bad input. It never reads outside b. Its
+// state lives in the Framer's item fields, reset at the start of every
+// item; a stanza cut by the end of b keeps them, committed up to the start
+// of the cut token, and its scan resumes there (Framer.cut).
 
 const (
 	xmlURI   = "http://www.w3.org/XML/1998/namespace"

@@ -669,8 +669,7 @@ func TestFramerTree(t *testing.T) {
 	t.Parallel()
 	in := testHeader + stanzaCase("stanza error echoing the payload") + `<iq type="result" id="b"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>S@gcm.googleapis.com/r1</jid></bind></iq> ` + testEnd
 	f := NewFramer(strings.NewReader(in), FramerConfig{})
-	st, err := f.Next()
-	if err != nil {
+	if _, err := f.Next(); err != nil {
 		t.Fatal(err)
 	}
 	hdr, err := f.Tree()
@@ -678,7 +677,8 @@ func TestFramerTree(t *testing.T) {
 		len(hdr.Children) != 0 || len(hdr.Attr) != 3 {
 		t.Errorf("Tree() of the header = %+v, %v", hdr, err)
 	}
-	if st, err = f.Next(); err != nil {
+	st, err := f.Next()
+	if err != nil {
 		t.Fatal(err)
 	}
 	e, err := f.Tree()
