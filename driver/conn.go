@@ -35,9 +35,12 @@ type chunk struct {
 	next *chunk
 }
 
-// ivlHists are the interval histograms a reader records into.
+// ivlHists are the interval histograms a reader records into, with the
+// count of ACKs they hold (so that an interval's count and histograms
+// always agree).
 type ivlHists struct {
 	svc, rsp *hdrhistogram.Histogram
+	acked    uint64
 }
 
 // readerCounts are written by one reader goroutine only and read by the
@@ -602,6 +605,7 @@ func (p *pconn) record(svc, rsp int64) {
 	h := &p.ivl[p.cur.Load()]
 	_ = h.svc.RecordValue(clampUS(svc))
 	_ = h.rsp.RecordValue(clampUS(rsp))
+	h.acked++
 	p.gen.Add(1)
 }
 

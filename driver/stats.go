@@ -285,6 +285,7 @@ func (c *collector) collect(end time.Duration) {
 	d.mu.Lock()
 	c.list = append(c.list[:0], d.conns...)
 	d.mu.Unlock()
+	var acked uint64
 	for _, p := range c.list {
 		retired := p.retired.Load()
 		old := p.cur.Load()
@@ -299,6 +300,8 @@ func (c *collector) collect(end time.Duration) {
 		c.ivRsp.Merge(h.rsp)
 		h.svc.Reset()
 		h.rsp.Reset()
+		acked += h.acked
+		h.acked = 0
 		if retired {
 			d.fold(p)
 		}
@@ -310,7 +313,7 @@ func (c *collector) collect(end time.Duration) {
 		End:          end,
 		Messages:     snap.created - c.prev.created,
 		Sent:         snap.sent - c.prev.sent,
-		Acked:        snap.acked - c.prev.acked,
+		Acked:        acked,
 		Nacked:       snap.nacked - c.prev.nacked,
 		StanzaErrors: snap.stanzaErrors - c.prev.stanzaErrors,
 		Pending:      snap.pending(),
