@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -324,6 +323,10 @@ func (d *Driver) schedule() {
 	sch := workload.NewSchedule(d.cfg.Pacer, d.cfg.Arrivals, d.cfg.Seed)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	fine := newFineTimer()
+	if fine != nil {
+		defer fine.close()
+	}
 	rr := 0
 	for !d.stopCreate.Load() {
 		if d.cfg.Messages > 0 && d.created.Load() >= d.cfg.Messages {
@@ -334,7 +337,7 @@ func (d *Driver) schedule() {
 			return
 		}
 		t0 := int64(due)
-		if !d.waitUntil(t0, timer) {
+		if !d.waitUntil(t0, timer, fine) {
 			return
 		}
 		for !d.place(t0, &rr) {
@@ -345,22 +348,25 @@ func (d *Driver) schedule() {
 	}
 }
 
-// spinBelow is the wait under which the scheduler yields instead of
-// arming a timer.
-const spinBelow = 50 * time.Microsecond
+// fineBelow is the wait under which the scheduler sleeps with its
+// fineTimer rather than a runtime timer.
+const fineBelow = 2 * time.Millisecond
 
-func (d *Driver) waitUntil(t0 int64, timer *time.Timer) bool {
+func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
 	for {
 		wait := time.Duration(t0 - d.now())
-		if wait <= 0 {
+		switch {
+		case wait <= 0:
 			return true
-		}
-		if wait < spinBelow {
-			runtime.Gosched()
-			if d.stopCreate.Load() {
-				return false
-			}
+		case d.stopCreate.Load():
+			return false
+		case wait < fineBelow && fine != nil:
+			fine.sleep(wait)
 			continue
+		}
+		// Sleep coarsely to within fineBelow of the due time.
+		if fine != nil {
+			wait -= fineBelow / 2
 		}
 		timer.Reset(wait)
 		select {

@@ -1,0 +1,487 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ccsbench/ccsbench/driver"
+	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/report"
+	"github.com/ccsbench/ccsbench/workload"
+)
+
+func init() {
+	register("run", "load test a CCS endpoint (default: the embedded fake on loopback)", runCmd)
+}
+
+// Named targets of --target.
+const (
+	stagingTarget    = "gcm-staging.googleapis.com:5236"
+	productionTarget = "gcm.googleapis.com:5235"
+)
+
+const runUsage = `Usage: ccsbench [run] [flags]
+
+Sends downstream messages over --conns CCS connections (XMPP over TLS), keeps
+at most --window of them unanswered per connection, and measures the time
+from send to ACK as service time (from the actual send) and response time
+(from the intended send, corrected for coordinated omission). Every message
+ends acked, nacked, with a stanza error or unresolved, and the run checks
+that these add up.
+
+Without --target, a fake CCS server is started on 127.0.0.1 with the same
+credentials and its certificate is trusted; its behaviour and faults are set
+with the --fake-* flags (the flags of ccsbench fake), and its own stats are
+written under "fake" in the results file.
+
+Exit status: 0 ok; 1 the run failed (a connection could not be made, the
+accounting does not add up, or messages were left unresolved); 2 bad usage;
+3 a --gate expression failed.
+
+Flags:
+`
+
+// runOptions are the flags of run that are not the embedded fake's.
+type runOptions struct {
+	target, senderID, apiKey, ca string
+	insecure                     bool
+	conns, window                int
+	windowOverride               bool
+	rate                         float64
+	rateShape, arrivals          string
+	duration, warmup, drain      time.Duration
+	messages                     uint64
+	msg                          workload.MessageConfig
+	jsonOut, mdOut, htmlOut      string
+	hlogOut, gate                string
+	progress                     bool
+}
+
+// outputFlags do not shape the run and are left out of the results'
+// config; api-key is never written anywhere.
+var outputFlags = map[string]bool{"json": true, "md": true, "html": true, "hlog": true, "progress": true, "api-key": true, "gate": true}
+
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o runOptions
+	def := workload.DefaultMessageConfig()
+	fs.StringVar(&o.target, "target", "", "CCS endpoint `host:port`, staging ("+stagingTarget+") or production ("+productionTarget+"); default: the embedded fake")
+	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID` (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
+	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
+	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
+	fs.IntVar(&o.conns, "conns", driver.DefaultConns, "number of connections `N`")
+	fs.IntVar(&o.window, "window", driver.DefaultWindow, "unanswered messages allowed per connection `N` (at most 100)")
+	fs.BoolVar(&o.windowOverride, "window-override", false, "allow --window above 100 (breaks the protocol; for testing servers' flow control)")
+	fs.Float64Var(&o.rate, "rate", 5000, "messages per second `R` (0: as fast as the windows allow)")
+	fs.StringVar(&o.rateShape, "rate-shape", "", "rate `SHAPE` instead of a constant --rate (syntax below)")
+	fs.StringVar(&o.arrivals, "arrivals", "uniform", "arrival process: `uniform` or poisson")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "stop sending after `D` (unless --messages comes first)")
+	fs.Uint64Var(&o.messages, "messages", 0, "stop after `N` unique messages (alone: no time limit)")
+	fs.DurationVar(&o.warmup, "warmup", 0, "exclude the first `D` (rounded up to whole seconds) from latency statistics and rates")
+	fs.DurationVar(&o.drain, "drain-timeout", driver.DefaultDrainTimeout, "after sending stops, wait up to `D` for pending answers")
+	fs.IntVar(&o.msg.PayloadBytes, "payload-bytes", def.PayloadBytes, "size of the data object in `BYTES` (keys plus values, at most 4096)")
+	fs.IntVar(&o.msg.ToPool, "to-pool", def.ToPool, "number `N` of distinct registration ids")
+	fs.Float64Var(&o.msg.Zipf, "zipf", def.Zipf, "Zipf skew `S` of the registration-id choice (0: uniform)")
+	fs.IntVar(&o.msg.TTL, "ttl", def.TTL, "time_to_live in `SECONDS` (0..2419200; -1 omits the field)")
+	fs.StringVar(&o.msg.CollapseKey, "collapse-key", def.CollapseKey, "collapse_key `KEY` (empty: omitted)")
+	fs.StringVar(&o.msg.Priority, "priority", def.Priority, "priority `normal|high` (empty: omitted)")
+	fs.BoolVar(&o.msg.DelayWhileIdle, "delay-while-idle", def.DelayWhileIdle, "set delay_while_idle")
+	fs.BoolVar(&o.msg.Receipts, "receipts", def.Receipts, "set delivery_receipt_requested (receipts are ACKed and counted)")
+	fs.Float64Var(&o.msg.InvalidRate, "invalid-rate", def.InvalidRate, "fraction `F` of deliberately invalid messages (NACK INVALID_JSON)")
+	fs.Uint64Var(&o.msg.Seed, "seed", def.Seed, "seed of messages, arrivals and jitter, so that a run can be repeated")
+	fs.StringVar(&o.jsonOut, "json", "", "write the results file (JSON, schema "+report.Schema+") to `FILE`")
+	fs.StringVar(&o.mdOut, "md", "", "write a markdown report to `FILE`")
+	fs.StringVar(&o.htmlOut, "html", "", "write an HTML report (offline, with charts) to `FILE`")
+	fs.StringVar(&o.hlogOut, "hlog", "", "write HdrHistogram interval logs (1 s, tags service and response) to `FILE`")
+	fs.StringVar(&o.gate, "gate", "", "thresholds `EXPR,...` (e.g. \"p99<5ms,rate>4900,unresolved==0\"); a failure exits 3")
+	fs.BoolVar(&o.progress, "progress", isTerminal(stdout), "live progress (default: on when stdout is a terminal)")
+	fo := fakeFlags(fs, "fake-")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), runUsage)
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\n%s\n\nGate expressions: METRIC OP VALUE, metrics p50 p90 p99 p999 max (service\ntime), rp50..rmax (response time), rate, unresolved, nacks, retries; operators\n< <= > >= ==; latencies with a unit us, ms or s.\n", workload.RateShapeHelp)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "ccsbench run: "+format+"\n", a...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q (flags only; see ccsbench help run)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	cfg, err := o.driverConfig(set)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	var gate report.Gate
+	if o.gate != "" {
+		if gate, err = report.ParseGate(o.gate); err != nil {
+			return usageErr("--gate: %v", err)
+		}
+	}
+
+	// The target: a named or given endpoint, or the embedded fake.
+	targetName := "embedded"
+	var srv *fakeccs.Server
+	if o.target != "" {
+		for name := range set {
+			if strings.HasPrefix(name, "fake-") {
+				return usageErr("--%s configures the embedded fake, which does not run with --target", name)
+			}
+		}
+		switch o.target {
+		case "staging":
+			cfg.Target = stagingTarget
+		case "production":
+			cfg.Target = productionTarget
+		default:
+			if _, _, err := net.SplitHostPort(o.target); err != nil {
+				return usageErr("--target %q: want host:port, staging or production", o.target)
+			}
+			cfg.Target = o.target
+		}
+		targetName = cfg.Target
+		if cfg.SenderID == "" || cfg.APIKey == "" {
+			return usageErr("--target needs --sender-id and --api-key (or CCSBENCH_SENDER_ID and CCSBENCH_API_KEY)")
+		}
+		if cfg.TLS, err = o.tlsConfig(cfg.Target); err != nil {
+			return usageErr("%v", err)
+		}
+	} else {
+		if set["ca"] || set["insecure"] {
+			return usageErr("--ca and --insecure apply to --target; the embedded fake's certificate is trusted already")
+		}
+		fcfg, err := fo.config()
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		fcfg.SenderID = firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)
+		fcfg.APIKey = firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey)
+		cfg.SenderID, cfg.APIKey = fcfg.SenderID, fcfg.APIKey
+		srv, err = fakeccs.New(fcfg)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintf(stderr, "ccsbench run: embedded fake: %v\n", err)
+			return 1
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		defer func() {
+			srv.Close()
+			<-served
+		}()
+		cfg.Target = ln.Addr().String()
+		cfg.TLS = &tls.Config{RootCAs: srv.CertPool()}
+	}
+
+	d, err := driver.New(cfg)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first signal the run ends gracefully; a second one
+		// gets the default behaviour.
+		<-ctx.Done()
+		stop()
+	}()
+
+	stopProgress := func() {}
+	if o.progress {
+		eff := d.Config()
+		stopProgress = report.StartProgress(stdout, func() report.Snapshot {
+			p := d.Progress()
+			return report.Snapshot{
+				Elapsed:       p.Elapsed,
+				Total:         eff.Duration,
+				TotalMessages: eff.Messages,
+				Sent:          p.Messages,
+				Acked:         p.Acked,
+				Nacks:         p.Nacked,
+				Pending:       p.Pending,
+				Rate:          p.Rate,
+				P99:           p.P99,
+			}
+		})
+	}
+	res, err := d.Run(ctx)
+	stopProgress()
+	if err != nil {
+		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
+		return 1
+	}
+
+	rr, intervals, err := buildResult(res, targetName, runConfig(fs, d.Config(), targetName), srv)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
+		return 1
+	}
+	if gate != nil {
+		rr.Gates = gate.Evaluate(rr)
+	}
+	code := 0
+	if err := report.WriteSummary(stdout, rr); err != nil {
+		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
+		code = 1
+	}
+	if err := writeOutputs(&o, rr, intervals); err != nil {
+		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
+		code = 1
+	}
+	if res.LastDialError != nil {
+		fmt.Fprintf(stderr, "ccsbench run: %d replacement connection(s) failed; last: %v\n", res.Counts.DialFailures, res.LastDialError)
+	}
+	if err := res.Check(); err != nil {
+		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
+		return 1
+	}
+	if code != 0 {
+		return code
+	}
+	if !report.GatesPassed(rr.Gates) {
+		var failed []string
+		for _, g := range rr.Gates {
+			if !g.Pass {
+				failed = append(failed, fmt.Sprintf("%s (measured %s)", g.Expr, g.MeasuredString()))
+			}
+		}
+		fmt.Fprintf(stderr, "ccsbench run: gate failed: %s\n", strings.Join(failed, ", "))
+		return 3
+	}
+	return 0
+}
+
+// driverConfig builds the driver's configuration from the flags; set
+// holds the flags given on the command line.
+func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
+	cfg := driver.Config{
+		SenderID:            firstNonEmpty(o.senderID, os.Getenv("CCSBENCH_SENDER_ID")),
+		APIKey:              firstNonEmpty(o.apiKey, os.Getenv("CCSBENCH_API_KEY")),
+		Conns:               o.conns,
+		Window:              o.window,
+		AllowWindowOverride: o.windowOverride,
+		Messages:            o.messages,
+		Duration:            o.duration,
+		Warmup:              o.warmup,
+		DrainTimeout:        o.drain,
+		Message:             o.msg,
+		Seed:                o.msg.Seed,
+	}
+	if o.conns <= 0 {
+		return cfg, fmt.Errorf("--conns %d must be positive", o.conns)
+	}
+	if o.window <= 0 {
+		return cfg, fmt.Errorf("--window %d must be positive", o.window)
+	}
+	if o.duration < 0 || o.warmup < 0 || o.drain <= 0 {
+		return cfg, errors.New("--duration and --warmup must not be negative, --drain-timeout must be positive")
+	}
+	if set["messages"] && !set["duration"] {
+		cfg.Duration = 0
+	}
+	if cfg.Duration == 0 && cfg.Messages == 0 {
+		return cfg, errors.New("--duration 0 needs --messages")
+	}
+	if set["rate"] && set["rate-shape"] {
+		return cfg, errors.New("--rate and --rate-shape exclude each other")
+	}
+	if o.rateShape != "" {
+		p, err := workload.ParseRateShape(o.rateShape)
+		if err != nil {
+			return cfg, fmt.Errorf("--rate-shape: %w", err)
+		}
+		cfg.Pacer = p
+	} else {
+		p := workload.ConstantPacer{Freq: o.rate}
+		if err := p.Validate(); err != nil {
+			return cfg, fmt.Errorf("--rate: %w", err)
+		}
+		cfg.Pacer = p
+	}
+	a, err := workload.ParseArrivals(o.arrivals)
+	if err != nil {
+		return cfg, fmt.Errorf("--arrivals: %w", err)
+	}
+	cfg.Arrivals = a
+	if err := o.msg.Validate(); err != nil {
+		return cfg, err
+	}
+	if o.ca != "" && o.insecure {
+		return cfg, errors.New("--ca and --insecure exclude each other")
+	}
+	return cfg, nil
+}
+
+// tlsConfig is the trust for --target: --ca, --insecure or the system's.
+func (o *runOptions) tlsConfig(target string) (*tls.Config, error) {
+	host, _, _ := net.SplitHostPort(target)
+	c := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	switch {
+	case o.insecure:
+		c.InsecureSkipVerify = true
+	case o.ca != "":
+		pem, err := os.ReadFile(o.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s: no PEM certificate found", o.ca)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
+}
+
+// runConfig records every flag that shaped the run, by name, with the
+// effective values the driver used; never the API key.
+func runConfig(fs *flag.FlagSet, eff driver.Config, target string) map[string]any {
+	m := map[string]any{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if outputFlags[f.Name] {
+			return
+		}
+		if strings.HasPrefix(f.Name, "fake-") && target != "embedded" {
+			return
+		}
+		var v any = f.Value.String()
+		if g, ok := f.Value.(flag.Getter); ok {
+			switch x := g.Get().(type) {
+			case bool, int, uint64, float64:
+				v = x
+			case string:
+				v = x
+			}
+		}
+		m[f.Name] = v
+	})
+	m["target"] = target
+	m["sender-id"] = eff.SenderID
+	m["duration"] = eff.Duration.String()
+	m["warmup"] = eff.Warmup.String()
+	m["messages"] = eff.Messages
+	m["rate-shape"] = fmt.Sprint(eff.Pacer)
+	m["client"] = eff.Transport.Name()
+	return m
+}
+
+// buildResult converts the driver's result into the results file, and
+// the intervals after the warm-up for the hlog.
+func buildResult(res *driver.Result, target string, config map[string]any, srv *fakeccs.Server) (*report.Result, []report.Interval, error) {
+	c := res.Counts
+	rr := &report.Result{
+		Schema: report.Schema,
+		Tool: report.Tool{
+			Version: strings.TrimPrefix(versionString(), "ccsbench "),
+			Go:      runtime.Version(),
+			Client:  res.Client,
+		},
+		Config:    config,
+		Target:    target,
+		StartedAt: res.MeasureStart,
+		DurationS: res.Measured.Seconds(),
+		Counts: report.Counts{
+			Messages: c.Messages, Acked: c.Acked, Nacked: c.Nacked, Nacks: c.Nacks,
+			StanzaErrors: c.StanzaErrors, Unresolved: c.Unresolved, Retries: c.Retries,
+			Reconnects: c.Reconnects, Draining: c.Draining, Upstream: c.Upstream, Receipts: c.Receipts,
+		},
+		Throughput: report.Throughput{AckedPerS: res.AckedRate, OfferedPerS: res.OfferedRate},
+		LatencyUS: report.Latency{
+			Service:  report.Summarize(res.Service),
+			Response: report.Summarize(res.Response),
+		},
+	}
+	var err error
+	if rr.Histograms.Service, err = report.EncodeHistogram(res.Service); err != nil {
+		return nil, nil, err
+	}
+	if rr.Histograms.Response, err = report.EncodeHistogram(res.Response); err != nil {
+		return nil, nil, err
+	}
+	var ivs []report.Interval
+	for i := range res.Intervals {
+		iv := &res.Intervals[i]
+		if iv.Warmup {
+			continue
+		}
+		rr.Timeline = append(rr.Timeline, report.TimelinePoint{
+			TS:      (iv.End - res.Warmup).Seconds(),
+			Sent:    iv.Sent,
+			Acked:   iv.Acked,
+			Nacked:  iv.Nacked,
+			Pending: iv.Pending,
+			P99US:   float64(iv.ServiceP99),
+		})
+		svc, rsp := iv.Histograms()
+		ivs = append(ivs, report.Interval{
+			Start: res.Start.Add(iv.Start), End: res.Start.Add(iv.End),
+			Service: svc, Response: rsp,
+		})
+	}
+	if srv != nil {
+		if rr.Fake, err = json.Marshal(srv.Stats()); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rr, ivs, nil
+}
+
+// writeOutputs writes the files asked for.
+func writeOutputs(o *runOptions, rr *report.Result, ivs []report.Interval) error {
+	var errs []error
+	if o.jsonOut != "" {
+		errs = append(errs, rr.WriteFile(o.jsonOut))
+	}
+	write := func(path string, fn func(io.Writer) error) {
+		if path == "" {
+			return
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		errs = append(errs, fn(f), f.Close())
+	}
+	write(o.mdOut, func(w io.Writer) error { return report.WriteMarkdown(w, rr) })
+	write(o.htmlOut, func(w io.Writer) error { return report.WriteHTML(w, rr) })
+	write(o.hlogOut, func(w io.Writer) error { return report.WriteHlog(w, rr.StartedAt, ivs) })
+	return errors.Join(errs...)
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

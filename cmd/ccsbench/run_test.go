@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/report"
+)
+
+func callRun(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := runCmd(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunEmbeddedJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.json")
+	hlog := filepath.Join(dir, "r.hlog")
+	code, out, errs := callRun("--conns", "2", "--rate", "2000", "--duration", "1500ms", "--warmup", "500ms",
+		"--fake-receipts", "--receipts", "--fake-track-ids", "--json", path, "--hlog", hlog, "--progress=false")
+	if code != 0 {
+		t.Fatalf("run = %d; stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatalf("ReadFile: %v", err)
+	}
+	if err := r.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if r.Target != "embedded" || r.Counts.Messages == 0 || r.Counts.Acked != r.Counts.Messages || r.Counts.Receipts == 0 {
+		t.Errorf("target %q counts %+v; want an embedded run with every message acked and receipts", r.Target, r.Counts)
+	}
+	if r.Throughput.AckedPerS <= 0 || r.LatencyUS.Service.P50 <= 0 || r.Histograms.Service == "" || len(r.Timeline) == 0 {
+		t.Errorf("throughput %+v latency %+v timeline %d; want measured values", r.Throughput, r.LatencyUS, len(r.Timeline))
+	}
+	var st fakeccs.Stats
+	if err := json.Unmarshal(r.Fake, &st); err != nil || st.WindowViolations != 0 || st.UniqueIDs == nil || *st.UniqueIDs != r.Counts.Messages {
+		t.Errorf("fake stats %s (%v); want window_violations 0 and unique_ids = messages", r.Fake, err)
+	}
+	if _, ok := r.Config["api-key"]; ok {
+		t.Errorf("config holds the api-key")
+	}
+	if r.Config["conns"] != float64(2) || r.Config["fake-receipts"] != true {
+		t.Errorf("config conns=%v fake-receipts=%v", r.Config["conns"], r.Config["fake-receipts"])
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), fakeccs.DefaultAPIKey) {
+		t.Errorf("results file contains the API key")
+	}
+	if b, err := os.ReadFile(hlog); err != nil || !bytes.Contains(b, []byte("service")) {
+		t.Errorf("hlog: %v, %d bytes", err, len(b))
+	}
+	if !strings.Contains(out, "acked") {
+		t.Errorf("summary missing:\n%s", out)
+	}
+}
+
+func TestRunGateFails(t *testing.T) {
+	t.Parallel()
+	code, out, errs := callRun("--conns", "1", "--rate", "500", "--duration", "300ms", "--progress=false",
+		"--gate", "p99<1us,unresolved==0")
+	if code != 3 {
+		t.Fatalf("run = %d; want 3\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "p99<1us") || strings.Contains(errs, "unresolved==0 (") {
+		t.Errorf("stderr %q; want the failed expression named, and only it", errs)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--no-such-flag"},
+		{"--rate", "-1"},
+		{"--rate", "100", "--rate-shape", "linear:1..2/1s"},
+		{"--rate-shape", "bogus"},
+		{"--gate", "p99<<5"},
+		{"--target", "127.0.0.1:1", "--fake-ack-delay", "1ms", "--sender-id", "1", "--api-key", "k"},
+		{"--target", "127.0.0.1:1"},
+		{"--ca", "x.pem"},
+		{"--window", "101"},
+		{"--duration", "0"},
+		{"--payload-bytes", "5000"},
+		{"stray-argument"},
+	} {
+		if code, _, errs := callRun(args...); code != 2 {
+			t.Errorf("run %q = %d; want 2 (stderr %q)", args, code, errs)
+		}
+	}
+	if code, out, _ := callRun("-h"); code != 0 && !strings.Contains(out, "Usage") {
+		t.Errorf("run -h = %d", code)
+	}
+}
+
+func TestRunWrongKey(t *testing.T) {
+	t.Parallel()
+	srv, err := fakeccs.New(fakeccs.Config{SenderID: "42", APIKey: "right-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() {
+		srv.Close()
+		<-done
+	}()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const key = "wrong-key-77d1e0"
+	start := time.Now()
+	code, out, errs := callRun("--target", ln.Addr().String(), "--sender-id", "42", "--api-key", key,
+		"--ca", ca, "--duration", "1s", "--progress=false")
+	if code != 1 {
+		t.Fatalf("run = %d; want 1\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "auth") || strings.Contains(errs, "goroutine") {
+		t.Errorf("stderr %q; want the auth stage named and no stack trace", errs)
+	}
+	if strings.Contains(out+errs, key) {
+		t.Errorf("output contains the API key")
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("failing took %v", time.Since(start))
+	}
+}
