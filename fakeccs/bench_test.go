@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -319,4 +321,43 @@ func TestIdleClientsHelper(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// BenchmarkAckDelayLateness measures how late delayed answers arrive
+// (beyond Config.AckDelay = 2 ms), seen by a client on loopback that
+// sends one message every 300 µs: the waker's punctuality plus the
+// client's own read latency. It reports p50 and p99 in µs.
+func BenchmarkAckDelayLateness(b *testing.B) {
+	const delay = 2 * time.Millisecond
+	srv := startServer(b, Config{AckDelay: delay})
+	c := dial(b, srv)
+	sendT := make([]time.Time, b.N)
+	late := make([]time.Duration, b.N)
+	done := make(chan struct{})
+	b.ResetTimer()
+	go func() {
+		defer close(done)
+		for range b.N {
+			st, err := c.c.Framer.Next()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			now := time.Now()
+			var m ccs.Message
+			c.jr.Parse(st.GCM, &m)
+			i, _ := strconv.Atoi(strings.TrimPrefix(string(m.MessageID.Str), "m-"))
+			late[i] = now.Sub(sendT[i]) - delay
+		}
+	}()
+	for i := range b.N {
+		sendT[i] = time.Now()
+		c.send(`{"to":"r","message_id":"m-` + strconv.Itoa(i) + `"}`)
+		time.Sleep(300 * time.Microsecond)
+	}
+	<-done
+	b.StopTimer()
+	slices.Sort(late)
+	b.ReportMetric(float64(late[b.N/2].Microseconds()), "p50-late-µs")
+	b.ReportMetric(float64(late[b.N*99/100].Microseconds()), "p99-late-µs")
 }

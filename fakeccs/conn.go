@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
@@ -68,8 +69,11 @@ type conn struct {
 	clock    bool  // now is read after every read
 	now      int64 // ns since the server's epoch, as of the latest read or tick
 	start    int64 // when the connection was bound
-	deadline int64 // the read deadline armed, or -1 for none
-	stop     error // set by tick or a failed write: Read returns it
+	deadline int64 // the read deadline armed, -1 for none, -2 unknown
+	// wakeAt is the due time of the earliest held answer (0: none), for
+	// the server's waker; the waker sets it to 0 when it interrupts Read.
+	wakeAt atomic.Int64
+	stop   error // set by tick or a failed write: Read returns it
 
 	out        []byte // replies not yet written
 	outAnswers uint64 // answers to downstream messages in out
@@ -154,6 +158,7 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.now = c.s.clockNow()
 		}
 		if err != nil && c.timed && errors.Is(err, os.ErrDeadlineExceeded) {
+			c.deadline = -2 // it may have been the waker's
 			if n > 0 {
 				return n, nil
 			}
@@ -218,7 +223,13 @@ func (c *conn) arm() {
 		}
 	}
 	if c.held.len() > 0 {
-		consider(max(1, c.held.top().due))
+		due := max(1, c.held.top().due)
+		consider(due)
+		if c.wakeAt.Load() != due {
+			c.wakeAt.Store(due)
+		}
+	} else if c.wakeAt.Load() != 0 {
+		c.wakeAt.Store(0)
 	}
 	if c.cfg.Keepalive > 0 {
 		consider(c.nextKeepalive)

@@ -43,6 +43,9 @@ type Server struct {
 	connSeq, upSeq                                                atomic.Uint64
 	connections, authFailures, handshakeFailures, preStreamErrors atomic.Uint64
 
+	wakeOnce sync.Once
+	wakeStop chan struct{}
+
 	mu      sync.Mutex
 	closed  bool
 	addr    net.Addr
@@ -173,6 +176,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.addr == nil {
 		s.addr = ln.Addr()
 	}
+	if s.cfg.AckDelay > 0 || s.cfg.AckJitter > 0 {
+		s.wakeOnce.Do(func() {
+			s.wakeStop = make(chan struct{})
+			s.wg.Add(1)
+			go s.wakeLoop(s.wakeStop)
+		})
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -226,6 +236,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.wakeStop != nil {
+		close(s.wakeStop)
+	}
 	for ln := range s.lns {
 		ln.Close()
 	}
