@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // FuzzFramer checks the framer's verdict and items against encoding/xml on
@@ -55,6 +56,11 @@ func FuzzFramer(f *testing.F) {
 		if gerr != io.EOF && gerr != io.ErrUnexpectedEOF && !errors.As(gerr, &se) {
 			t.Fatalf("Next() error %v (%T); want io.EOF, io.ErrUnexpectedEOF or a *SyntaxError", gerr, gerr)
 		}
+		// Split into one-byte reads, the framer must see the same.
+		one, oerr := frameAll(iotest.OneByteReader(bytes.NewReader(in)), FramerConfig{})
+		if sameErr(oerr, gerr) != nil || fmt.Sprint(mergeKeepalives(one)) != fmt.Sprint(mergeKeepalives(got)) {
+			t.Fatalf("one byte per read: %v, %+v\nin one read: %v, %+v", oerr, one, gerr, got)
+		}
 		framerOK := gerr == io.EOF && len(got) > 0 && got[len(got)-1].Kind == KindStreamEnd
 		want, strict, xerr := xmlOracle(in)
 		switch {
@@ -77,6 +83,16 @@ func FuzzFramer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameErr returns an error unless a and b are the same outcome: equal, or
+// syntax errors with the same sentinel at the same offset.
+func sameErr(a, b error) error {
+	var sa, sb *SyntaxError
+	if a == b || errors.As(a, &sa) && errors.As(b, &sb) && sa.Err == sb.Err && sa.Offset == sb.Offset {
+		return nil
+	}
+	return fmt.Errorf("%v != %v", a, b)
 }
 
 // rawAttrs returns the values of the attributes of a start tag that
