@@ -342,11 +342,10 @@ func (h *pathHarness) sendWindow() int {
 // and reads them back through the ack path.
 func (h *pathHarness) answerAll() int {
 	h.rd.data, h.rd.off = h.rd.data[:0], 0
-	from := []byte("regid")
 	for i := range h.d.recs {
 		r := &h.d.recs[i]
 		if r.wire.Load() != 0 {
-			h.rd.data = ccs.AppendAck(h.rd.data, from, r.id[:r.idLen], nil)
+			h.rd.data = appendAckFor(h.rd.data, r)
 		}
 	}
 	n := 0
@@ -359,6 +358,13 @@ func (h *pathHarness) answerAll() int {
 	}
 	h.p.endBatch()
 	return n
+}
+
+var ackFrom = []byte("dGVzdC1yZWdpZC0w:APA91bHlongregistrationtokenlikeFCMsendsforeverydevice0123456789")
+
+// appendAckFor appends the ACK the server sends for r.
+func appendAckFor(dst []byte, r *record) []byte {
+	return ccs.AppendAck(dst, ackFrom, r.id[:r.idLen], nil)
 }
 
 func TestHotPathAllocs(t *testing.T) {

@@ -1,0 +1,130 @@
+// Package driver is ccsbench's load engine: it sends downstream messages
+// over N CCS connections, keeps each connection's window of unanswered
+// messages full but never over its limit, retries as the protocol says,
+// accounts for every message, and measures send-to-ACK latency in HDR
+// histograms. It is a library in the style of vegeta's lib (New, Run,
+// Progress); the ccsbench command is a thin layer over it.
+//
+//	d, err := driver.New(driver.Config{Target: "127.0.0.1:5235", SenderID: id, APIKey: key,
+//		TLS: tlsConfig, Pacer: workload.ConstantPacer{Freq: 5000}, Duration: 10 * time.Second})
+//	res, err := d.Run(ctx)   // res.Check() verifies the accounting
+//
+// # Connections
+//
+// Each logical connection (a slot) has a current physical connection with
+// one reader and one writer goroutine, a pool of message records, an inbox
+// of messages waiting to be sent on it, and a supervisor that replaces the
+// connection. The connection layer is the Transport and Conn interfaces;
+// NewNativeTransport is the implementation over package ccs, and another
+// client (a general-purpose XMPP library) can be plugged in and compared
+// under the same workload. Their methods take and return byte slices into
+// reused buffers, so the hot path makes no interface allocation.
+//
+// The writer appends every stanza that is ready (new messages, resends,
+// the ACKs its reader handed over) into one buffer and flushes only when
+// nothing more is ready or the buffer passed 64 KiB: never one write per
+// stanza. The reader parses everything its framer has buffered before it
+// can block, and only then hands its ACKs to the writer and wakes whoever
+// waits for window room. Goroutines sleep on a one-slot channel and are
+// woken only when an atomic flag says they sleep.
+//
+// # Records and the window
+//
+// A record is one unique message from creation to outcome: its intended
+// send time t0 (for response time), the actual send time t1 of its last
+// attempt (for service time), attempts, backoff and last NACK. All records
+// are allocated once in one array; each slot's pool is a lock-free stack
+// (a Treiber stack whose head carries a modification tag against ABA).
+//
+// The message id is PREFIX + hex(generation) + "." + hex(record index),
+// where the generation counts the messages the record has carried: unique
+// in the run, stable across resends on any connection (so a server that
+// tracks ids sees exactly as many unique ids as the driver counts
+// messages), and it leads the reader straight to the record, with no map
+// and no lock. A record is on the wire of connection C when its atomic
+// wire field holds its generation and its conn field holds C's id; the
+// reader accepts an answer only if both match, so a late duplicate, an
+// answer on the wrong connection or a foreign id is counted as a stray and
+// never frees a record twice. PREFIX differs per run (random by default).
+//
+// The window of a connection is an atomic counter claimed with a
+// compare-and-swap below the limit and released with an atomic add when an
+// ACK, NACK or stanza error arrives; closing it (on draining or loss) adds
+// a large constant so that every later claim fails. A slot is claimed
+// before a message is encoded and released only after its answer is read,
+// so the driver's count is always at least the server's: the window cannot
+// be exceeded whatever the ack delay, drops or draining. ACKs of upstream
+// messages and receipts bypass the window.
+//
+// Records move between goroutines through lock-free structures only: the
+// scheduler pushes a new record (with its window slot already claimed) to
+// its slot's inbox, a multi-producer stack that the current writer takes
+// whole with one atomic swap; readers push resends there too. The writer
+// keeps private queues: records due now with a slot claimed, records due
+// now needing a slot, and a heap of records waiting out a backoff.
+// Ownership of a record's plain fields passes with these atomic
+// operations, and the reader takes it back through the wire field.
+//
+// # Scheduling
+//
+// A paced run has one scheduler goroutine that draws intended times from a
+// workload.Schedule (t0 = start + due), sleeps until then (a runtime timer
+// for the coarse part, then a timerfd read through the network poller on
+// Linux, which wakes within microseconds where the runtime's timers wait
+// in whole milliseconds), and hands the message to the next connection
+// with a free window slot; when none has one it waits, and that wait
+// counts in response time. A paced run stops when the schedule reaches
+// Duration, so that every message due before then is sent even if sending
+// lags. An unlimited pacer (rate 0) has no scheduler: each writer creates
+// messages itself whenever its window has room, with t0 = t1.
+//
+// # Retries (the rules of the protocol)
+//
+//   - SERVICE_UNAVAILABLE: resent on the same slot (its current connection,
+//     or the replacement) after a per-message exponential backoff that
+//     starts at InitialBackoff (1 s), doubles at each NACK up to MaxBackoff
+//     and is jittered by up to BackoffJitter; no bound on attempts.
+//   - INTERNAL_SERVER_ERROR and unknown codes: the same backoff, at most
+//     MaxRetries resends, then final.
+//   - CONNECTION_DRAINING, as a control message or a NACK code: the
+//     connection stops sending, its slot dials a replacement at once and
+//     sends there (NACKed messages included), while the old connection is
+//     read to its end and its upstream messages still ACKed on it.
+//   - A lost connection: its unanswered messages go at once to another
+//     live connection's inbox, and the slot reconnects at once; only a
+//     failed dial, TLS handshake or authentication backs off
+//     (ReconnectBackoff, doubling to MaxReconnectBackoff).
+//   - Every other code is final. Stanza errors are an outcome.
+//
+// Resends are counted as Retries, never as Messages.
+//
+// # Accounting
+//
+// Every message ends in exactly one outcome: acked, nacked (final code),
+// stanza error or unresolved, so Messages == Acked + Nacked + StanzaErrors
+// + Unresolved (Result.Check). At the end of the run, sending stops, the
+// driver waits up to DrainTimeout for the answers of pending messages, then
+// closes every stream with </stream:stream>. A message still waiting for a
+// resend then (its last answer a retryable NACK) ends nacked with that
+// code; one sent and unanswered, or never sent, is unresolved.
+//
+// # Measurement
+//
+// Service time is ACK time minus actual send time t1 of the last attempt;
+// response time is ACK time minus intended send time t0 (corrected for
+// coordinated omission, as wrk2 does, and including every resend). Only
+// ACKs are timed. Each reader records, once per ACK and with one clock
+// read, into the current one of two pairs of interval histograms
+// (microseconds, 1 µs to 60 s, 3 significant digits). Once a second a
+// collector swaps the pair without a lock: the reader keeps a generation
+// counter that is odd while it records, and the collector, after flipping
+// the atomic index, waits only while the counter still shows the record
+// in progress. The collector merges the connections' histograms into the
+// interval (kept as compact sparse histograms), the interval into the
+// run's totals, and publishes the rate and p99 of the last complete
+// second for Progress.
+//
+// Warm-up: ACKs received during Warmup (rounded up to whole seconds so
+// that it ends on an interval boundary) are left out of the latency
+// histograms and the rates, never out of the accounting.
+package driver
