@@ -32,7 +32,8 @@ const (
 	// CCS stops sending to an app server that does not ACK.
 	MaxUnackedUpstream = 100
 	// RecentIDs is how many of a connection's latest downstream message ids
-	// the fake remembers to detect a reused id (answered with INVALID_JSON).
+	// the fake remembers at least (up to twice as many) to detect a reused
+	// id, answered with INVALID_JSON.
 	RecentIDs = 1024
 	// MaxHeld is the most downstream messages one connection may have
 	// waiting for a delayed answer; a client that exceeds it (it ignores the

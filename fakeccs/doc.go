@@ -11,7 +11,9 @@
 // one goroutine that parses a whole read buffer, appends every reply into
 // one reused buffer and writes it once before reading again; timed work
 // (delayed answers from a per-connection heap, upstream messages,
-// keepalives) runs in the same goroutine, woken by the read deadline. The
+// keepalives) runs in the same goroutine, woken by the read deadline
+// (delayed answers are made punctual by one waker thread per server, since
+// the runtime's timers are only millisecond-precise). The
 // path of a downstream message allocates nothing and takes no lock (unless
 // Config.TrackIDs or Config.DeviceRate, which share sharded tables).
 //

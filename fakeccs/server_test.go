@@ -82,6 +82,7 @@ func TestInvalidJSON(t *testing.T) {
 		{`{"to":"/topics/a","message_id":"topic-big","data":` + mid + `}`, `over the limit of 2048`},
 		{`{"to":"R","message_id":"data-from","data":{"from":"x"}}`, `INVALID_DATA_KEY : Key "from"`},
 		{`{"to":"R","message_id":"data-google","data":{"google.x":"y"}}`, `INVALID_DATA_KEY : Key "google.x"`},
+		{`{"to":"R","message_id":"data-esc","data":{"\u0066rom":"x"}}`, `INVALID_DATA_KEY : Key "from"`},
 		{`{"to":"R","message_id":"data-arr","data":[1]}`, `Field "data" must be a JSON`},
 		{`{"registration_ids":["a","b"],"message_id":"regids"}`, `"registration_ids" is not supported`},
 		{`{"message_id":"no-to","data":{}}`, `Missing Required Field: to`},
