@@ -75,7 +75,7 @@
 // with a free window slot; when none has one it waits, and that wait
 // counts in response time. A paced run stops when the schedule reaches
 // Duration, so that every message due before then is sent even if sending
-// lags. An unlimited pacer (rate 0) has no scheduler: each writer creates
+// lags, but no later than DrainTimeout after Duration. An unlimited pacer (rate 0) has no scheduler: each writer creates
 // messages itself whenever its window has room, with t0 = t1.
 //
 // # Retries (the rules of the protocol)

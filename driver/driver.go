@@ -227,10 +227,16 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 
 	// A paced run stops when the schedule reaches Duration, so that every
 	// message due before it is sent even when sending lags (its lateness
-	// counts in response time); an unlimited run stops on the clock.
+	// counts in response time), but no later than DrainTimeout after
+	// Duration on the clock (a server that stopped answering must not hold
+	// the run forever); an unlimited run stops on the clock.
 	var durC <-chan time.Time
-	if d.cfg.Duration > 0 && d.unlimited {
-		t := time.NewTimer(d.cfg.Duration)
+	if d.cfg.Duration > 0 {
+		limit := d.cfg.Duration
+		if !d.unlimited {
+			limit += d.cfg.DrainTimeout
+		}
+		t := time.NewTimer(limit)
 		defer t.Stop()
 		durC = t.C
 	}

@@ -285,7 +285,7 @@ func TestRunFaults(t *testing.T) {
 		},
 		{
 			name: "slow-acks",
-			fake: fakeccs.Config{AckDelay: 50 * time.Millisecond, AckJitter: 10 * time.Millisecond},
+			fake: fakeccs.Config{AckDelay: 50 * time.Millisecond, AckJitter: 10 * time.Millisecond, StrictWindow: true},
 			tweak: func(c *Config) {
 				c.Pacer = nil // unlimited: the window fills in far less than the ack delay
 				c.Conns = 2
