@@ -49,6 +49,7 @@ type Stanza struct {
 	// and CDATA resolved) of the first child element <gcm> in namespace
 	// google:mobile:data, for message stanzas; HasGCM reports whether
 	// such a child was present (GCM may be empty while HasGCM is true).
+	// Text inside elements nested in <gcm> is not part of GCM.
 	GCM    []byte
 	HasGCM bool
 
