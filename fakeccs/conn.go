@@ -2,7 +2,6 @@ package fakeccs
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -39,6 +38,10 @@ const (
 	outKeep = 32 << 10
 )
 
+// WriteTimeout is how long a write to a client may block (the client not
+// reading) before the connection is closed.
+const WriteTimeout = 30 * time.Second
+
 // Phases of a connection, which decide what Read does.
 const (
 	phaseHandshake = iota // Read passes through (ServerHandshake runs)
@@ -74,6 +77,7 @@ type conn struct {
 	// the server's waker; the waker sets it to 0 when it interrupts Read.
 	wakeAt atomic.Int64
 	stop   error // set by tick or a failed write: Read returns it
+	wdue   int64 // when the write deadline was last pushed forward
 
 	out        []byte // replies not yet written
 	outAnswers uint64 // answers to downstream messages in out
@@ -115,6 +119,7 @@ func (s *Server) newConn(tc net.Conn, raw net.Conn) *conn {
 		raw:      raw,
 		seq:      seq,
 		deadline: -1,
+		wdue:     -int64(time.Hour),
 		rng:      rand.New(rand.NewPCG(s.cfg.Seed, seq)),
 		delayed:  s.cfg.AckDelay > 0 || s.cfg.AckJitter > 0,
 		delay:    int64(s.cfg.AckDelay),
@@ -170,6 +175,10 @@ func (c *conn) Read(p []byte) (int, error) {
 
 // flush writes out and counts its answers as released.
 func (c *conn) flush() {
+	if now := c.s.clockNow(); now-c.wdue > int64(time.Second) { // push the deadline at most once a second
+		c.wdue = now
+		c.Conn.SetWriteDeadline(c.s.epoch.Add(time.Duration(now) + c.s.writeTimeout))
+	}
 	_, err := c.Conn.Write(c.out)
 	c.released += c.outAnswers
 	c.outAnswers = 0
@@ -359,7 +368,7 @@ func (c *conn) finish(err error) {
 		c.endStream()
 	default: // EOF, a reset, a failed write, the server closing
 		c.phase = phaseDone
-		c.Conn.Close()
+		c.raw.Close() // no TLS close_notify: it could block on a client that does not read
 	}
 	c.publish()
 	if c.backlog != nil {
@@ -369,9 +378,11 @@ func (c *conn) finish(err error) {
 }
 
 // endStream writes out (which ends with the stream's closing tag), closes
-// the TLS and TCP write sides, and waits a little for the client to close
-// its side, so that the client reads everything before the connection
-// goes (an early close with unread input would reset it).
+// the TCP write side, and waits a little for the client to close its side,
+// so that the client reads everything before the connection goes (an early
+// close with unread input would reset it). There is no TLS close_notify:
+// its write could block for seconds on a client that does not read, and
+// after </stream:stream> the client needs none.
 func (c *conn) endStream() {
 	c.phase = phaseDone
 	c.Conn.SetWriteDeadline(time.Now().Add(LingerTimeout))
@@ -379,9 +390,6 @@ func (c *conn) endStream() {
 	c.publish()
 	if err == nil {
 		c.released += c.outAnswers
-		if tc, ok := c.Conn.(*tls.Conn); ok {
-			tc.CloseWrite()
-		}
 		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}

@@ -251,3 +251,34 @@ func TestHostileBrokenJSON(t *testing.T) {
 		}
 	})
 }
+
+func TestHostileClientNeverReads(t *testing.T) {
+	t.Parallel()
+	srv, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.writeTimeout = 100 * time.Millisecond
+	ln, err := newLoopbackListener(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for srv.Addr() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	hostile(t, srv, func() {
+		a := dial(t, srv)
+		stanzas := messageStream(20000, "")
+		go func() { // writes until the server stops reading; the answers are never read
+			for range 20 {
+				a.c.SetWriteDeadline(time.Now().Add(ioTimeout))
+				if _, err := a.c.Write(stanzas); err != nil {
+					return
+				}
+			}
+		}()
+		waitStats(t, srv, "the connection closed", func(s Stats) bool { return s.Connections == 2 && s.ActiveConnections == 1 })
+	})
+}

@@ -28,6 +28,8 @@ type Server struct {
 	epoch   time.Time // connection clocks count ns from here
 	seed    maphash.Seed
 	timed   bool // some feature needs per-connection timed work
+	// writeTimeout is WriteTimeout (shorter in tests).
+	writeTimeout time.Duration
 
 	// The NACK codes the server may send, indexed; counters of a
 	// connection follow its fixed counters in this order.
@@ -79,6 +81,8 @@ func New(cfg Config) (*Server, error) {
 		raws:    map[net.Conn]struct{}{},
 		conns:   map[*conn]struct{}{},
 		senders: map[string]*backlog{},
+
+		writeTimeout: WriteTimeout,
 	}
 	if cfg.TLS != nil {
 		s.tlsCfg = cfg.TLS.Clone()
