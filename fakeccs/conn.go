@@ -145,13 +145,13 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.now = c.s.clockNow()
 			c.tick()
 		}
+		c.publish() // before the write: a client never sees an answer before its count
 		if len(c.out) > 0 {
 			c.flush()
 		}
 		if c.draining && c.stop == nil {
 			c.checkDrained()
 		}
-		c.publish()
 		if c.stop != nil {
 			return 0, c.stop
 		}
@@ -385,9 +385,9 @@ func (c *conn) finish(err error) {
 // after </stream:stream> the client needs none.
 func (c *conn) endStream() {
 	c.phase = phaseDone
+	c.publish()
 	c.Conn.SetWriteDeadline(time.Now().Add(LingerTimeout))
 	_, err := c.Conn.Write(c.out)
-	c.publish()
 	if err == nil {
 		c.released += c.outAnswers
 		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
