@@ -150,7 +150,7 @@ func TestDrainControl(t *testing.T) {
 		c.send(msg(fmt.Sprintf("m-%d", i)))
 	}
 	var got []string
-	err, sawEnd, items := c.expectClosed()
+	items, sawEnd, err := c.expectClosed()
 	for _, it := range items {
 		switch {
 		case it.JSON["message_type"] == "control":
@@ -212,7 +212,7 @@ func TestDropAfterMessages(t *testing.T) {
 	wantAck(t, c.next(), "m-0")
 	c.send(msg("m-1"))
 	c.send(msg("m-2")) // the third: dropped with the connection
-	err, sawEnd, items := c.expectClosed()
+	items, sawEnd, err := c.expectClosed()
 	if sawEnd || err == nil {
 		t.Fatalf("stream end %v, error %v; want an abrupt close", sawEnd, err)
 	}
@@ -230,7 +230,7 @@ func TestDropAfterDuration(t *testing.T) {
 	srv := startServer(t, Config{DropEvery: Every{D: 30 * time.Millisecond}})
 	c := dial(t, srv)
 	start := time.Now()
-	err, sawEnd, _ := c.expectClosed()
+	_, sawEnd, err := c.expectClosed()
 	if sawEnd || err == nil || time.Since(start) < 20*time.Millisecond {
 		t.Fatalf("after %v: stream end %v, error %v; want an abrupt close after 30ms", time.Since(start), sawEnd, err)
 	}

@@ -167,9 +167,9 @@ func (c *client) expectEnd(cond string) {
 	}
 }
 
-// expectClosed reads until the connection closes and returns the error
-// that ended it and whether a stream end was seen first.
-func (c *client) expectClosed() (err error, sawEnd bool, items []item) {
+// expectClosed reads until the connection closes and returns the items
+// read, whether a stream end was among them, and the error that ended it.
+func (c *client) expectClosed() (items []item, sawEnd bool, err error) {
 	c.t.Helper()
 	for {
 		it, err := c.nextErr(ioTimeout)
@@ -178,7 +178,7 @@ func (c *client) expectClosed() (err error, sawEnd bool, items []item) {
 			if errors.As(err, &ne) && ne.Timeout() {
 				c.t.Fatalf("connection still open after %v", ioTimeout)
 			}
-			return err, sawEnd, items
+			return items, sawEnd, err
 		}
 		if it.Kind == ccs.KindStreamEnd {
 			sawEnd = true
