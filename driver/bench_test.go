@@ -86,6 +86,11 @@ func BenchmarkRunAckDelay10ms(b *testing.B) {
 	benchRun(b, fakeccs.Config{AckDelay: 10 * time.Millisecond}, Config{Conns: 8, Pacer: workload.ConstantPacer{Freq: 5000}, Warmup: time.Second})
 }
 
+// BenchmarkRunRate200k: --conns 8 --rate 200000 (the soak's load).
+func BenchmarkRunRate200k(b *testing.B) {
+	benchRun(b, fakeccs.Config{}, Config{Conns: 8, Pacer: workload.ConstantPacer{Freq: 200000}, Warmup: time.Second})
+}
+
 // BenchmarkSendPath is one message through the send path: claim a window
 // slot and a record, generate the payload with its id, encode the stanza
 // into the write buffer.

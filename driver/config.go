@@ -138,6 +138,13 @@ type Config struct {
 	// after it authenticated is re-established at once.
 	ReconnectBackoff, MaxReconnectBackoff time.Duration
 
+	// IntervalHistograms keeps the service and response histograms of
+	// every timeline interval in Result.Intervals (for HdrHistogram
+	// interval logs). Off, an interval keeps only its counts and
+	// percentiles, and memory stays flat however long the run; on, it
+	// grows by some tens of KiB per interval at high rates.
+	IntervalHistograms bool
+
 	// IDPrefix starts every message id, to keep the ids of different runs
 	// apart (default: 6 random hexadecimal digits). Only letters, digits,
 	// '-' and '_' are allowed, at most 16 bytes.

@@ -82,8 +82,9 @@ func (c *Counts) Check() error {
 
 // Interval is one interval of the timeline (normally a second; the last
 // one may be shorter). Counts are of events within it; Pending is the
-// number of messages without an outcome at its end. The histograms hold
-// the service and response times (µs) of the ACKs received within it.
+// number of messages without an outcome at its end. The percentiles (µs)
+// are of the ACKs received within it; so are the histograms, kept only
+// with Config.IntervalHistograms (nil otherwise).
 type Interval struct {
 	Start, End                                       time.Duration // since Result.Start
 	Messages, Sent, Acked, Nacked, StanzaErrors      uint64
@@ -94,8 +95,11 @@ type Interval struct {
 }
 
 // Histograms returns the interval's histograms as dense ones, for log
-// writers.
+// writers; nil without Config.IntervalHistograms.
 func (iv *Interval) Histograms() (service, response *hdrhistogram.Histogram) {
+	if iv.Service == nil || iv.Response == nil {
+		return nil, nil
+	}
 	service, response = newHist(), newHist()
 	iv.Service.MergeInto(service)
 	iv.Response.MergeInto(response)
@@ -317,14 +321,16 @@ func (c *collector) collect(end time.Duration) {
 		Nacked:       snap.nacked - c.prev.nacked,
 		StanzaErrors: snap.stanzaErrors - c.prev.stanzaErrors,
 		Pending:      snap.pending(),
-		Service:      hdrhistogram.NewPacked(histLo, histHi, histSig),
-		Response:     hdrhistogram.NewPacked(histLo, histHi, histSig),
 		Warmup:       start < d.cfg.Warmup,
 	}
-	iv.Service.MergeFrom(c.ivSvc)
-	iv.Response.MergeFrom(c.ivRsp)
-	iv.Service.Compact()
-	iv.Response.Compact()
+	if d.cfg.IntervalHistograms {
+		iv.Service = hdrhistogram.NewPacked(histLo, histHi, histSig)
+		iv.Response = hdrhistogram.NewPacked(histLo, histHi, histSig)
+		iv.Service.MergeFrom(c.ivSvc)
+		iv.Response.MergeFrom(c.ivRsp)
+		iv.Service.Compact()
+		iv.Response.Compact()
+	}
 	if c.ivSvc.TotalCount() > 0 {
 		iv.ServiceP50 = c.ivSvc.ValueAtQuantile(50)
 		iv.ServiceP99 = c.ivSvc.ValueAtQuantile(99)

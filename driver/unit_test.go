@@ -460,6 +460,7 @@ func TestRunWarmup(t *testing.T) {
 	cfg.Pacer = workload.ConstantPacer{Freq: 500}
 	cfg.Duration = 2 * time.Second
 	cfg.Warmup = 1 * time.Second
+	cfg.IntervalHistograms = true
 	res := run(t, srv, cfg)
 	if len(res.Intervals) < 2 || !res.Intervals[0].Warmup || res.Intervals[1].Warmup {
 		t.Fatalf("intervals %d, warmup flags wrong", len(res.Intervals))

@@ -200,6 +200,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		cfg.TLS = &tls.Config{RootCAs: srv.CertPool()}
 	}
 
+	cfg.IntervalHistograms = o.hlogOut != ""
 	d, err := driver.New(cfg)
 	if err != nil {
 		return usageErr("%v", err)
@@ -439,11 +440,12 @@ func buildResult(res *driver.Result, target string, config map[string]any, srv *
 			Pending: iv.Pending,
 			P99US:   float64(iv.ServiceP99),
 		})
-		svc, rsp := iv.Histograms()
-		ivs = append(ivs, report.Interval{
-			Start: res.Start.Add(iv.Start), End: res.Start.Add(iv.End),
-			Service: svc, Response: rsp,
-		})
+		if svc, rsp := iv.Histograms(); svc != nil {
+			ivs = append(ivs, report.Interval{
+				Start: res.Start.Add(iv.Start), End: res.Start.Add(iv.End),
+				Service: svc, Response: rsp,
+			})
+		}
 	}
 	if srv != nil {
 		if rr.Fake, err = json.Marshal(srv.Stats()); err != nil {
