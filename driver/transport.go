@@ -146,9 +146,8 @@ func (n *nativeConn) Flush() error {
 }
 
 var (
-	typeError   = []byte("error")
-	typeGet     = []byte("get")
-	controlType = []byte("CONNECTION_DRAINING")
+	typeError = []byte("error")
+	typeGet   = []byte("get")
 )
 
 func (n *nativeConn) Next(ev *Event) error {
@@ -244,8 +243,12 @@ type DialError struct {
 	Err   error
 }
 
-// Error implements error.
+// Error implements error. A *ccs.HandshakeError names its stage itself.
 func (e *DialError) Error() string {
+	var he *ccs.HandshakeError
+	if errors.As(e.Err, &he) {
+		return fmt.Sprintf("driver: connection %d: %v", e.Conn+1, e.Err)
+	}
 	return fmt.Sprintf("driver: connection %d failed at %s: %v", e.Conn+1, e.Stage, e.Err)
 }
 
