@@ -315,3 +315,17 @@ func TestRunFaults(t *testing.T) {
 		})
 	}
 }
+
+func TestRunPacedMessages(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccs.Config{})
+	cfg := fakeConfig(srv)
+	cfg.Conns = 3
+	cfg.Pacer = workload.ConstantPacer{Freq: 5000}
+	cfg.Arrivals = workload.Poisson
+	cfg.Messages = 700
+	res := run(t, srv, cfg)
+	if res.Counts.Messages != 700 || res.Counts.Acked != 700 {
+		t.Errorf("messages %d acked %d; want 700 each", res.Counts.Messages, res.Counts.Acked)
+	}
+}

@@ -343,7 +343,11 @@ func (c *collector) collect(end time.Duration) {
 	}
 	c.ivSvc.Reset()
 	c.ivRsp.Reset()
-	c.ivls = append(c.ivls, iv)
+	// A short last interval in which nothing happened (the run ended just
+	// after a boundary) says nothing and would show as a zero rate.
+	if empty := iv.Messages == 0 && iv.Sent == 0 && iv.Acked == 0 && iv.Nacked == 0 && iv.StanzaErrors == 0; !empty || end-start >= IntervalLength/2 {
+		c.ivls = append(c.ivls, iv)
+	}
 	c.prev = snap
 	c.k++
 	if secs := (end - start).Seconds(); secs > 0 {
