@@ -521,3 +521,47 @@ func TestRunDialErrors(t *testing.T) {
 		t.Errorf("second Run = %v; want ErrRunning", err)
 	}
 }
+
+// TestBackoffGrows: each SERVICE_UNAVAILABLE doubles the message's own
+// backoff from InitialBackoff up to MaxBackoff, jittered by at most 20 %.
+func TestBackoffGrows(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	h.sendWindow()
+	var r *record
+	var idx uint32
+	for i := range h.d.recs {
+		if h.d.recs[i].wire.Load() != 0 {
+			r, idx = &h.d.recs[i], uint32(i)
+			break
+		}
+	}
+	want := time.Second
+	for n := range 9 {
+		h.rd.data, h.rd.off = ccs.AppendNack(h.rd.data[:0], ackFrom, r.id[:r.idLen], "SERVICE_UNAVAILABLE", nil), 0
+		if err := h.p.c.Next(&h.p.ev); err != nil || h.p.ev.Kind != EventNack {
+			t.Fatalf("Next = %v, kind %v", err, h.p.ev.Kind)
+		}
+		before := h.d.now()
+		h.p.onNack(&h.p.ev)
+		after := h.d.now()
+		if time.Duration(r.backoff) != want {
+			t.Fatalf("NACK %d: backoff %v; want %v", n+1, time.Duration(r.backoff), want)
+		}
+		if lo, hi := before+int64(want), after+int64(float64(want)*1.2); r.due < lo || r.due > hi {
+			t.Fatalf("NACK %d: due in %v; want %v..%v", n+1, time.Duration(r.due-before), want, time.Duration(hi-before))
+		}
+		// Take it back from the inbox and put it on the wire again, as the
+		// writer's resend would.
+		if l := h.p.s.in.takeAll(); l != idx+1 {
+			t.Fatalf("inbox holds %d; want record %d", l, idx+1)
+		}
+		h.p.win.claim()
+		r.conn.Store(h.p.id)
+		r.wire.Store(r.gen)
+		want = min(2*want, DefaultMaxBackoff)
+	}
+	if r.lastNack != ccs.NackServiceUnavailable || !r.nacked {
+		t.Errorf("last NACK %v", r.lastNack)
+	}
+}
