@@ -97,9 +97,13 @@ type Config struct {
 	// seeded by Message.Seed.
 	Seed uint64
 
-	// Duration stops scheduling this long after the start (0: no time
-	// limit). Messages stops after that many unique messages (0: no
-	// limit). At least one of the two is required; the first reached wins.
+	// Duration ends sending (0: no time limit): an unlimited pacer stops
+	// this long after the start; a paced run stops at the first message
+	// due at or after Duration, so that messages due before it are sent
+	// even when sending lags (their lateness counts in response time), and
+	// at the latest DrainTimeout after Duration. Messages stops after that
+	// many unique messages (0: no limit). At least one of the two is
+	// required; the first reached wins.
 	Duration time.Duration
 	Messages uint64
 	// Warmup excludes the first part of the run from latency statistics
