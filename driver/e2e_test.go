@@ -230,8 +230,10 @@ func TestRunFaults(t *testing.T) {
 			name: "drain-control",
 			fake: fakeccs.Config{DrainEvery: fakeccs.Every{N: 400}},
 			check: func(t *testing.T, res *Result, st fakeccs.Stats) {
-				if st.Drains == 0 || res.Counts.Draining != st.Drains {
-					t.Errorf("draining %d, fake drains %d; want equal and > 0", res.Counts.Draining, st.Drains)
+				// A drain at the very end may never reach the driver (no later
+				// message to NACK, or the stream closing first).
+				if res.Counts.Draining == 0 || res.Counts.Draining > st.Drains {
+					t.Errorf("draining %d, fake drains %d; want 0 < draining <= drains", res.Counts.Draining, st.Drains)
 				}
 				if res.Counts.Acked != res.Counts.Messages {
 					t.Errorf("acked %d of %d", res.Counts.Acked, res.Counts.Messages)
@@ -242,8 +244,10 @@ func TestRunFaults(t *testing.T) {
 			name: "drain-nack",
 			fake: fakeccs.Config{DrainEvery: fakeccs.Every{N: 400}, DrainAsNack: true},
 			check: func(t *testing.T, res *Result, st fakeccs.Stats) {
-				if st.Drains == 0 || res.Counts.Draining != st.Drains {
-					t.Errorf("draining %d, fake drains %d; want equal and > 0", res.Counts.Draining, st.Drains)
+				// A drain at the very end may never reach the driver (no later
+				// message to NACK, or the stream closing first).
+				if res.Counts.Draining == 0 || res.Counts.Draining > st.Drains {
+					t.Errorf("draining %d, fake drains %d; want 0 < draining <= drains", res.Counts.Draining, st.Drains)
 				}
 				// Every NACKed message is resent; so are messages the server
 				// never read because it closed the stream under them.
