@@ -126,8 +126,10 @@ type Result struct {
 	Service, Response *hdrhistogram.Histogram
 	// Intervals is the timeline.
 	Intervals []Interval
-	// OfferedRate is messages created per second and AckedRate ACKs per
-	// second, both after the warm-up, over Measured.
+	// OfferedRate is messages created per second over the sending period
+	// (end of the warm-up to end of sending), as vegeta's rate; AckedRate
+	// is ACKs per second over Measured, which also covers the wait for the
+	// last answer, as vegeta's throughput. Both exclude the warm-up.
 	OfferedRate, AckedRate float64
 	// LastDialError is the last failed dial of a replacement connection,
 	// if any.
@@ -444,6 +446,9 @@ func (d *Driver) result(stopT int64) *Result {
 		}
 		r.AckedRate = float64(acked) / m.Seconds()
 		r.OfferedRate = float64(offered) / m.Seconds()
+		if sending := time.Duration(stopT) - d.cfg.Warmup; sending > 0 {
+			r.OfferedRate = float64(offered) / sending.Seconds()
+		}
 	}
 	return r
 }
