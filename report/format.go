@@ -158,11 +158,16 @@ func formatConfigValue(v any) string {
 }
 
 // configPairs returns the configuration as sorted "key=value" strings, with
-// credential-like values redacted.
+// credential-like values redacted. Options set to the empty string (unset
+// names, faults that are off) are left out of the line; the results file
+// keeps them.
 func configPairs(cfg map[string]any) []string {
 	cfg = redactConfig(cfg)
 	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
+	for k, v := range cfg {
+		if s, ok := v.(string); ok && s == "" {
+			continue
+		}
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
