@@ -7,7 +7,7 @@ BENCHTIME   ?= 1s
 PKGS        := ./...
 BIN         := bin/ccsbench
 
-.PHONY: all build run test race lint fmt-check vet staticcheck bench fuzz gate clean
+.PHONY: all build run test race lint fmt-check vet staticcheck bench fuzz gate baseline clean
 
 all: build
 
@@ -46,6 +46,25 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# The project's own performance gate: two short runs against the embedded
+# fake compared with the committed baselines in results/. Thresholds are wide
+# because CI machines are shared 2-core boxes: the paced run's rate is steady
+# (it is set by the pacer) so it gets a tight bound and an absolute p99
+# ceiling; the saturating run's rate moves with machine load, so it only
+# catches collapses. Refresh the baselines with `make baseline`.
+GATE_PACED := run --conns 8 --rate 5000 --duration 5s --progress=false
+GATE_MAX   := run --conns 8 --rate 0 --duration 5s --progress=false
+
+gate: build
+	./$(BIN) $(GATE_PACED) --json bin/gate-paced.json --gate "unresolved==0,rate>=4900,p99<5ms,rp99<10ms"
+	./$(BIN) compare results/baseline-paced.json bin/gate-paced.json --max-rate-drop 2% --max-p99-rise off
+	./$(BIN) $(GATE_MAX) --json bin/gate-max.json --gate "unresolved==0,rate>=100000"
+	./$(BIN) compare results/baseline-max.json bin/gate-max.json --max-rate-drop 60% --max-p99-rise off
+
+baseline: build
+	./$(BIN) $(GATE_PACED) --json results/baseline-paced.json
+	./$(BIN) $(GATE_MAX) --json results/baseline-max.json
 
 clean:
 	rm -rf bin
