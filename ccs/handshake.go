@@ -89,7 +89,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 // connection: stream open, SASL PLAIN, stream restart, bind, optional
 // session. Failures are *HandshakeError; the caller closes c.
 func ClientHandshake(ctx context.Context, c net.Conn, cfg ClientConfig) (*Conn, error) {
-	h := &clientHS{c: c, cfg: cfg, f: NewFramer(c, cfg.Framer)}
+	h := &clientHS{hsStream: hsStream{c: c, f: NewFramer(c, cfg.Framer)}, cfg: cfg}
 	deadline := time.Now().Add(timeoutOr(cfg.Timeout))
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -109,9 +109,8 @@ func ClientHandshake(ctx context.Context, c net.Conn, cfg ClientConfig) (*Conn, 
 }
 
 type clientHS struct {
-	c   net.Conn
+	hsStream
 	cfg ClientConfig
-	f   *Framer
 }
 
 // streamHeader is what a client sends to open (and restart) its stream: an
@@ -208,7 +207,14 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 	return &Conn{Conn: h.c, Framer: h.f, JID: jid, StreamID: streamID}, nil
 }
 
-func (h *clientHS) write(stage, s string) *HandshakeError {
+// hsStream is what both halves of the handshake share: the connection, its
+// framer, and reading past keepalives with stream errors and ends typed.
+type hsStream struct {
+	c net.Conn
+	f *Framer
+}
+
+func (h *hsStream) write(stage, s string) *HandshakeError {
 	if _, err := io.WriteString(h.c, s); err != nil {
 		return wrapIOError(stage, err)
 	}
@@ -216,8 +222,8 @@ func (h *clientHS) write(stage, s string) *HandshakeError {
 }
 
 // next returns the next item that is not a keepalive, turning a stream
-// error into a *StreamError.
-func (h *clientHS) next(stage string) (*Stanza, *HandshakeError) {
+// error into a *StreamError and a stream end into ErrClosed.
+func (h *hsStream) next(stage string) (*Stanza, *HandshakeError) {
 	for {
 		st, err := h.f.Next()
 		if err != nil {
@@ -235,7 +241,7 @@ func (h *clientHS) next(stage string) (*Stanza, *HandshakeError) {
 	}
 }
 
-func (h *clientHS) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
+func (h *hsStream) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
 	st, err := h.next(stage)
 	if err != nil {
 		return nil, err
@@ -244,6 +250,10 @@ func (h *clientHS) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
 		return nil, h.unexpected(stage, st)
 	}
 	return st, nil
+}
+
+func (h *hsStream) unexpected(stage string, st *Stanza) *HandshakeError {
+	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st))}
 }
 
 func (h *clientHS) features(stage string) (*Element, *HandshakeError) {
@@ -289,10 +299,6 @@ func (h *clientHS) iqResult(stage, id string) (*Element, *HandshakeError) {
 		}
 		return e, nil
 	}
-}
-
-func (h *clientHS) unexpected(stage string, st *Stanza) *HandshakeError {
-	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st))}
 }
 
 func describe(st *Stanza) string {
@@ -403,7 +409,7 @@ func ServerHandshake(c net.Conn, cfg ServerConfig) (*ServerConn, error) {
 		c.Close()
 		return nil, &HandshakeError{Stage: "stream", Err: errors.New("ccs: ServerConfig.Authenticate is required")}
 	}
-	h := &serverHS{c: c, cfg: cfg, f: NewFramer(c, cfg.Framer)}
+	h := &serverHS{hsStream: hsStream{c: c, f: NewFramer(c, cfg.Framer)}, cfg: cfg}
 	c.SetDeadline(time.Now().Add(timeoutOr(cfg.Timeout)))
 	sc, err := h.run()
 	if err != nil {
@@ -416,9 +422,8 @@ func ServerHandshake(c net.Conn, cfg ServerConfig) (*ServerConn, error) {
 }
 
 type serverHS struct {
-	c          net.Conn
+	hsStream
 	cfg        ServerConfig
-	f          *Framer
 	headerSent bool
 }
 
@@ -517,46 +522,6 @@ func decodePlain(b64 string) (identity, password string, ok bool) {
 		identity = parts[0]
 	}
 	return identity, parts[2], identity != ""
-}
-
-func (h *serverHS) write(stage, s string) *HandshakeError {
-	if _, err := io.WriteString(h.c, s); err != nil {
-		return wrapIOError(stage, err)
-	}
-	return nil
-}
-
-func (h *serverHS) next(stage string) (*Stanza, *HandshakeError) {
-	for {
-		st, err := h.f.Next()
-		if err != nil {
-			return nil, wrapIOError(stage, err)
-		}
-		switch st.Kind {
-		case KindKeepalive:
-			continue
-		case KindStreamEnd:
-			return nil, &HandshakeError{Stage: stage, Err: ErrClosed}
-		case KindStreamError:
-			return nil, &HandshakeError{Stage: stage, Err: &StreamError{Condition: string(st.ErrorCondition), Text: string(st.ErrorText)}}
-		}
-		return st, nil
-	}
-}
-
-func (h *serverHS) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
-	st, err := h.next(stage)
-	if err != nil {
-		return nil, err
-	}
-	if st.Kind != k {
-		return nil, h.unexpected(stage, st)
-	}
-	return st, nil
-}
-
-func (h *serverHS) unexpected(stage string, st *Stanza) *HandshakeError {
-	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st))}
 }
 
 // fail tells the client why the handshake ends, when the protocol has a
