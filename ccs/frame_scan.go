@@ -332,28 +332,34 @@ func (f *Framer) accFor(depth int) *acc {
 // classify records what the element just opened at depth means for the
 // stanza: its kind and attributes at depth 1, the payload, child and error
 // fields below.
+// topAttrs fills the Stanza's id, type, to and from from the un-prefixed
+// attributes of the top-level element just scanned.
+func (f *Framer) topAttrs() {
+	for i := 0; i < f.nattr; i++ {
+		a := &f.attrs[i]
+		if a.colon >= 0 {
+			continue
+		}
+		switch string(a.qname) {
+		case "id":
+			f.st.ID = f.attrValue(a)
+		case "type":
+			f.st.Type = f.attrValue(a)
+		case "to":
+			f.st.To = f.attrValue(a)
+		case "from":
+			f.st.From = f.attrValue(a)
+		}
+	}
+}
+
 func (f *Framer) classify(depth int, uri, local []byte) {
 	e := &f.stack[depth-1]
 	switch depth {
 	case 1:
 		f.topURI = uri
 		f.st.Kind = kindOf(uri, local, f.defNS)
-		for i := 0; i < f.nattr; i++ {
-			a := &f.attrs[i]
-			if a.colon >= 0 {
-				continue
-			}
-			switch string(a.qname) {
-			case "id":
-				f.st.ID = f.attrValue(a)
-			case "type":
-				f.st.Type = f.attrValue(a)
-			case "to":
-				f.st.To = f.attrValue(a)
-			case "from":
-				f.st.From = f.attrValue(a)
-			}
-		}
+		f.topAttrs()
 		f.isErr = string(f.st.Type) == "error" &&
 			(f.st.Kind == KindMessage || f.st.Kind == KindIQ || f.st.Kind == KindPresence)
 	case 2:
@@ -482,20 +488,7 @@ func (f *Framer) scanHeader(b []byte) (int, error) {
 	if q > f.maxStanza {
 		return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stream header longer than the size limit")
 	}
-	for i := 0; i < f.nattr; i++ {
-		a := &f.attrs[i]
-		if a.colon >= 0 {
-			continue
-		}
-		switch string(a.qname) {
-		case "id":
-			f.st.ID = f.attrValue(a)
-		case "to":
-			f.st.To = f.attrValue(a)
-		case "from":
-			f.st.From = f.attrValue(a)
-		}
-	}
+	f.topAttrs()
 	f.keepHeader(qname)
 	f.st.Kind = KindStreamStart
 	f.st.Raw = b[:q]
