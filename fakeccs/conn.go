@@ -180,7 +180,11 @@ func (c *conn) flush() {
 		c.Conn.SetWriteDeadline(c.s.epoch.Add(time.Duration(now) + c.s.writeTimeout))
 	}
 	_, err := c.Conn.Write(c.out)
-	c.released += c.outAnswers
+	if err != nil {
+		c.delta[cAbandoned] += c.outAnswers
+	} else {
+		c.released += c.outAnswers
+	}
 	c.outAnswers = 0
 	if cap(c.out) > outKeep {
 		c.out = nil
@@ -349,24 +353,33 @@ func (c *conn) finish(err error) {
 	var se *streamErr
 	switch {
 	case errors.Is(err, errDrop):
+		c.abandon()
 		c.phase = phaseDone
 		c.raw.Close()
-	case errors.Is(err, errDrained), errors.Is(err, errClientEnd):
-		for c.held.len() > 0 { // the client closed early: answer at once
-			c.release(c.held.pop())
-		}
+	case errors.Is(err, errDrained):
+		// checkDrained let it end: every answer is on the wire
+		c.out = append(c.out, ccs.StreamEnd...)
+		c.endStream()
+	case errors.Is(err, errClientEnd):
+		// A client that ends its stream gives up on its pending messages
+		// (answers are only valid on their connection): the held answers
+		// are dropped, not sent, so a stalled server stays stalled.
+		c.abandonHeld()
 		c.out = append(c.out, ccs.StreamEnd...)
 		c.endStream()
 	case errors.As(err, &se):
+		c.abandon()
 		c.out = ccs.AppendStreamError(c.out[:0], se.cond, se.text)
 		c.delta[cStreamErrors]++
 		c.endStream()
 	case errors.As(err, &sx):
 		c.logf("stream error %s to %s: %s", ccs.Condition(err), c.raw.RemoteAddr(), sx.Detail)
+		c.abandon()
 		c.out = ccs.AppendStreamError(c.out[:0], ccs.Condition(err), sx.Detail)
 		c.delta[cStreamErrors]++
 		c.endStream()
 	default: // EOF, a reset, a failed write, the server closing
+		c.abandon()
 		c.phase = phaseDone
 		c.raw.Close() // no TLS close_notify: it could block on a client that does not read
 	}
@@ -375,6 +388,23 @@ func (c *conn) finish(err error) {
 		c.leaveBacklog()
 		c.publish()
 	}
+}
+
+// abandonHeld drops the held answers, counting their messages abandoned.
+func (c *conn) abandonHeld() {
+	c.delta[cAbandoned] += uint64(c.held.len())
+	for c.held.len() > 0 {
+		c.held.put(c.held.pop())
+	}
+}
+
+// abandon counts every downstream message not answered on the wire as
+// abandoned (held, or answered in out that is not going to be written)
+// when the connection is lost.
+func (c *conn) abandon() {
+	c.abandonHeld()
+	c.delta[cAbandoned] += c.outAnswers
+	c.outAnswers = 0
 }
 
 // endStream writes out (which ends with the stream's closing tag), closes
@@ -388,7 +418,9 @@ func (c *conn) endStream() {
 	c.publish()
 	c.Conn.SetWriteDeadline(time.Now().Add(LingerTimeout))
 	_, err := c.Conn.Write(c.out)
-	if err == nil {
+	if err != nil {
+		c.delta[cAbandoned] += c.outAnswers
+	} else {
 		c.released += c.outAnswers
 		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
@@ -396,6 +428,7 @@ func (c *conn) endStream() {
 		c.raw.SetReadDeadline(time.Now().Add(LingerTimeout))
 		io.CopyN(io.Discard, c.raw, 4<<20)
 	}
+	c.outAnswers = 0
 	c.out = nil
 	c.raw.Close()
 }

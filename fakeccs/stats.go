@@ -66,6 +66,13 @@ type Stats struct {
 	// closed abruptly by Config.DropEvery.
 	Drains uint64 `json:"drains"`
 	Drops  uint64 `json:"drops"`
+	// Abandoned counts downstream messages the fake never answered on
+	// the wire because their connection ended first: the client closed
+	// its stream while their (Config.AckDelay) answers were still held,
+	// or the connection ended otherwise (client gone, Config.DropEvery, a
+	// failed write, a stream error) with answers held or not yet written. Answers are only valid
+	// on their connection, so the client must send these again.
+	Abandoned uint64 `json:"abandoned"`
 	// StreamErrors counts stream errors sent (bad XML, over-size stanzas,
 	// strict window...), during or after the handshake.
 	StreamErrors uint64 `json:"stream_errors"`
@@ -97,6 +104,7 @@ const (
 	cReceiptsAcked
 	cDrains
 	cDrops
+	cAbandoned
 	cStreamErrors
 	cKeepalives
 	cPings
@@ -125,6 +133,7 @@ func (s *Server) fill(st *Stats, v func(i int) uint64) {
 	st.ReceiptsAcked += v(cReceiptsAcked)
 	st.Drains += v(cDrains)
 	st.Drops += v(cDrops)
+	st.Abandoned += v(cAbandoned)
 	st.StreamErrors += v(cStreamErrors)
 	st.Keepalives += v(cKeepalives)
 	st.Pings += v(cPings)

@@ -395,6 +395,7 @@ var (
 		counterOf("receipts_acked", "Delivery receipts ACKed by the app server.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsAcked }),
 		counterOf("drains", "Connections drained.", func(s *fakeccs.Stats) uint64 { return s.Drains }),
 		counterOf("drops", "Connections dropped abruptly.", func(s *fakeccs.Stats) uint64 { return s.Drops }),
+		counterOf("abandoned", "Downstream messages left unanswered because their connection ended first (client stream end or lost connection).", func(s *fakeccs.Stats) uint64 { return s.Abandoned }),
 		counterOf("stream_errors", "Stream errors sent.", func(s *fakeccs.Stats) uint64 { return s.StreamErrors }),
 		counterOf("keepalives", "Whitespace keepalives sent.", func(s *fakeccs.Stats) uint64 { return s.Keepalives }),
 		counterOf("pings", "XEP-0199 pings answered.", func(s *fakeccs.Stats) uint64 { return s.Pings }),
