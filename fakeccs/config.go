@@ -69,7 +69,9 @@ type Config struct {
 
 	// AckDelay holds each answer to a downstream message (ACK or NACK) for
 	// this long after the message was read; AckJitter adds a uniformly
-	// random extra delay in [0, AckJitter). Zero: answer at once.
+	// random extra delay in [0, AckJitter). Zero: answer at once. Answers
+	// still held when their connection ends (the client ends its stream,
+	// or the connection is lost) are never sent: see Stats.Abandoned.
 	AckDelay, AckJitter time.Duration
 
 	// Nack answers a fraction of valid downstream messages with a NACK of
