@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -55,6 +56,7 @@ Flags:
 // fakeOptions holds the fake server's behaviour flags, shared by `fake`
 // and, prefixed with "fake-", by `run` for its embedded fake.
 type fakeOptions struct {
+	prefix                    string // of every flag name: "" or "fake-"
 	ackDelay, ackJitter       time.Duration
 	nack                      string
 	dropEvery, drainEvery     string
@@ -77,7 +79,7 @@ type fakeOptions struct {
 // make sense for a standalone server (listener, certificates, credentials,
 // stats outputs) are defined by fakeCmd itself.
 func fakeFlags(fs *flag.FlagSet, prefix string) *fakeOptions {
-	o := &fakeOptions{}
+	o := &fakeOptions{prefix: prefix}
 	p := func(name string) string { return prefix + name }
 	fs.DurationVar(&o.ackDelay, p("ack-delay"), 0, "hold every answer (ACK/NACK) for `D` after the message arrives")
 	fs.DurationVar(&o.ackJitter, p("ack-jitter"), 0, "add a uniformly random extra delay in [0, `D`) to every answer")
@@ -115,21 +117,40 @@ func (o *fakeOptions) config() (fakeccs.Config, error) {
 		Unregistered:    splitList(o.unregist),
 		DeviceRate:      o.deviceRate, MaxStanza: o.maxStanza, Seed: o.seed,
 	}
+	// every error names the flag as the user typed it, prefix included
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("--%s%s: "+format, append([]any{o.prefix, name}, args...)...)
+	}
 	var err error
 	if cfg.Nack, err = fakeccs.ParseNackRules(o.nack); err != nil {
-		return cfg, fmt.Errorf("--nack: %w", err)
+		return cfg, bad("nack", "%w", err)
 	}
 	if cfg.DropEvery, err = fakeccs.ParseEvery(o.dropEvery); err != nil {
-		return cfg, fmt.Errorf("--drop-every: %w", err)
+		return cfg, bad("drop-every", "%w", err)
 	}
 	if cfg.DrainEvery, err = fakeccs.ParseEvery(o.drainEvery); err != nil {
-		return cfg, fmt.Errorf("--drain-every: %w", err)
+		return cfg, bad("drain-every", "%w", err)
 	}
-	if o.authTimeout <= 0 {
-		return cfg, errors.New("--auth-timeout must be positive")
-	}
-	if o.upstreamResend <= 0 {
-		return cfg, errors.New("--upstream-resend must be positive")
+	rateOK := func(r float64) bool { return !math.IsNaN(r) && !math.IsInf(r, 0) && r >= 0 }
+	switch {
+	case o.ackDelay < 0:
+		return cfg, bad("ack-delay", "must not be negative")
+	case o.ackJitter < 0:
+		return cfg, bad("ack-jitter", "must not be negative")
+	case o.authTimeout <= 0:
+		return cfg, bad("auth-timeout", "must be positive")
+	case o.upstreamResend <= 0:
+		return cfg, bad("upstream-resend", "must be positive")
+	case o.keepalive < 0:
+		return cfg, bad("keepalive", "must not be negative")
+	case !rateOK(o.upstreamRate):
+		return cfg, bad("upstream-rate", "%v must be finite and not negative", o.upstreamRate)
+	case !rateOK(o.deviceRate):
+		return cfg, bad("device-rate", "%v must be finite and not negative", o.deviceRate)
+	case !rateOK(o.canonicalRate) || o.canonicalRate > 1:
+		return cfg, bad("canonical-rate", "%v is outside 0..1", o.canonicalRate)
+	case o.maxStanza < 512:
+		return cfg, bad("max-stanza", "%d is below 512 bytes", o.maxStanza)
 	}
 	return cfg, nil
 }
@@ -155,7 +176,6 @@ type fakeStandalone struct {
 // fakeCmd implements `ccsbench fake`.
 func fakeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), fakeUsage)
 		fs.PrintDefaults()
@@ -171,10 +191,15 @@ func fakeCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&st.statsAddr, "stats-addr", "", "serve /stats.json and /metrics (Prometheus) on `ADDR`")
 	fs.BoolVar(&st.verbose, "verbose", false, "log connection events (refused logins, stream errors) to stderr")
 	opts := fakeFlags(fs, "")
+	// Asked-for help goes to stdout; usage errors go to stderr, one line.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
 			return 0
 		}
+		fmt.Fprintf(stderr, "ccsbench fake: %v (see ccsbench help fake)\n", err)
 		return 2
 	}
 	if fs.NArg() > 0 {

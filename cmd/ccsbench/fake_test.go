@@ -162,7 +162,7 @@ func TestFakeCommandUsageErrors(t *testing.T) {
 		{[]string{"--nack", "SERVICE_UNAVAILABLE"}, "--nack"},
 		{[]string{"--drop-every", "soon"}, "--drop-every"},
 		{[]string{"--drain-every", "-1s"}, "--drain-every"},
-		{[]string{"--canonical-rate", "2"}, "canonical rate"},
+		{[]string{"--canonical-rate", "2"}, "--canonical-rate"},
 		{[]string{"--cert", "x.pem"}, "--cert and --key"},
 		{[]string{"--cert", "x.pem", "--key", "y.pem", "--cert-out", "z.pem"}, "--cert-out"},
 		{[]string{"--cert", "/nonexistent.pem", "--key", "/nonexistent.key"}, "loading --cert"},
@@ -178,10 +178,44 @@ func TestFakeCommandUsageErrors(t *testing.T) {
 			t.Errorf("fake %v: stderr %q; want it to mention %q", tc.args, stderr.String(), tc.want)
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	if code := fakeCmd([]string{"--help"}, &stdout, &stderr); code != 0 || !strings.Contains(stderr.String(), "--drop-every") &&
-		!strings.Contains(stderr.String(), "-drop-every") {
-		t.Errorf("fake --help: exit %d, output %q", code, stderr.String())
+	for _, args := range [][]string{{"fake", "--help"}, {"fake", "-h"}, {"help", "fake"}} {
+		var stdout, stderr bytes.Buffer
+		var code int
+		if args[0] == "help" {
+			code = dispatch(args, &stdout, &stderr)
+		} else {
+			code = fakeCmd(args[1:], &stdout, &stderr)
+		}
+		if code != 0 || !strings.Contains(stdout.String(), "Usage: ccsbench fake") || !strings.Contains(stdout.String(), "-drop-every") ||
+			stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want the usage on stdout only", args, code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// TestFakeFlagErrorsNamePrefix checks that every error of a fake flag names
+// it as typed: with the "fake-" prefix when run defines it.
+func TestFakeFlagErrorsNamePrefix(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, value string }{
+		{"nack", "FOO=2"}, {"nack", "SERVICE_UNAVAILABLE"}, {"drop-every", "soon"}, {"drain-every", "-1s"},
+		{"ack-delay", "-1ms"}, {"ack-jitter", "-1ms"}, {"auth-timeout", "0s"}, {"upstream-resend", "0s"},
+		{"keepalive", "-1s"}, {"upstream-rate", "-1"}, {"upstream-rate", "NaN"}, {"device-rate", "+Inf"},
+		{"canonical-rate", "2"}, {"max-stanza", "100"},
+	} {
+		for _, prefix := range []string{"", "fake-"} {
+			fs := flag.NewFlagSet("x", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			opts := fakeFlags(fs, prefix)
+			flagName := "--" + prefix + tc.name
+			if err := fs.Parse([]string{flagName, tc.value}); err != nil {
+				t.Fatalf("%s %s: %v", flagName, tc.value, err)
+			}
+			_, err := opts.config()
+			if err == nil || !strings.HasPrefix(err.Error(), flagName+": ") {
+				t.Errorf("%s %s: error %v; want it to start with %q", flagName, tc.value, err, flagName+": ")
+			}
+		}
 	}
 }
 
