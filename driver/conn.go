@@ -569,6 +569,12 @@ func (p *pconn) queue(kind byte, to, id []byte) {
 // connection's wire, and takes it off the wire (releasing its window slot).
 func (p *pconn) answered(id []byte) (*record, uint32) {
 	d := p.d
+	if d.frozen.Load() {
+		// Past the drain deadline outcomes are final: a late answer is
+		// a stray and its message stays unresolved.
+		inc(&p.rc.strays)
+		return nil, 0
+	}
 	seq, i, ok := parseID(d.cfg.IDPrefix, id)
 	if !ok || int(i) >= len(d.recs) {
 		inc(&p.rc.strays)

@@ -75,8 +75,11 @@
 // with a free window slot; when none has one it waits, and that wait
 // counts in response time. A paced run stops when the schedule reaches
 // Duration, so that every message due before then is sent even if sending
-// lags, but no later than DrainTimeout after Duration. An unlimited pacer (rate 0) has no scheduler: each writer creates
-// messages itself whenever its window has room, with t0 = t1.
+// lags, but no later than DrainTimeout after Duration. Messages due before
+// the end of sending that the scheduler never got to create (every window
+// stayed full) are counted as Unsent, outside the accounting identity. An
+// unlimited pacer (rate 0) has no scheduler: each writer creates messages
+// itself whenever its window has room, with t0 = t1.
 //
 // # Retries (the rules of the protocol)
 //
@@ -102,11 +105,17 @@
 //
 // Every message ends in exactly one outcome: acked, nacked (final code),
 // stanza error or unresolved, so Messages == Acked + Nacked + StanzaErrors
-// + Unresolved (Result.Check). At the end of the run, sending stops, the
-// driver waits up to DrainTimeout for the answers of pending messages, then
-// closes every stream with </stream:stream>. A message still waiting for a
-// resend then (its last answer a retryable NACK) ends nacked with that
-// code; one sent and unanswered, or never sent, is unresolved.
+// + Unresolved (Result.Check). At the end of the run, sending stops and
+// the driver waits for the answers of pending messages until the drain
+// deadline: DrainTimeout after the end of sending, and never later than
+// Duration + DrainTimeout after the start (one absolute deadline for the
+// late sends of a paced run and the drain). Then every outcome is frozen
+// and every stream closed with </stream:stream>; answers read while the
+// streams close are counted as Strays, not as outcomes. A NACK is an
+// outcome only when it is final (a final code, or a bounded code whose
+// retries are exhausted); a message still waiting for the resend of a
+// retryable NACK at the deadline, one sent and unanswered, or one never
+// sent, is unresolved.
 //
 // # Measurement
 //
@@ -123,6 +132,11 @@
 // interval (kept as compact sparse histograms), the interval into the
 // run's totals, and publishes the rate and p99 of the last complete
 // second for Progress.
+//
+// Rates: OfferedRate is messages created, and AckedRate ACKs received,
+// after the warm-up per second of the sending period (end of the warm-up
+// to end of sending); ACKs of the drain count, its time does not, so a
+// few answers held back by a backoff do not drag the rate down.
 //
 // Warm-up: ACKs received during Warmup (rounded up to whole seconds so
 // that it ends on an interval boundary) are left out of the latency

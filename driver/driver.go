@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,8 @@ type Driver struct {
 	stopCreateC chan struct{}
 	stopOnce    sync.Once
 	closing     atomic.Bool
+	frozen      atomic.Bool   // the drain deadline passed: outcomes are final
+	unsent      atomic.Uint64 // messages due before the end of sending but never created
 	budget      atomic.Uint64 // messages left to create (Messages > 0, unlimited pacer)
 	created     atomic.Uint64 // messages created by the scheduler
 
@@ -227,11 +230,14 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 
 	// A paced run stops when the schedule reaches Duration, so that every
 	// message due before it is sent even when sending lags (its lateness
-	// counts in response time), but no later than DrainTimeout after
-	// Duration on the clock (a server that stopped answering must not hold
-	// the run forever); an unlimited run stops on the clock.
+	// counts in response time), an unlimited run stops on the clock. One
+	// absolute deadline, Duration + DrainTimeout after the start, ends both
+	// the late sends and the wait for answers, so that a server that
+	// stopped answering cannot hold the run longer.
 	var durC <-chan time.Time
+	var end time.Time // the absolute deadline; zero without Duration
 	if d.cfg.Duration > 0 {
+		end = d.base.Add(d.cfg.Duration + d.cfg.DrainTimeout)
 		limit := d.cfg.Duration
 		if !d.unlimited {
 			limit += d.cfg.DrainTimeout
@@ -250,12 +256,19 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	stopT := d.now()
 
 	deadline := time.Now().Add(d.cfg.DrainTimeout)
+	if !end.IsZero() && end.Before(deadline) {
+		deadline = end
+	}
 	for time.Now().Before(deadline) {
 		if c := d.sumCounts(); c.pending() == 0 {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// From here on every message's outcome is final: one still pending is
+	// unresolved, and answers that arrive while the streams close are
+	// strays, not outcomes.
+	d.frozen.Store(true)
 
 	d.close()
 	return d.result(stopT), nil
@@ -344,14 +357,41 @@ func (d *Driver) schedule() {
 		}
 		t0 := int64(due)
 		if !d.waitUntil(t0, timer, fine) {
+			d.countUnsent(sch, due)
 			return
 		}
 		for !d.place(t0, &rr) {
 			if !d.waitRoom(timer) {
+				d.countUnsent(sch, due)
 				return
 			}
 		}
 	}
+}
+
+// countUnsent counts, when the scheduler was stopped before the end of
+// the schedule, the messages due before the end of sending (Duration, or
+// the moment of the stop if earlier) that were never created: due, the
+// one in hand, and the rest of the schedule before that end.
+func (d *Driver) countUnsent(sch *workload.Schedule, due time.Duration) {
+	limit := time.Duration(d.now())
+	if d.cfg.Duration > 0 {
+		limit = min(limit, d.cfg.Duration)
+	}
+	var budget uint64 = math.MaxUint64
+	if d.cfg.Messages > 0 {
+		c := d.created.Load()
+		if c >= d.cfg.Messages {
+			return
+		}
+		budget = d.cfg.Messages - c
+	}
+	var n uint64
+	for due != workload.Never && due < limit && n < budget {
+		n++
+		due = sch.Next()
+	}
+	d.unsent.Store(n)
 }
 
 // fineBelow is the wait under which the scheduler sleeps with its

@@ -29,20 +29,28 @@ const IntervalLength = time.Second
 // Counts are the outcomes of a run's messages and the events around them.
 // Every unique message ends in exactly one outcome, so Messages == Acked +
 // Nacked + StanzaErrors + Unresolved (Check). Resends are Retries, never
-// Messages.
+// Messages. Outcomes are frozen when the drain deadline passes: answers
+// that arrive later (while the streams close) are Strays.
 type Counts struct {
 	// Messages is the number of unique downstream messages created.
 	Messages uint64
 	// Acked, Nacked and StanzaErrors count final outcomes; Nacks breaks
 	// Nacked down by code as sent by the server (it sums to Nacked). A
-	// message whose last answer was a retryable NACK and whose resend was
-	// still waiting when the run ended counts as nacked with that code.
+	// NACK is an outcome only when it is final: a final code, or a
+	// bounded code (INTERNAL_SERVER_ERROR, unknown codes) whose retries
+	// are exhausted.
 	Acked, Nacked uint64
 	Nacks         map[string]uint64
 	StanzaErrors  uint64
-	// Unresolved counts messages with no outcome when the drain timeout
-	// ran out: sent and unanswered, or never sent.
+	// Unresolved counts messages with no outcome when the drain deadline
+	// passed: sent and unanswered, never sent, or waiting for the resend
+	// of a retryable NACK (SERVICE_UNAVAILABLE, CONNECTION_DRAINING, a
+	// bounded code with retries left).
 	Unresolved uint64
+	// Unsent counts messages due before the end of sending but never
+	// created, because every window stayed full (the target could not
+	// keep up). They are not part of Messages and not in the identity.
+	Unsent uint64
 	// Sent counts downstream stanzas written, first attempts and resends;
 	// Retries counts the resends.
 	Sent, Retries uint64
@@ -53,9 +61,13 @@ type Counts struct {
 	// Upstream and Receipts count the ACKs written for upstream messages
 	// and delivery receipts (those that arrive after the driver closed its
 	// stream stay unacknowledged, and CCS delivers them again later).
+	// Receipts includes receipts the server sent again after a lost
+	// connection: each one is ACKed and counted again, so Receipts can
+	// exceed Acked.
 	Upstream, Receipts uint64
 	// Strays counts answers (ACK, NACK, stanza error) that matched no
-	// message on the wire of their connection: duplicates or foreign ids.
+	// message on the wire of their connection (duplicates or foreign
+	// ids) or that arrived after the drain deadline.
 	Strays uint64
 }
 
@@ -116,8 +128,8 @@ type Result struct {
 	// Warmup is the warm-up in effect (whole seconds).
 	Warmup time.Duration
 	// Elapsed is the whole run, drain included; Measured is the part the
-	// rates are computed over: from the end of the warm-up to the end of
-	// sending or the last answer, whichever is later.
+	// rates are computed over: the sending period, from the end of the
+	// warm-up to the end of sending.
 	Elapsed, Measured time.Duration
 	// Counts are the outcomes and events.
 	Counts Counts
@@ -127,9 +139,10 @@ type Result struct {
 	// Intervals is the timeline.
 	Intervals []Interval
 	// OfferedRate is messages created per second over the sending period
-	// (end of the warm-up to end of sending), as vegeta's rate; AckedRate
-	// is ACKs per second over Measured, which also covers the wait for the
-	// last answer, as vegeta's throughput. Both exclude the warm-up.
+	// (Measured: end of the warm-up to end of sending), as vegeta's rate;
+	// AckedRate is ACKs received after the warm-up (those of the drain
+	// included) per second of the same period, so that a few answers
+	// delayed by backoff do not drag it down. Both exclude the warm-up.
 	OfferedRate, AckedRate float64
 	// LastDialError is the last failed dial of a replacement connection,
 	// if any.
@@ -416,26 +429,18 @@ func (d *Driver) result(stopT int64) *Result {
 		cnt.Nacks[k] += v
 	}
 	d.unknownMu.Unlock()
-	// Messages without an outcome: those whose last answer was a
-	// retryable NACK end as that NACK; the rest are unresolved.
+	// Messages without an outcome when the drain deadline passed are
+	// unresolved, those waiting for the resend of a retryable NACK too.
 	for i := range d.recs {
-		rec := &d.recs[i]
-		if !rec.live {
-			continue
-		}
-		if rec.wire.Load() == 0 && rec.nacked {
-			cnt.Nacked++
-			if rec.lastNack == ccs.NackUnknown {
-				cnt.Nacks[string(rec.nackText)]++
-			} else {
-				cnt.Nacks[rec.lastNack.String()]++
-			}
-		} else {
+		if d.recs[i].live {
 			cnt.Unresolved++
 		}
 	}
-	end := max(stopT, snap.lastAnswer)
-	if m := time.Duration(end) - d.cfg.Warmup; m > 0 {
+	cnt.Unsent = d.unsent.Load()
+	// Both rates are over the sending period: from the end of the warm-up
+	// to the end of sending (the wait for the last answers is left out, so
+	// that a few backed-off retries do not drag the rate down).
+	if m := time.Duration(stopT) - d.cfg.Warmup; m > 0 {
 		r.Measured = m
 		var acked, offered uint64
 		for _, iv := range c.ivls {
@@ -446,9 +451,6 @@ func (d *Driver) result(stopT int64) *Result {
 		}
 		r.AckedRate = float64(acked) / m.Seconds()
 		r.OfferedRate = float64(offered) / m.Seconds()
-		if sending := time.Duration(stopT) - d.cfg.Warmup; sending > 0 {
-			r.OfferedRate = float64(offered) / sending.Seconds()
-		}
 	}
 	return r
 }

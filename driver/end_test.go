@@ -1,0 +1,148 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/workload"
+)
+
+// runRaw runs the driver with cfg and returns its result without the
+// checks of run (these tests expect unresolved messages).
+func runRaw(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := d.Run(ctx)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("counts %+v elapsed %v", res.Counts, res.Elapsed)
+	if err := res.Counts.Check(); err != nil {
+		t.Errorf("Counts.Check: %v", err)
+	}
+	return res
+}
+
+// A server that holds every answer past the drain deadline: no message
+// may count as answered, whatever arrives while the streams close; the
+// run ends at Duration + DrainTimeout (plus the close) even though the
+// scheduler is blocked by full windows; the messages it could not create
+// are counted as unsent.
+func TestRunStalledServer(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccs.Config{AckDelay: 30 * time.Second})
+	cfg := fakeConfig(srv)
+	cfg.Conns, cfg.Window = 1, 5
+	cfg.Pacer = workload.ConstantPacer{Freq: 1000}
+	cfg.Duration = 200 * time.Millisecond
+	cfg.DrainTimeout = 600 * time.Millisecond
+	cfg.CloseTimeout = 100 * time.Millisecond
+	res := runRaw(t, cfg)
+	c := res.Counts
+	if c.Acked != 0 || c.Nacked != 0 || c.Unresolved != c.Messages || c.Messages == 0 {
+		t.Errorf("acked %d nacked %d unresolved %d of %d; want every message unresolved", c.Acked, c.Nacked, c.Unresolved, c.Messages)
+	}
+	if err := res.Check(); !errors.Is(err, ErrUnresolved) {
+		t.Errorf("Check = %v; want ErrUnresolved", err)
+	}
+	// 200 messages are due in 200 ms at 1000/s; 5 fit in the window.
+	if due := c.Messages + c.Unsent; c.Unsent == 0 || due < 199 || due > 201 {
+		t.Errorf("messages %d + unsent %d = %d; want the 200 due, most of them unsent", c.Messages, c.Unsent, due)
+	}
+	// One deadline for late sends and the drain: not 200+600+600 ms.
+	if limit := cfg.Duration + cfg.DrainTimeout + cfg.CloseTimeout + 250*time.Millisecond; res.Elapsed > limit {
+		t.Errorf("run took %v; want at most Duration + DrainTimeout + CloseTimeout (+250 ms) = %v", res.Elapsed, limit)
+	}
+}
+
+// A retryable NACK whose resend is still waiting at the drain deadline
+// leaves its message unresolved, not nacked.
+func TestRunRetryPendingUnresolved(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccs.Config{Nack: []fakeccs.NackRule{{Code: "SERVICE_UNAVAILABLE", Rate: 1}}})
+	cfg := fakeConfig(srv)
+	cfg.Conns = 2
+	cfg.Pacer = workload.ConstantPacer{Freq: 500}
+	cfg.Duration = 200 * time.Millisecond
+	cfg.DrainTimeout = 200 * time.Millisecond
+	cfg.InitialBackoff = time.Second
+	res := runRaw(t, cfg)
+	c := res.Counts
+	if c.Nacked != 0 || len(c.Nacks) != 0 || c.Unresolved != c.Messages || c.Messages == 0 {
+		t.Errorf("nacked %d %v unresolved %d of %d; want every message unresolved", c.Nacked, c.Nacks, c.Unresolved, c.Messages)
+	}
+}
+
+// The acked rate is over the sending period: answers delayed past it by a
+// backoff do not drag it below the offered rate.
+func TestRunAckedRateOverSending(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccs.Config{Nack: []fakeccs.NackRule{{Code: "SERVICE_UNAVAILABLE", Rate: 0.05}}})
+	cfg := fakeConfig(srv)
+	cfg.Conns = 2
+	cfg.Pacer = workload.ConstantPacer{Freq: 1000}
+	cfg.Duration = 500 * time.Millisecond
+	cfg.DrainTimeout = 3 * time.Second
+	cfg.InitialBackoff = 400 * time.Millisecond
+	cfg.MaxBackoff = 400 * time.Millisecond
+	res := run(t, srv, cfg)
+	if res.AckedRate < 0.9*res.OfferedRate || res.Measured > cfg.Duration+100*time.Millisecond {
+		t.Errorf("acked rate %.0f/s offered %.0f/s over %v; want the acked rate over the sending period, close to the offered one", res.AckedRate, res.OfferedRate, res.Measured)
+	}
+}
+
+// lateTransport holds back every event its connections read until a wall
+// time: the server's answers reach the driver after the drain deadline.
+type lateTransport struct {
+	Transport
+	until time.Time
+}
+
+func (t lateTransport) Dial(ctx context.Context, i int) (Conn, error) {
+	c, err := t.Transport.Dial(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	return &lateConn{Conn: c, until: t.until}, nil
+}
+
+type lateConn struct {
+	Conn
+	until time.Time
+}
+
+func (c *lateConn) Next(ev *Event) error {
+	if w := time.Until(c.until); w > 0 {
+		time.Sleep(w)
+	}
+	return c.Conn.Next(ev)
+}
+
+// Answers read after the drain deadline (while the streams close) are not
+// outcomes: their messages stay unresolved and the answers are strays.
+func TestRunLateAnswersNotCounted(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccsConfig())
+	cfg := fakeConfig(srv)
+	cfg.Conns = 1
+	cfg.Pacer = workload.ConstantPacer{Freq: 200}
+	cfg.Duration = 100 * time.Millisecond
+	cfg.DrainTimeout = 100 * time.Millisecond
+	cfg.CloseTimeout = 2 * time.Second
+	until := time.Now().Add(cfg.Duration + cfg.DrainTimeout + 300*time.Millisecond)
+	cfg.Transport = lateTransport{NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS}), until}
+	res := runRaw(t, cfg)
+	c := res.Counts
+	if c.Messages == 0 || c.Acked != 0 || c.Unresolved != c.Messages || c.Strays != c.Messages {
+		t.Errorf("acked %d unresolved %d strays %d of %d; want every message unresolved and its late ACK a stray", c.Acked, c.Unresolved, c.Strays, c.Messages)
+	}
+}
