@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -25,10 +26,18 @@ import (
 //     p99 (per-interval histograms are not in results files);
 //   - the embedded fakes' stats are summed field by field when every run has them.
 //
+// The merged Config is the first run's, with "merged_from" set to the
+// runs' labels (file paths, or "run N"), so a merged file says what it is
+// made of.
+//
 // The warnings flag what the merge cannot reconcile: configurations,
 // targets or tool versions that differ between runs, broken accounting, fake
-// stats present in only some runs. Gate verdicts are dropped: evaluate gates
-// on the merged result. An error is returned for no results or a missing or
+// stats present in only some runs, runs whose time spans (StartedAt to
+// StartedAt + DurationS) do not overlap (a distributed run is simultaneous;
+// rates over the union of disjoint spans are lower than any run's), and the
+// same run given twice (the same Label, or the same StartedAt, duration,
+// counts and histograms), whose counts the merge adds twice. Gate verdicts
+// are dropped: evaluate gates on the merged result. An error is returned for no results or a missing or
 // undecodable histogram.
 func Merge(rs ...*Result) (*Result, []string, error) {
 	if len(rs) == 0 {
@@ -86,9 +95,14 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 		}
 		offered += r.Throughput.OfferedPerS * r.DurationS
 	}
+	warnings = append(warnings, spanWarnings(rs, names)...)
 	if len(targets) > 1 {
 		warnings = append(warnings, "runs measured different targets: "+strings.Join(targets, ", "))
 	}
+	if out.Config == nil {
+		out.Config = map[string]any{}
+	}
+	out.Config[mergedFromKey] = names
 	out.Target = strings.Join(targets, ",")
 	out.StartedAt = start
 	out.DurationS = end.Sub(start).Seconds()
@@ -142,6 +156,45 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 		warnings = append(warnings, warn)
 	}
 	return out, warnings, nil
+}
+
+// mergedFromKey is the Config key of a merged result that lists the labels
+// of the results it was made from.
+const mergedFromKey = "merged_from"
+
+// spanWarnings flags pairs of runs that are the same run given twice, or
+// whose time spans do not overlap.
+func spanWarnings(rs []*Result, names []string) []string {
+	var warnings []string
+	span := func(r *Result) (time.Time, time.Time) {
+		return r.StartedAt, r.StartedAt.Add(secondsDuration(r.DurationS))
+	}
+	const layout = "2006-01-02T15:04:05.000Z07:00"
+	for i, a := range rs {
+		for j := i + 1; j < len(rs); j++ {
+			b := rs[j]
+			as, ae := span(a)
+			bs, be := span(b)
+			switch {
+			case a.Label != "" && a.Label == b.Label:
+				warnings = append(warnings, fmt.Sprintf("%s is given twice: its counts and histograms are merged twice", a.Label))
+			case sameRun(a, b):
+				warnings = append(warnings, fmt.Sprintf("%s and %s are the same run (same start, counts and histograms): it is merged twice", names[i], names[j]))
+			case !(as.Before(be) && bs.Before(ae)):
+				warnings = append(warnings, fmt.Sprintf("%s (%s, %.1f s) and %s (%s, %.1f s) do not overlap in time: a distributed run is expected "+
+					"to be simultaneous; the merged rates are over the span from the first start to the last end",
+					names[i], as.UTC().Format(layout), a.DurationS, names[j], bs.UTC().Format(layout), b.DurationS))
+			}
+		}
+	}
+	return warnings
+}
+
+// sameRun reports whether a and b record the same run: the same start,
+// duration, counts and histograms.
+func sameRun(a, b *Result) bool {
+	return a.StartedAt.Equal(b.StartedAt) && a.DurationS == b.DurationS && a.Histograms == b.Histograms &&
+		reflect.DeepEqual(normalizeJSON(a.Counts), normalizeJSON(b.Counts))
 }
 
 // secondsDuration converts seconds to a Duration.
@@ -234,6 +287,9 @@ func configDiff(a, b map[string]any) []string {
 	}
 	var diff []string
 	for k := range keys {
+		if k == mergedFromKey { // the sources of merged inputs differ by nature
+			continue
+		}
 		va, oka := a[k]
 		vb, okb := b[k]
 		ja, _ := json.Marshal(normalizeJSON(va))

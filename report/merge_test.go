@@ -128,6 +128,8 @@ func TestMergeSameConfigAndSingle(t *testing.T) {
 		b.Config[k] = v
 	}
 	b.Config["conns"] = 8.0 // decoded JSON form of the same value
+	b.StartedAt = b.StartedAt.Add(100 * time.Millisecond) // another machine, overlapping in time
+	b.Label = "other.json"
 	if _, warnings, err := Merge(a, b); err != nil || len(warnings) != 0 {
 		t.Errorf("Merge(same config) = %q, %v; want no warnings", warnings, err)
 	}
@@ -156,5 +158,42 @@ func TestMergeErrors(t *testing.T) {
 	a.Fake = json.RawMessage(`{}`)
 	if _, _, err := Merge(a, b); err == nil {
 		t.Errorf("Merge(bad fake JSON) = nil error; want one")
+	}
+}
+
+func TestMergeSpanAndDuplicateWarnings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		setup func(a, b *Result)
+		want  string // "" for no warning
+	}{
+		{"simultaneous", func(a, b *Result) { b.StartedAt = a.StartedAt.Add(time.Second) }, ""},
+		{"one after the other", func(a, b *Result) { b.StartedAt = a.StartedAt.Add(secondsDuration(a.DurationS)) }, "do not overlap in time"},
+		{"far apart", func(a, b *Result) { b.StartedAt = a.StartedAt.Add(-time.Hour) }, "do not overlap in time"},
+		{"same run", func(a, b *Result) {}, "are the same run"},
+		{"same file", func(a, b *Result) {
+			a.Label, b.Label = "c1.json", "c1.json"
+			b.StartedAt = a.StartedAt.Add(time.Second)
+		}, "c1.json is given twice"},
+	} {
+		a, b := baseFixture.build(t), baseFixture.build(t)
+		a.Label, b.Label = "r1.json", "r2.json"
+		tc.setup(a, b)
+		m, warnings, err := Merge(a, b)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		joined := strings.Join(warnings, "\n")
+		if tc.want == "" && len(warnings) != 0 || tc.want != "" && (len(warnings) != 1 || !strings.Contains(joined, tc.want)) {
+			t.Errorf("%s: warnings %q; want %q", tc.name, warnings, tc.want)
+		}
+		from, _ := m.Config["merged_from"].([]string)
+		if len(from) != 2 || from[0] != a.Label || !strings.HasPrefix(from[1], b.Label) {
+			t.Errorf("%s: merged_from = %v; want [%s %s]", tc.name, m.Config["merged_from"], a.Label, b.Label)
+		}
+		if _, ok := a.Config["merged_from"]; ok {
+			t.Errorf("%s: Merge modified its input's config", tc.name)
+		}
 	}
 }

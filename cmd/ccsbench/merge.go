@@ -17,9 +17,19 @@ const mergeUsage = `Usage: ccsbench merge A.json B.json ... -o ALL.json
 
 Merges the results of runs made at the same time from several machines:
 counts summed, histograms merged exactly (percentiles recomputed from the
-merged histograms, never averaged), timelines aligned by wall clock. Runs
-whose configurations, targets or versions differ are flagged with warnings
-on standard error. -o - writes to standard output.
+merged histograms, never averaged), timelines aligned by wall clock.
+
+The merged run starts at the earliest start and ends at the latest end
+(started_at + duration_s); the merged rates are the summed counts over that
+span: acked rate = total acked / span, offered rate = total offered / span.
+For simultaneous runs that is their combined rate; for runs made one after
+the other it is lower than any of them, so such runs are warned about.
+
+Warnings on standard error flag runs whose configurations, targets or
+versions differ, runs whose time spans do not overlap, and the same run
+given twice (the same file, or identical start, counts and histograms),
+which would be counted twice. The merged file lists its sources in
+config.merged_from. -o - writes to standard output.
 
 Exit status: 0 on success (warnings included), 2 on bad usage or unreadable
 or unmergeable input.
