@@ -127,7 +127,7 @@ func TestMergeSameConfigAndSingle(t *testing.T) {
 	for k, v := range a.Config {
 		b.Config[k] = v
 	}
-	b.Config["conns"] = 8.0 // decoded JSON form of the same value
+	b.Config["conns"] = 8.0                               // decoded JSON form of the same value
 	b.StartedAt = b.StartedAt.Add(100 * time.Millisecond) // another machine, overlapping in time
 	b.Label = "other.json"
 	if _, warnings, err := Merge(a, b); err != nil || len(warnings) != 0 {
