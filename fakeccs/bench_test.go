@@ -361,3 +361,41 @@ func BenchmarkAckDelayLateness(b *testing.B) {
 	b.ReportMetric(float64(late[b.N/2].Microseconds()), "p50-late-µs")
 	b.ReportMetric(float64(late[b.N*99/100].Microseconds()), "p99-late-µs")
 }
+
+// BenchmarkConnChurn measures a connection's whole life on loopback, as
+// --drain-every churns them: TLS dial, stream handshake, 100 messages and
+// their ACKs, the client's stream end. B/op counts both sides; profile
+// with -memprofile to see the server's share.
+func BenchmarkConnChurn(b *testing.B) {
+	srv := startServer(b, Config{})
+	msgs := messageStream(100, "")
+	cfg := clientConfig(srv)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := ccs.Dial(context.Background(), srv.Addr().String(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(ioTimeout))
+		if _, err := c.Write(msgs); err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < 100; {
+			st, err := c.Framer.Next()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.Kind == ccs.KindMessage {
+				n++
+			}
+		}
+		c.Write([]byte(ccs.StreamEnd))
+		for {
+			st, err := c.Framer.Next()
+			if err != nil || st.Kind == ccs.KindStreamEnd {
+				break
+			}
+		}
+		c.Close()
+	}
+}

@@ -107,6 +107,8 @@ type conn struct {
 	up         upState
 	upInterval int64 // ns between upstream messages, or 0
 	upNext     int64
+
+	bufs *connBufs // the pooled state's holder, for recycleBufs
 }
 
 // newConn prepares a connection over the TLS connection tc on raw.
@@ -127,6 +129,7 @@ func (s *Server) newConn(tc net.Conn, raw net.Conn) *conn {
 		timed:    s.timed,
 		clock:    s.timed || s.cfg.DeviceRate > 0,
 	}
+	s.takeBufs(c)
 	if s.cfg.UpstreamRate > 0 {
 		c.upInterval = max(1, int64(float64(time.Second)/s.cfg.UpstreamRate))
 	}
@@ -429,7 +432,7 @@ func (c *conn) endStream() {
 		io.CopyN(io.Discard, c.raw, 4<<20)
 	}
 	c.outAnswers = 0
-	c.out = nil
+	c.out = c.out[:0] // kept for the next connection (recycleBufs)
 	c.raw.Close()
 }
 

@@ -109,6 +109,13 @@ func (r *recentIDs) add(h uint64) {
 	r.n++
 }
 
+// reset empties r, keeping its tables for reuse.
+func (r *recentIDs) reset() {
+	clear(r.cur)
+	clear(r.old)
+	r.n = 0
+}
+
 // grow doubles the current table (from 64 slots up to 2*RecentIDs).
 func (r *recentIDs) grow() {
 	t := make([]uint64, max(64, 2*len(r.cur)))

@@ -54,6 +54,7 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	raws    map[net.Conn]struct{} // every open TCP connection
 	conns   map[*conn]struct{}    // bound connections
+	bufs    sync.Pool             // *connBufs of closed connections
 	totals  []uint64              // counts of closed connections
 	senders map[string]*backlog
 	wg      sync.WaitGroup
@@ -297,6 +298,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	c := s.newConn(tc, raw)
+	defer s.recycleBufs(c)
 	sc, err := ccs.ServerHandshake(c, ccs.ServerConfig{
 		Authenticate: s.authenticate,
 		Timeout:      max(time.Until(deadline), time.Millisecond),
@@ -322,7 +324,6 @@ func (s *Server) serveConn(raw net.Conn) {
 		c.backlog = s.senderBacklog(sc.SenderID)
 	}
 	c.pub = make(counters, len(s.totals))
-	c.delta = make([]uint64, len(s.totals))
 
 	s.mu.Lock()
 	if s.closed {

@@ -551,3 +551,42 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatalf("Serve after Close = %v; want ErrClosed", err)
 	}
 }
+
+// TestConnBufsReused checks that a closed connection's buffers go to the
+// next connection, emptied (sync.Pool may drop some under -race or a GC,
+// hence the attempts).
+func TestConnBufsReused(t *testing.T) {
+	t.Parallel()
+	srv, err := New(Config{AckDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := false
+	for range 100 {
+		c := srv.newConn(nil, nil)
+		c.out = append(make([]byte, 0, 4096), "stale"...)
+		c.recent.add(12345)
+		h := c.held.get()
+		h.buf = append(h.buf, "stale"...)
+		c.held.push(h)
+		c.delta[cAcks] = 7
+		srv.recycleBufs(c)
+		if c.out != nil || c.delta != nil || c.held.len() != 0 {
+			t.Fatal("recycleBufs left state in the closed connection")
+		}
+		n := srv.newConn(nil, nil)
+		if n.held.len() != 0 || n.recent.contains(12345) || len(n.out) != 0 || n.delta[cAcks] != 0 ||
+			len(n.delta) != len(srv.totals) {
+			t.Fatalf("a new connection inherited state: held %d, recent %v, out %q, delta %v",
+				n.held.len(), n.recent.contains(12345), n.out, n.delta)
+		}
+		if cap(n.out) == 4096 && len(n.recent.cur) > 0 && len(n.held.free) == 1 {
+			reused = true
+			break
+		}
+		srv.recycleBufs(n)
+	}
+	if !reused {
+		t.Error("no connection reused a closed connection's buffers in 100 tries")
+	}
+}

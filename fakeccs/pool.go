@@ -1,0 +1,62 @@
+package fakeccs
+
+import "github.com/ccsbench/ccsbench/ccs"
+
+// maxPooledHelds bounds the free helds a pooled connection state keeps.
+const maxPooledHelds = 2 * ccs.MaxPending
+
+// connBufs is the per-connection state that a closed connection leaves
+// for the next one: the reply buffer, the recent-id tables, the held
+// answers' free list, the counters' delta and scratch buffers. A server
+// keeps them in a sync.Pool, so that connection churn (--drain-every,
+// --drop-every, reconnecting clients) does not allocate them anew; what
+// the pool holds is bounded (outKeep for the reply buffer, 2*RecentIDs
+// slots per recent-id table, maxPooledHelds helds).
+type connBufs struct {
+	out                  []byte
+	recent               recentIDs
+	held                 heldQueue
+	delta                []uint64
+	desc, canon, scratch []byte
+}
+
+// takeBufs gives c the state of a closed connection, or fresh state.
+func (s *Server) takeBufs(c *conn) {
+	b, _ := s.bufs.Get().(*connBufs)
+	if b == nil || len(b.delta) != len(s.totals) {
+		b = &connBufs{delta: make([]uint64, len(s.totals))}
+	}
+	c.out, c.recent, c.held, c.delta = b.out, b.recent, b.held, b.delta
+	c.desc, c.canon, c.scratch = b.desc, b.canon, b.scratch
+	*b = connBufs{}
+	c.bufs = b
+}
+
+// recycleBufs returns c's reusable state to the pool, cleared; c must not
+// be used afterwards.
+func (s *Server) recycleBufs(c *conn) {
+	b := c.bufs
+	if b == nil {
+		return
+	}
+	c.bufs = nil
+	if cap(c.out) <= outKeep {
+		b.out = c.out[:0]
+	}
+	b.recent = c.recent
+	b.recent.reset()
+	b.held = c.held
+	for b.held.len() > 0 {
+		b.held.put(b.held.pop())
+	}
+	keep := min(len(b.held.free), maxPooledHelds)
+	clear(b.held.free[keep:])
+	b.held.free = b.held.free[:keep]
+	b.held.seq = 0
+	b.delta = c.delta
+	clear(b.delta)
+	b.desc, b.canon, b.scratch = c.desc[:0], c.canon[:0], c.scratch[:0]
+	c.out, c.recent, c.held, c.delta = nil, recentIDs{}, heldQueue{}, nil
+	c.desc, c.canon, c.scratch = nil, nil, nil
+	s.bufs.Put(b)
+}
