@@ -113,7 +113,10 @@ type Config struct {
 	// both are set.
 	Warmup time.Duration
 	// DrainTimeout bounds the wait for answers after scheduling stopped
-	// (default 5 s); messages still unanswered then are unresolved.
+	// (default 5 s), and with Duration the whole run: late sends and the
+	// drain end at the latest Duration + DrainTimeout after the start.
+	// Messages without an outcome then are unresolved, and answers read
+	// later are strays.
 	DrainTimeout time.Duration
 	// CloseTimeout bounds the wait for the server's end of stream after
 	// the driver closed its streams (default 1 s).

@@ -76,7 +76,7 @@ type pconn struct {
 
 	draining atomic.Bool
 	dead     atomic.Bool
-	retired  atomic.Bool // reader done: the collector folds and forgets it
+	retired  atomic.Bool // reader done: handed to the collector, which folds and forgets it
 
 	idle      atomic.Uint32
 	needUnits atomic.Uint32
@@ -90,7 +90,7 @@ type pconn struct {
 	acks  atomic.Pointer[chunk] // reader → writer
 	spare atomic.Pointer[chunk] // writer → reader
 
-	ivl [2]ivlHists
+	ivl *[2]ivlHists // from the slot, given back when the collector folds the connection
 	cur atomic.Uint32
 	gen atomic.Uint64
 
@@ -127,9 +127,7 @@ func newPconn(d *Driver, s *slot, c Conn) *pconn {
 		rng:   rand.New(rand.NewPCG(d.cfg.Seed, uint64(d.connIDs.Load()))),
 	}
 	p.win.max = int64(d.cfg.Window)
-	for i := range p.ivl {
-		p.ivl[i] = ivlHists{svc: newHist(), rsp: newHist()}
-	}
+	p.ivl = s.takeHists()
 	p.w.gen = d.gen.Clone(d.cfg.Message.Seed ^ uint64(p.id)*0x9e3779b97f4a7c15)
 	p.w.pre.init(d.cfg.Window)
 	p.w.ready.init(d.cfg.Window)
@@ -719,6 +717,7 @@ func (p *pconn) finish() {
 		}
 	}
 	p.retired.Store(true)
+	d.col.retire(p)
 	close(p.rdone)
 }
 

@@ -33,7 +33,8 @@ type Driver struct {
 	started atomic.Bool
 	ran     atomic.Bool
 
-	connIDs atomic.Uint32
+	connIDs    atomic.Uint32
+	histAllocs atomic.Uint64 // pairs of interval histograms allocated (reused across reconnects)
 
 	stopCreate  atomic.Bool
 	stopCreateC chan struct{}
@@ -90,7 +91,7 @@ func New(cfg Config) (*Driver, error) {
 	payloadCap := gen.MaxJSONLen(maxIDLen)
 	d.slots = make([]*slot, c.Conns)
 	for i := range d.slots {
-		s := &slot{d: d, index: i, events: make(chan slotEvent, 4)}
+		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), hists: make(chan *[2]ivlHists, 2)}
 		d.slots[i] = s
 		for k := per - 1; k >= 0; k-- {
 			idx := uint32(i*per + k)

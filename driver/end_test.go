@@ -146,3 +146,31 @@ func TestRunLateAnswersNotCounted(t *testing.T) {
 		t.Errorf("acked %d unresolved %d strays %d of %d; want every message unresolved and its late ACK a stray", c.Acked, c.Unresolved, c.Strays, c.Messages)
 	}
 }
+
+// Frequent draining replaces connections many times a second: their
+// interval histograms (~560 KB a connection) are reused per slot, not
+// allocated for each new connection.
+func TestRunDrainReusesHistograms(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccs.Config{DrainEvery: fakeccs.Every{D: 20 * time.Millisecond}})
+	cfg := fakeConfig(srv)
+	cfg.Conns = 2
+	cfg.Pacer = workload.ConstantPacer{Freq: 2000}
+	cfg.Duration = 600 * time.Millisecond
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	n := d.histAllocs.Load()
+	t.Logf("reconnects %d, histogram pairs allocated %d", res.Counts.Reconnects, n)
+	if res.Counts.Reconnects < 10 || n > uint64(4*cfg.Conns) {
+		t.Errorf("reconnects %d, histogram pairs allocated %d; want >= 10 reconnects and at most %d pairs", res.Counts.Reconnects, n, 4*cfg.Conns)
+	}
+}

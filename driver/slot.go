@@ -32,7 +32,38 @@ type slot struct {
 
 	events chan slotEvent
 
+	// hists holds interval histograms of this slot's retired connections
+	// for the next ones: a replacement every few milliseconds (frequent
+	// draining) must not allocate 4 histograms (~560 KB) each time.
+	hists chan *[2]ivlHists
+
 	draining, reconnects, dialFailures atomic.Uint64
+}
+
+// takeHists returns a reset pair of interval histograms, reused if the
+// slot has one.
+func (s *slot) takeHists() *[2]ivlHists {
+	select {
+	case h := <-s.hists:
+		return h
+	default:
+	}
+	s.d.histAllocs.Add(1)
+	return &[2]ivlHists{{svc: newHist(), rsp: newHist()}, {svc: newHist(), rsp: newHist()}}
+}
+
+// putHists gives a retired connection's histograms back for reuse; the
+// collector has merged and reset them.
+func (s *slot) putHists(h *[2]ivlHists) {
+	for i := range h {
+		h[i].svc.Reset()
+		h[i].rsp.Reset()
+		h[i].acked = 0
+	}
+	select {
+	case s.hists <- h:
+	default:
+	}
 }
 
 // event tells the supervisor about a drain or a loss.

@@ -262,6 +262,15 @@ type collector struct {
 	finished chan struct{}
 	once     sync.Once
 
+	// Connections whose reader is done, handed over by the reader and
+	// folded at once (not at the next interval boundary), so that their
+	// histograms go back to their slot within milliseconds even when
+	// connections are replaced many times a second.
+	retMu    sync.Mutex
+	retList  []*pconn
+	retWake  chan struct{}
+	retAcked uint64 // ACKs of folded connections not yet in an interval
+
 	lastRate, lastP99, lastRP99 atomic.Uint64
 }
 
@@ -271,6 +280,37 @@ func (c *collector) init(d *Driver) {
 	c.totSvc, c.totRsp = newHist(), newHist()
 	c.quit = make(chan struct{})
 	c.finished = make(chan struct{})
+	c.retWake = make(chan struct{}, 1)
+}
+
+// retire hands over a connection whose reader is done.
+func (c *collector) retire(p *pconn) {
+	c.retMu.Lock()
+	c.retList = append(c.retList, p)
+	c.retMu.Unlock()
+	select {
+	case c.retWake <- struct{}{}:
+	default:
+	}
+}
+
+// foldRetired merges the histograms of the connections whose reader is
+// done into the current interval, adds their counts to the retired
+// totals, and gives their histograms back to their slots.
+func (c *collector) foldRetired() {
+	c.retMu.Lock()
+	list := c.retList
+	c.retList = nil
+	c.retMu.Unlock()
+	for _, p := range list {
+		for i := range p.ivl {
+			h := &p.ivl[i]
+			c.ivSvc.Merge(h.svc)
+			c.ivRsp.Merge(h.rsp)
+			c.retAcked += h.acked
+		}
+		c.d.fold(p)
+	}
 }
 
 func (c *collector) run() {
@@ -283,6 +323,8 @@ func (c *collector) run() {
 		select {
 		case <-t.C:
 			c.collect(time.Duration(c.k+1) * IntervalLength)
+		case <-c.retWake:
+			c.foldRetired()
 		case <-c.quit:
 			end := time.Duration(c.d.now())
 			if end > time.Duration(c.k)*IntervalLength {
@@ -301,12 +343,13 @@ func (c *collector) stop() {
 // collect closes the interval ending at end.
 func (c *collector) collect(end time.Duration) {
 	d := c.d
+	c.foldRetired()
 	d.mu.Lock()
 	c.list = append(c.list[:0], d.conns...)
 	d.mu.Unlock()
-	var acked uint64
+	acked := c.retAcked
+	c.retAcked = 0
 	for _, p := range c.list {
-		retired := p.retired.Load()
 		old := p.cur.Load()
 		p.cur.Store(old ^ 1)
 		if g := p.gen.Load(); g&1 == 1 {
@@ -321,9 +364,6 @@ func (c *collector) collect(end time.Duration) {
 		h.rsp.Reset()
 		acked += h.acked
 		h.acked = 0
-		if retired {
-			d.fold(p)
-		}
 	}
 	snap := d.sumCounts()
 	start := time.Duration(c.k) * IntervalLength
@@ -381,6 +421,10 @@ func (d *Driver) fold(p *pconn) {
 		if q == p {
 			d.retired.addConn(p)
 			d.conns = append(d.conns[:i], d.conns[i+1:]...)
+			// The reader is done and the collector merged both
+			// buffers: the histograms go to the slot's next connection.
+			p.s.putHists(p.ivl)
+			p.ivl = nil
 			return
 		}
 	}
