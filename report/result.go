@@ -118,6 +118,10 @@ type Counts struct {
 	// Unresolved is the number of messages still pending when the drain
 	// timeout ran out.
 	Unresolved uint64 `json:"unresolved"`
+	// Unsent is the number of messages due before the end of sending but
+	// never sent: the target could not keep up (every window stayed
+	// full). They are not part of Messages nor of the accounting identity.
+	Unsent uint64 `json:"unsent"`
 	// Retries counts resends of already-sent messages.
 	Retries uint64 `json:"retries"`
 	// Reconnects counts connections re-established after a loss or drain.
