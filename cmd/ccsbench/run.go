@@ -63,6 +63,7 @@ type runOptions struct {
 	rate                         float64
 	rateShape, arrivals          string
 	duration, warmup, drain      time.Duration
+	dialTimeout                  time.Duration
 	messages                     uint64
 	msg                          workload.MessageConfig
 	jsonOut, mdOut, htmlOut      string
@@ -76,6 +77,7 @@ var outputFlags = map[string]bool{"json": true, "md": true, "html": true, "hlog"
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	// Parse errors go to stderr; -h prints the usage to stdout below.
 	fs.SetOutput(stderr)
 	var o runOptions
 	def := workload.DefaultMessageConfig()
@@ -93,7 +95,8 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "stop sending after `D` (unless --messages comes first)")
 	fs.Uint64Var(&o.messages, "messages", 0, "stop after `N` unique messages (alone: no time limit)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "exclude the first `D` (rounded up to whole seconds) from latency statistics and rates")
-	fs.DurationVar(&o.drain, "drain-timeout", driver.DefaultDrainTimeout, "after sending stops, wait up to `D` for pending answers")
+	fs.DurationVar(&o.drain, "drain-timeout", driver.DefaultDrainTimeout, "after sending stops, wait up to `D` for pending answers (with --duration the run ends at the latest --duration + D)")
+	fs.DurationVar(&o.dialTimeout, "dial-timeout", driver.DefaultDialTimeout, "give up connecting (TCP, TLS and authentication of one connection) after `D`")
 	fs.IntVar(&o.msg.PayloadBytes, "payload-bytes", def.PayloadBytes, "size of the data object in `BYTES` (keys plus values, at most 4096)")
 	fs.IntVar(&o.msg.ToPool, "to-pool", def.ToPool, "number `N` of distinct registration ids")
 	fs.Float64Var(&o.msg.Zipf, "zipf", def.Zipf, "Zipf skew `S` of the registration-id choice (0: uniform)")
@@ -111,15 +114,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.gate, "gate", "", "thresholds `EXPR,...` (e.g. \"p99<5ms,rate>4900,unresolved==0\"); a failure exits 3")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stdout), "live progress (default: on when stdout is a terminal)")
 	fo := fakeFlags(fs, "fake-")
-	fs.Usage = func() {
+	fs.Usage = func() {} // a parse error is printed alone, the usage only on -h
+	printUsage := func() {
+		fs.SetOutput(stdout)
+		defer fs.SetOutput(stderr)
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\n%s\n\nGate expressions: METRIC OP VALUE, metrics p50 p90 p99 p999 max (service\ntime), rp50..rmax (response time), rate, unresolved, nacks, retries; operators\n< <= > >= ==; latencies with a unit us, ms or s.\n", workload.RateShapeHelp)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage()
 			return 0
 		}
+		fmt.Fprintln(stderr, "see ccsbench help run")
 		return 2
 	}
 	usageErr := func(format string, a ...any) int {
@@ -141,6 +149,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if gate, err = report.ParseGate(o.gate); err != nil {
 			return usageErr("--gate: %v", err)
 		}
+	}
+
+	// Output files are checked before the run, not after an hour of it.
+	if err := checkOutputs(&o); err != nil {
+		return usageErr("%v", err)
 	}
 
 	// The target: a named or given endpoint, or the embedded fake.
@@ -256,6 +269,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
 		code = 1
 	}
+	if res.Counts.Unsent > 0 {
+		fmt.Fprintf(stderr, "ccsbench run: warning: %d messages due before the end of sending were never sent: the target could not keep up (every window stayed full)\n", res.Counts.Unsent)
+	}
 	if res.LastDialError != nil {
 		fmt.Fprintf(stderr, "ccsbench run: %d replacement connection(s) failed; last: %v\n", res.Counts.DialFailures, res.LastDialError)
 	}
@@ -292,6 +308,7 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 		Duration:            o.duration,
 		Warmup:              o.warmup,
 		DrainTimeout:        o.drain,
+		DialTimeout:         o.dialTimeout,
 		Message:             o.msg,
 		Seed:                o.msg.Seed,
 	}
@@ -303,6 +320,9 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	}
 	if o.duration < 0 || o.warmup < 0 || o.drain <= 0 {
 		return cfg, errors.New("--duration and --warmup must not be negative, --drain-timeout must be positive")
+	}
+	if o.dialTimeout <= 0 {
+		return cfg, fmt.Errorf("--dial-timeout %v must be positive", o.dialTimeout)
 	}
 	if set["messages"] && !set["duration"] {
 		cfg.Duration = 0
@@ -320,6 +340,9 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 		}
 		cfg.Pacer = p
 	} else {
+		if !(o.rate >= 0 && o.rate <= workload.MaxRate) {
+			return cfg, fmt.Errorf("--rate %g: must be between 0 (as fast as the windows allow) and %g msgs/s", o.rate, float64(workload.MaxRate))
+		}
 		p := workload.ConstantPacer{Freq: o.rate}
 		if err := p.Validate(); err != nil {
 			return cfg, fmt.Errorf("--rate: %w", err)
@@ -410,7 +433,7 @@ func buildResult(res *driver.Result, target string, config map[string]any, srv *
 		DurationS: res.Measured.Seconds(),
 		Counts: report.Counts{
 			Messages: c.Messages, Acked: c.Acked, Nacked: c.Nacked, Nacks: c.Nacks,
-			StanzaErrors: c.StanzaErrors, Unresolved: c.Unresolved, Retries: c.Retries,
+			StanzaErrors: c.StanzaErrors, Unresolved: c.Unresolved, Unsent: c.Unsent, Retries: c.Retries,
 			Reconnects: c.Reconnects, Draining: c.Draining, Upstream: c.Upstream, Receipts: c.Receipts,
 		},
 		Throughput: report.Throughput{AckedPerS: res.AckedRate, OfferedPerS: res.OfferedRate},
@@ -453,6 +476,32 @@ func buildResult(res *driver.Result, target string, config map[string]any, srv *
 		}
 	}
 	return rr, ivs, nil
+}
+
+// checkOutputs makes sure every output file asked for can be written,
+// before the run: an existing file is opened for writing (not truncated:
+// it keeps its content if the run fails), a new one is created and
+// removed again.
+func checkOutputs(o *runOptions) error {
+	for _, out := range []struct{ flag, path string }{{"json", o.jsonOut}, {"md", o.mdOut}, {"html", o.htmlOut}, {"hlog", o.hlogOut}} {
+		if out.path == "" {
+			continue
+		}
+		_, statErr := os.Stat(out.path)
+		existed := statErr == nil
+		f, err := os.OpenFile(out.path, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("--%s: %w", out.flag, err)
+		}
+		err = f.Close()
+		if !existed {
+			err = errors.Join(err, os.Remove(out.path))
+		}
+		if err != nil {
+			return fmt.Errorf("--%s: %w", out.flag, err)
+		}
+	}
+	return nil
 }
 
 // writeOutputs writes the files asked for.

@@ -139,3 +139,85 @@ func TestRunWrongKey(t *testing.T) {
 		t.Errorf("failing took %v", time.Since(start))
 	}
 }
+
+// Output files are checked before the run: a bad path fails at once.
+func TestRunOutputCheckedFirst(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	start := time.Now()
+	code, _, errs := callRun("--duration", "5s", "--progress=false", "--json", filepath.Join(dir, "no-such-dir", "x.json"))
+	if code != 2 || !strings.Contains(errs, "--json") || time.Since(start) > 3*time.Second {
+		t.Errorf("run = %d after %v, stderr %q; want 2 at once, naming --json", code, time.Since(start), errs)
+	}
+	// A writable new path is not left behind by the check.
+	o := runOptions{mdOut: filepath.Join(dir, "r.md")}
+	if err := checkOutputs(&o); err != nil {
+		t.Fatalf("checkOutputs: %v", err)
+	}
+	if _, err := os.Stat(o.mdOut); !os.IsNotExist(err) {
+		t.Errorf("checkOutputs left %s behind (%v)", o.mdOut, err)
+	}
+}
+
+// Help goes to stdout, errors to stderr; --rate is named in its error.
+func TestRunHelpAndRateMessages(t *testing.T) {
+	t.Parallel()
+	code, out, errs := callRun("--help")
+	if code != 0 || !strings.Contains(out, "Usage: ccsbench [run]") || !strings.Contains(out, "--dial-timeout") && !strings.Contains(out, "-dial-timeout") || errs != "" {
+		t.Errorf("--help = %d, stdout %d bytes, stderr %q; want the usage on stdout only", code, len(out), errs)
+	}
+	code, out, errs = callRun("--rate", "-1")
+	if code != 2 || !strings.Contains(errs, "--rate") || strings.Contains(errs, "rate shape") || out != "" {
+		t.Errorf("--rate -1 = %d, stderr %q; want 2 and an error about --rate", code, errs)
+	}
+}
+
+// --dial-timeout bounds the handshake with a target that never speaks.
+func TestRunDialTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	start := time.Now()
+	code, _, errs := callRun("--target", ln.Addr().String(), "--sender-id", "1", "--api-key", "k", "--insecure",
+		"--conns", "1", "--dial-timeout", "300ms", "--duration", "1s", "--progress=false")
+	if code != 1 || time.Since(start) > 5*time.Second {
+		t.Errorf("run = %d after %v (stderr %q); want 1 within the dial timeout", code, time.Since(start), errs)
+	}
+}
+
+// Messages the target could not take are counted and warned about.
+func TestRunUnsentWarning(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.json")
+	code, _, errs := callRun("--conns", "1", "--window", "10", "--rate", "2000", "--duration", "400ms", "--drain-timeout", "200ms",
+		"--fake-ack-delay", "5s", "--progress=false", "--json", path)
+	if code != 1 || !strings.Contains(errs, "never sent") {
+		t.Errorf("run = %d, stderr %q; want 1 (unresolved) and the unsent warning", code, errs)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Counts.Unsent == 0 || r.Counts.Unsent+r.Counts.Messages < 790 || r.Counts.Unresolved != r.Counts.Messages {
+		t.Errorf("counts %+v; want about 800 due, most unsent, every sent one unresolved", r.Counts)
+	}
+}
