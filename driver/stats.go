@@ -160,7 +160,7 @@ func (r *Result) Check() error {
 		return err
 	}
 	if r.Counts.Unresolved > 0 {
-		return fmt.Errorf("%w: %d of %d messages had no answer when the drain timeout ran out", ErrUnresolved, r.Counts.Unresolved, r.Counts.Messages)
+		return fmt.Errorf("%w: %d of %d messages had no outcome when the drain deadline passed", ErrUnresolved, r.Counts.Unresolved, r.Counts.Messages)
 	}
 	return nil
 }
@@ -343,12 +343,18 @@ func (c *collector) stop() {
 // collect closes the interval ending at end.
 func (c *collector) collect(end time.Duration) {
 	d := c.d
+	// Counts first, as close to the boundary as the timer allows: merging
+	// the histograms below takes milliseconds, and the messages sent
+	// meanwhile belong to the next interval.
+	snap := d.sumCounts()
 	c.foldRetired()
 	d.mu.Lock()
 	c.list = append(c.list[:0], d.conns...)
 	d.mu.Unlock()
 	acked := c.retAcked
 	c.retAcked = 0
+	// Swap every connection's buffers first, then merge: the ACKs of an
+	// interval are those before its boundary, not before a merge.
 	for _, p := range c.list {
 		old := p.cur.Load()
 		p.cur.Store(old ^ 1)
@@ -357,7 +363,9 @@ func (c *collector) collect(end time.Duration) {
 				runtime.Gosched()
 			}
 		}
-		h := &p.ivl[old]
+	}
+	for _, p := range c.list {
+		h := &p.ivl[p.cur.Load()^1]
 		c.ivSvc.Merge(h.svc)
 		c.ivRsp.Merge(h.rsp)
 		h.svc.Reset()
@@ -365,7 +373,6 @@ func (c *collector) collect(end time.Duration) {
 		acked += h.acked
 		h.acked = 0
 	}
-	snap := d.sumCounts()
 	start := time.Duration(c.k) * IntervalLength
 	iv := Interval{
 		Start:        start,
