@@ -48,7 +48,6 @@ type ivlHists struct {
 type readerCounts struct {
 	acked, nacked, stanzaErrors, strays atomic.Uint64
 	nacks                               [16]atomic.Uint64
-	lastAnswer                          atomic.Int64
 	_                                   [64]byte
 }
 
@@ -597,7 +596,6 @@ func (p *pconn) onAck(id []byte) {
 	now := p.d.now()
 	p.record(now-r.t1, now-r.t0)
 	inc(&p.rc.acked)
-	p.rc.lastAnswer.Store(now)
 	p.d.free(r, i)
 }
 
@@ -621,7 +619,6 @@ func (p *pconn) onNack(ev *Event) {
 	d := p.d
 	code := ev.Code
 	now := d.now()
-	p.rc.lastAnswer.Store(now)
 	r.lastNack = code
 	r.nacked = true
 	if code == ccs.NackUnknown {
@@ -675,7 +672,6 @@ func (p *pconn) onStanzaError(ev *Event) {
 	if r == nil {
 		return
 	}
-	p.rc.lastAnswer.Store(p.d.now())
 	inc(&p.rc.stanzaErrors)
 	p.d.free(r, i)
 }

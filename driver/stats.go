@@ -208,7 +208,6 @@ type countSnap struct {
 	created, sent, retries                                  uint64
 	acked, nacked, stanzaErrors, strays, upstream, receipts uint64
 	nacks                                                   [16]uint64
-	lastAnswer                                              int64
 }
 
 func (c *countSnap) pending() uint64 {
@@ -232,7 +231,6 @@ func (c *countSnap) addConn(p *pconn) {
 	for i := range c.nacks {
 		c.nacks[i] += p.rc.nacks[i].Load()
 	}
-	c.lastAnswer = max(c.lastAnswer, p.rc.lastAnswer.Load())
 }
 
 func (d *Driver) sumCounts() countSnap {
