@@ -85,6 +85,7 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 		out.Counts.Nacked += c.Nacked
 		out.Counts.StanzaErrors += c.StanzaErrors
 		out.Counts.Unresolved += c.Unresolved
+		out.Counts.Unsent += c.Unsent
 		out.Counts.Retries += c.Retries
 		out.Counts.Reconnects += c.Reconnects
 		out.Counts.Draining += c.Draining

@@ -17,6 +17,7 @@ func TestMergeExact(t *testing.T) {
 	a.Fake = json.RawMessage(`{"acks": 10, "nacks": {"BAD_REGISTRATION": 2}, "unique_ids": null, "connections": 8}`)
 	b.Fake = json.RawMessage(`{"acks": 5, "nacks": {"BAD_REGISTRATION": 1, "INVALID_JSON": 3}, "unique_ids": null, "connections": 8}`)
 	a.Gates = []GateResult{{Expr: "p99<1ms"}}
+	a.Counts.Unsent, b.Counts.Unsent = 3, 4
 
 	m, warnings, err := Merge(a, b)
 	if err != nil {
@@ -26,7 +27,7 @@ func TestMergeExact(t *testing.T) {
 		t.Errorf("merged Check() = %v", err)
 	}
 	if m.Counts.Messages != a.Counts.Messages+b.Counts.Messages || m.Counts.Acked != a.Counts.Acked+b.Counts.Acked ||
-		m.Counts.Retries != 24 || m.Counts.Nacks["BAD_REGISTRATION"] != 24 || m.Counts.Nacks["INVALID_JSON"] != 2 || m.Counts.Nacks["DEVICE_UNREGISTERED"] != 4 {
+		m.Counts.Retries != 24 || m.Counts.Unsent != 7 || m.Counts.Nacks["BAD_REGISTRATION"] != 24 || m.Counts.Nacks["INVALID_JSON"] != 2 || m.Counts.Nacks["DEVICE_UNREGISTERED"] != 4 {
 		t.Errorf("merged counts = %+v", m.Counts)
 	}
 
