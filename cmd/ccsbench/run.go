@@ -48,8 +48,8 @@ with the --fake-* flags (the flags of ccsbench fake), and its own stats are
 written under "fake" in the results file.
 
 Exit status: 0 ok; 1 the run failed (a connection could not be made, the
-accounting does not add up, or messages were left unresolved); 2 bad usage;
-3 a --gate expression failed.
+accounting does not add up, or more messages were left unresolved than
+--allow-unresolved tolerates); 2 bad usage; 3 a --gate expression failed.
 
 Flags:
 `
@@ -65,6 +65,7 @@ type runOptions struct {
 	duration, warmup, drain      time.Duration
 	dialTimeout                  time.Duration
 	messages                     uint64
+	allowUnresolved              uint64
 	msg                          workload.MessageConfig
 	jsonOut, mdOut, htmlOut      string
 	hlogOut, gate                string
@@ -111,6 +112,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.mdOut, "md", "", "write a markdown report to `FILE`")
 	fs.StringVar(&o.htmlOut, "html", "", "write an HTML report (offline, with charts) to `FILE`")
 	fs.StringVar(&o.hlogOut, "hlog", "", "write HdrHistogram interval logs (1 s, tags service and response) to `FILE`")
+	fs.Uint64Var(&o.allowUnresolved, "allow-unresolved", 0, "tolerate up to `N` unresolved messages without failing the run (they are still counted and reported)")
 	fs.StringVar(&o.gate, "gate", "", "thresholds `EXPR,...` (e.g. \"p99<5ms,rate>4900,unresolved==0\"); a failure exits 3")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stdout), "live progress (default: on when stdout is a terminal)")
 	fo := fakeFlags(fs, "fake-")
@@ -275,8 +277,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if res.LastDialError != nil {
 		fmt.Fprintf(stderr, "ccsbench run: %d replacement connection(s) failed; last: %v\n", res.Counts.DialFailures, res.LastDialError)
 	}
-	if err := res.Check(); err != nil {
+	if err := res.Counts.Check(); err != nil {
 		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
+		return 1
+	}
+	if res.Counts.Unresolved > o.allowUnresolved {
+		fmt.Fprintf(stderr, "ccsbench run: %v (allowed: %d, see --allow-unresolved)\n", res.Check(), o.allowUnresolved)
 		return 1
 	}
 	if code != 0 {

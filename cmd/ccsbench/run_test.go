@@ -221,3 +221,21 @@ func TestRunUnsentWarning(t *testing.T) {
 		t.Errorf("counts %+v; want about 800 due, most unsent, every sent one unresolved", r.Counts)
 	}
 }
+
+func TestRunAllowUnresolved(t *testing.T) {
+	t.Parallel()
+	// A fake that holds every answer past the drain deadline leaves the
+	// 10 messages sent unresolved.
+	args := []string{"--conns", "1", "--rate", "0", "--messages", "10", "--drain-timeout", "200ms",
+		"--fake-ack-delay", "5s", "--progress=false"}
+	code, _, errs := callRun(args...)
+	if code != 1 || !strings.Contains(errs, "unresolved") || !strings.Contains(errs, "--allow-unresolved") {
+		t.Errorf("run = %d, stderr %q; want 1 naming the unresolved messages and --allow-unresolved", code, errs)
+	}
+	if code, _, errs := callRun(append(args, "--allow-unresolved", "10")...); code != 0 {
+		t.Errorf("run --allow-unresolved 10 = %d, stderr %q; want 0", code, errs)
+	}
+	if code, _, _ := callRun(append(args, "--allow-unresolved", "9")...); code != 1 {
+		t.Errorf("run --allow-unresolved 9 = %d; want 1 with 10 unresolved", code)
+	}
+}
