@@ -247,14 +247,17 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	if err != nil {
 		return fail(2, "%v", err)
 	}
-	if st.certOut != "" {
-		if err := os.WriteFile(st.certOut, srv.CertPEM(), 0o644); err != nil {
-			return fail(1, "writing --cert-out: %v", err)
-		}
-	}
+	// Listen before writing --cert-out: a fake that cannot bind must not
+	// replace the certificate a running one gave its clients.
 	ln, err := net.Listen("tcp", st.listen)
 	if err != nil {
 		return fail(1, "%v", err)
+	}
+	if st.certOut != "" {
+		if err := os.WriteFile(st.certOut, srv.CertPEM(), 0o644); err != nil {
+			ln.Close()
+			return fail(1, "writing --cert-out: %v", err)
+		}
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -249,3 +249,25 @@ func TestFakeFlagsPrefixed(t *testing.T) {
 		t.Fatalf("New(config()): %v", err)
 	}
 }
+
+// TestFakeCertOutAfterListen checks that a fake that cannot bind its
+// address leaves --cert-out alone: a running fake's clients trust that file.
+func TestFakeCertOutAfterListen(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	path := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(path, []byte("trusted"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := fakeCmd([]string{"--listen", busy.Addr().String(), "--cert-out", path}, &stdout, &stderr); code != 1 {
+		t.Fatalf("fake on a busy address: exit %d, stderr %q; want 1", code, stderr.String())
+	}
+	if b, _ := os.ReadFile(path); string(b) != "trusted" {
+		t.Errorf("--cert-out was overwritten by a fake that could not listen: %q", b)
+	}
+}
