@@ -245,6 +245,8 @@ var summaryRows = []summaryRow{
 	{"nacked", func(r *Result) string { return formatCount(r.Counts.Nacked) }},
 	{"stanza errors", func(r *Result) string { return formatCount(r.Counts.StanzaErrors) }},
 	{"unresolved", func(r *Result) string { return formatCount(r.Counts.Unresolved) }},
+	// Due but never sent: the target could not keep up.
+	{"unsent", func(r *Result) string { return formatCount(r.Counts.Unsent) }},
 	{"retries", func(r *Result) string { return formatCount(r.Counts.Retries) }},
 	{"reconnects", func(r *Result) string { return formatCount(r.Counts.Reconnects) }},
 	{"draining", func(r *Result) string { return formatCount(r.Counts.Draining) }},

@@ -93,12 +93,6 @@ func WriteSummary(w io.Writer, r *Result) error {
 		if err := appendRow(counts, row.name, row.f(r)); err != nil {
 			return err
 		}
-		if row.name == "unresolved" {
-			// Due but never sent: the target could not keep up.
-			if err := appendRow(counts, "unsent", formatCount(r.Counts.Unsent)); err != nil {
-				return err
-			}
-		}
 	}
 	if err := render(counts); err != nil {
 		return err
