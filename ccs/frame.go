@@ -137,6 +137,26 @@ func NewFramer(r io.Reader, cfg FramerConfig) *Framer {
 	return f
 }
 
+// Reset makes f read a new stream from r, exactly as a Framer made by
+// NewFramer with f's configuration would, but keeps f's buffers and
+// tables: a server or client that opens connection after connection
+// reuses one Framer per connection instead of allocating it anew. A read
+// buffer that grew past ReadSize for a large stanza is dropped rather than
+// kept. Nothing returned by f before the Reset may be used after it.
+func (f *Framer) Reset(r io.Reader) {
+	buf := f.buf
+	if len(buf) > f.readSize {
+		buf = nil
+	}
+	clear(f.stack)
+	clear(f.ns[:cap(f.ns)])
+	*f = Framer{
+		r: r, maxStanza: f.maxStanza, maxDepth: f.maxDepth, readSize: f.readSize,
+		buf: buf, stack: f.stack, ns: f.ns[:0],
+		scratch: f.scratch[:0], ascratch: f.ascratch[:0], hdr: f.hdr[:0],
+	}
+}
+
 // errNeedMore is the internal signal that the buffered bytes end inside an
 // item.
 var errNeedMore = errors.New("ccs: need more input")

@@ -361,6 +361,10 @@ type ServerConfig struct {
 	Timeout time.Duration
 	// Framer limits what the server accepts.
 	Framer FramerConfig
+	// Reuse, when not nil, is a Framer no longer in use (from a closed
+	// connection, made with the same FramerConfig) that is Reset and used
+	// for this connection instead of a new one.
+	Reuse *Framer
 }
 
 // ServerConn is the server side of an authenticated, bound stream.
@@ -409,7 +413,13 @@ func ServerHandshake(c net.Conn, cfg ServerConfig) (*ServerConn, error) {
 		c.Close()
 		return nil, &HandshakeError{Stage: "stream", Err: errors.New("ccs: ServerConfig.Authenticate is required")}
 	}
-	h := &serverHS{hsStream: hsStream{c: c, f: NewFramer(c, cfg.Framer)}, cfg: cfg}
+	f := cfg.Reuse
+	if f != nil {
+		f.Reset(c)
+	} else {
+		f = NewFramer(c, cfg.Framer)
+	}
+	h := &serverHS{hsStream: hsStream{c: c, f: f}, cfg: cfg}
 	c.SetDeadline(time.Now().Add(timeoutOr(cfg.Timeout)))
 	sc, err := h.run()
 	if err != nil {

@@ -109,6 +109,9 @@ type conn struct {
 	upNext     int64
 
 	bufs *connBufs // the pooled state's holder, for recycleBufs
+	// spareFr is the framer of this connection's stream: a pooled one for
+	// ServerHandshake to Reset, then the one it used, for recycleBufs.
+	spareFr *ccs.Framer
 }
 
 // newConn prepares a connection over the TLS connection tc on raw.

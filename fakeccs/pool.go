@@ -6,13 +6,15 @@ import "github.com/ccsbench/ccsbench/ccs"
 const maxPooledHelds = 2 * ccs.MaxPending
 
 // connBufs is the per-connection state that a closed connection leaves
-// for the next one: the reply buffer, the recent-id tables, the held
-// answers' free list, the counters' delta and scratch buffers. A server
+// for the next one: the stanza framer (Reset for the next stream), the
+// reply buffer, the recent-id tables, the held answers' free list, the
+// counters' delta and scratch buffers. A server
 // keeps them in a sync.Pool, so that connection churn (--drain-every,
 // --drop-every, reconnecting clients) does not allocate them anew; what
 // the pool holds is bounded (outKeep for the reply buffer, 2*RecentIDs
 // slots per recent-id table, maxPooledHelds helds).
 type connBufs struct {
+	fr                   *ccs.Framer
 	out                  []byte
 	recent               recentIDs
 	held                 heldQueue
@@ -28,6 +30,7 @@ func (s *Server) takeBufs(c *conn) {
 	}
 	c.out, c.recent, c.held, c.delta = b.out, b.recent, b.held, b.delta
 	c.desc, c.canon, c.scratch = b.desc, b.canon, b.scratch
+	c.spareFr = b.fr
 	*b = connBufs{}
 	c.bufs = b
 }
@@ -56,6 +59,9 @@ func (s *Server) recycleBufs(c *conn) {
 	b.delta = c.delta
 	clear(b.delta)
 	b.desc, b.canon, b.scratch = c.desc[:0], c.canon[:0], c.scratch[:0]
+	// The framer the handshake used (a pooled one Reset, or a new one).
+	b.fr = c.spareFr
+	c.spareFr, c.fr = nil, nil
 	c.out, c.recent, c.held, c.delta = nil, recentIDs{}, heldQueue{}, nil
 	c.desc, c.canon, c.scratch = nil, nil, nil
 	s.bufs.Put(b)

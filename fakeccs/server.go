@@ -303,6 +303,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		Authenticate: s.authenticate,
 		Timeout:      max(time.Until(deadline), time.Millisecond),
 		Framer:       ccs.FramerConfig{MaxStanza: s.cfg.MaxStanza, ReadSize: framerReadSize},
+		Reuse:        c.spareFr,
 	})
 	if err != nil {
 		var sx *ccs.SyntaxError
@@ -318,6 +319,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	c.fr = sc.Framer
+	c.spareFr = sc.Framer
 	c.jid = []byte(sc.JID)
 	c.bare = []byte(sc.SenderID + "@" + ccs.Domain)
 	if s.cfg.UpstreamRate > 0 || s.cfg.Receipts {

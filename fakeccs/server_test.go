@@ -564,6 +564,8 @@ func TestConnBufsReused(t *testing.T) {
 	reused := false
 	for range 100 {
 		c := srv.newConn(nil, nil)
+		fr := ccs.NewFramer(nil, ccs.FramerConfig{})
+		c.spareFr = fr
 		c.out = append(make([]byte, 0, 4096), "stale"...)
 		c.recent.add(12345)
 		h := c.held.get()
@@ -571,7 +573,7 @@ func TestConnBufsReused(t *testing.T) {
 		c.held.push(h)
 		c.delta[cAcks] = 7
 		srv.recycleBufs(c)
-		if c.out != nil || c.delta != nil || c.held.len() != 0 {
+		if c.out != nil || c.delta != nil || c.held.len() != 0 || c.spareFr != nil {
 			t.Fatal("recycleBufs left state in the closed connection")
 		}
 		n := srv.newConn(nil, nil)
@@ -580,7 +582,7 @@ func TestConnBufsReused(t *testing.T) {
 			t.Fatalf("a new connection inherited state: held %d, recent %v, out %q, delta %v",
 				n.held.len(), n.recent.contains(12345), n.out, n.delta)
 		}
-		if cap(n.out) == 4096 && len(n.recent.cur) > 0 && len(n.held.free) == 1 {
+		if cap(n.out) == 4096 && len(n.recent.cur) > 0 && len(n.held.free) == 1 && n.spareFr == fr {
 			reused = true
 			break
 		}
