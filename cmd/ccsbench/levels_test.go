@@ -15,12 +15,16 @@ const modulePath = "github.com/ccsbench/ccsbench"
 // allowedImports is the import rule of docs/ARCHITECTURE.md: for each
 // package, the packages of this module its non-test files may import.
 var allowedImports = map[string][]string{
-	"ccs":          {},
-	"workload":     {},
-	"report":       {},
-	"driver":       {"ccs", "workload"},
-	"fakeccs":      {"ccs"},
-	"cmd/ccsbench": {"ccs", "workload", "driver", "fakeccs", "report"},
+	"ccs":             {},
+	"workload":        {},
+	"report":          {},
+	"driver":          {"ccs", "workload"},
+	"fakeccs":         {"ccs"},
+	"clients/mellium": {"ccs", "driver"},
+	"cmd/ccsbench":    {"ccs", "workload", "driver", "fakeccs", "report", "clients/mellium"},
+	// Examples are copied by users: they stand alone.
+	"examples/clients/mellium": {},
+	"examples/clients/naive":   {},
 }
 
 func TestImportLevels(t *testing.T) {
