@@ -22,7 +22,9 @@ var allowedImports = map[string][]string{
 	"fakeccs":         {"ccs"},
 	"clients/mellium": {"ccs", "driver"},
 	"cmd/ccsbench":    {"ccs", "workload", "driver", "fakeccs", "report", "clients/mellium"},
-	// Examples are copied by users: they stand alone.
+	// Examples are copied by users: they stand alone (examples/clients
+	// holds only their tests).
+	"examples/clients":         {},
 	"examples/clients/mellium": {},
 	"examples/clients/naive":   {},
 }
