@@ -74,6 +74,13 @@ type outcome struct {
 // and the judge's environment until it exits.
 func run(t *testing.T, bin string, args []string, fc fakeccs.Config, messages int, rate float64, receipts bool) outcome {
 	t.Helper()
+	return runStop(t, bin, args, fc, messages, rate, receipts, 0)
+}
+
+// runStop is run, sending SIGTERM to the client after stopAfter when it
+// is not zero.
+func runStop(t *testing.T, bin string, args []string, fc fakeccs.Config, messages int, rate float64, receipts bool, stopAfter time.Duration) outcome {
+	t.Helper()
 	fc.TrackIDs = true
 	srv, err := fakeccs.New(fc)
 	if err != nil {
@@ -115,7 +122,14 @@ func run(t *testing.T, bin string, args []string, fc fakeccs.Config, messages in
 	)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	if stopAfter > 0 {
+		stop := time.AfterFunc(stopAfter, func() { cmd.Process.Signal(syscall.SIGTERM) })
+		defer stop.Stop()
+	}
+	err = cmd.Wait()
 	o := outcome{log: out.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		o.exit = ee.ExitCode()
@@ -281,6 +295,26 @@ func TestNaiveSwitches(t *testing.T) {
 			o := run(t, binary(t, "naive"), []string{tc.flag}, tc.fake, messages, tc.rate, tc.rcpt)
 			if !tc.check(o) {
 				t.Errorf("naive %s: exit %d, fake stats %+v; want %s\n%s", tc.flag, o.exit, o.st, tc.want, o.log)
+			}
+		})
+	}
+}
+
+// TestStop sends SIGTERM in the middle of a slow run: both clients end
+// their streams and exit 1 (they gave up with messages unanswered) at
+// once, leaving no connection open at the fake.
+func TestStop(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"mellium", "naive"} {
+		t.Run(dir, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			o := runStop(t, binary(t, dir), nil, fakeccs.Config{}, 1000, 100, false, 500*time.Millisecond)
+			if o.exit != 1 || time.Since(start) > 10*time.Second {
+				t.Errorf("exit %d after %v; want 1 soon after SIGTERM at 500ms\n%s", o.exit, time.Since(start), o.log)
+			}
+			if o.st.Connections == 0 || o.st.ActiveConnections != 0 || o.st.Received == 0 {
+				t.Errorf("fake stats %+v; want messages received and every connection closed", o.st)
 			}
 		})
 	}
