@@ -200,19 +200,34 @@ func attrValue(start *xml.StartElement, local string) string {
 	return ""
 }
 
+// rest reads the rest of the stanza whose start element was just read,
+// calling f with each token and its depth (1 for the stanza's own
+// character data and end tag, 2 for its children, and so on).
+func (c *conn) rest(f func(depth int, tok xml.Token)) error {
+	for depth := 1; depth > 0; {
+		tok, err := c.r.Token()
+		if err != nil {
+			return err
+		}
+		if _, ok := tok.(xml.StartElement); ok {
+			depth++
+		}
+		f(depth, tok)
+		if _, ok := tok.(xml.EndElement); ok {
+			depth--
+		}
+	}
+	return nil
+}
+
 // message reads a message stanza to its end and fills ev; false when
 // there is nothing to act on.
 func (c *conn) message(start *xml.StartElement, ev *driver.Event) (bool, error) {
 	c.gcm, c.cond = c.gcm[:0], c.cond[:0]
 	hasGCM, inGCM, inError := false, false, false
-	for depth := 1; depth > 0; {
-		tok, err := c.r.Token()
-		if err != nil {
-			return false, err
-		}
+	err := c.rest(func(depth int, tok xml.Token) {
 		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
 			switch {
 			case depth == 2 && t.Name.Space == ccs.NSGCM && t.Name.Local == "gcm" && !hasGCM:
 				hasGCM, inGCM = true, true
@@ -222,8 +237,7 @@ func (c *conn) message(start *xml.StartElement, ev *driver.Event) (bool, error) 
 				c.cond = append(c.cond, t.Name.Local...)
 			}
 		case xml.EndElement:
-			depth--
-			if depth == 1 {
+			if depth == 2 {
 				inGCM, inError = false, false
 			}
 		case xml.CharData:
@@ -231,9 +245,9 @@ func (c *conn) message(start *xml.StartElement, ev *driver.Event) (bool, error) 
 				c.gcm = append(c.gcm, t...)
 			}
 		}
-	}
-	if !hasGCM {
-		return false, nil
+	})
+	if err != nil || !hasGCM {
+		return false, err
 	}
 	return c.event(attrValue(start, "type") == string(stanza.ErrorMessage), ev), nil
 }
@@ -282,20 +296,13 @@ func (c *conn) event(stanzaError bool, ev *driver.Event) bool {
 // iq reads an IQ stanza to its end; a XEP-0199 ping becomes an event.
 func (c *conn) iq(start *xml.StartElement, ev *driver.Event) (bool, error) {
 	ping := false
-	for depth := 1; depth > 0; {
-		tok, err := c.r.Token()
-		if err != nil {
-			return false, err
+	err := c.rest(func(depth int, tok xml.Token) {
+		if t, ok := tok.(xml.StartElement); ok && depth == 2 && t.Name.Space == ccs.NSPing && t.Name.Local == "ping" {
+			ping = true
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			if depth == 2 && t.Name.Space == ccs.NSPing && t.Name.Local == "ping" {
-				ping = true
-			}
-		case xml.EndElement:
-			depth--
-		}
+	})
+	if err != nil {
+		return false, err
 	}
 	if !ping || attrValue(start, "type") != string(stanza.GetIQ) {
 		return false, nil

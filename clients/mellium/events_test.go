@@ -75,6 +75,19 @@ func (s *scripted) wait(t *testing.T) {
 	}
 }
 
+// dial connects a client to s, with a read deadline; the test's cleanup
+// closes it.
+func (s *scripted) dial(t *testing.T) driver.Conn {
+	t.Helper()
+	c, err := NewTransport(s.addr, s.cfg).Dial(context.Background(), 0)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
 func allow(string, string) bool { return true }
 
 // want is an expected event, with its slices as strings.
@@ -147,12 +160,7 @@ func TestEvents(t *testing.T) {
 		}
 		replies <- seen
 	})
-	c, err := NewTransport(s.addr, s.cfg).Dial(context.Background(), 0)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c := s.dial(t)
 	var ev driver.Event
 	for i, w := range wants {
 		if err := c.Next(&ev); err != nil {
@@ -225,14 +233,9 @@ func TestReadErrors(t *testing.T) {
 				io.WriteString(sc, tc.script)
 				sc.Close()
 			})
-			c, err := NewTransport(s.addr, s.cfg).Dial(context.Background(), 0)
-			if err != nil {
-				t.Fatalf("Dial: %v", err)
-			}
-			defer c.Close()
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c := s.dial(t)
 			var ev driver.Event
-			err = c.Next(&ev)
+			err := c.Next(&ev)
 			if !tc.check(err) {
 				t.Errorf("Next = %v (event %+v); want the %s error", err, got(&ev), tc.name)
 			}
