@@ -407,9 +407,9 @@ func FuzzParseShard(f *testing.F) {
 // benchShardCounts are the shard counts the benchmarks compare.
 var benchShardCounts = []int{1, 4, 64}
 
-// BenchmarkShardScheduleNext measures the cost of one shard message (one
-// Next of shard 0/N): what a shard's scheduler spends per message it sends.
-func BenchmarkShardScheduleNext(b *testing.B) {
+// benchShards runs one benchmark per arrival process, pacer and shard
+// count; next(p, a, n) returns the operation to time.
+func benchShards(b *testing.B, next func(p Pacer, a Arrivals, n int) func()) {
 	for _, a := range []Arrivals{Uniform, Poisson} {
 		for _, tc := range []struct {
 			name string
@@ -421,9 +421,9 @@ func BenchmarkShardScheduleNext(b *testing.B) {
 			for _, n := range benchShardCounts {
 				b.Run(a.String()+"/"+tc.name+"/N="+strconv.Itoa(n), func(b *testing.B) {
 					b.ReportAllocs()
-					s := NewShardSchedule(tc.p, a, 1, Shard{0, n})
+					op := next(tc.p, a, n)
 					for b.Loop() {
-						s.Next()
+						op()
 					}
 				})
 			}
@@ -431,28 +431,24 @@ func BenchmarkShardScheduleNext(b *testing.B) {
 	}
 }
 
+// BenchmarkShardScheduleNext measures the cost of one shard message (one
+// Next of shard 0/N): what a shard's scheduler spends per message it sends.
+func BenchmarkShardScheduleNext(b *testing.B) {
+	benchShards(b, func(p Pacer, a Arrivals, n int) func() {
+		s := NewShardSchedule(p, a, 1, Shard{0, n})
+		return func() { s.Next() }
+	})
+}
+
 // BenchmarkShardDecimate is the plain alternative NewShardSchedule is
 // measured against: draw the whole run's schedule and keep every N-th time.
 func BenchmarkShardDecimate(b *testing.B) {
-	for _, a := range []Arrivals{Uniform, Poisson} {
-		for _, tc := range []struct {
-			name string
-			p    Pacer
-		}{
-			{"constant", ConstantPacer{Freq: 5000}},
-			{"sine", SinePacer{Mean: 5000, Amp: 2000, Period: time.Minute}},
-		} {
-			for _, n := range benchShardCounts {
-				b.Run(a.String()+"/"+tc.name+"/N="+strconv.Itoa(n), func(b *testing.B) {
-					b.ReportAllocs()
-					s := NewSchedule(tc.p, a, 1)
-					for b.Loop() {
-						for range n {
-							s.Next()
-						}
-					}
-				})
+	benchShards(b, func(p Pacer, a Arrivals, n int) func() {
+		s := NewSchedule(p, a, 1)
+		return func() {
+			for range n {
+				s.Next()
 			}
 		}
-	}
+	})
 }

@@ -255,6 +255,21 @@ func checkContainer(t *testing.T, what string, spec corev1.PodSpec, c corev1.Con
 	}
 }
 
+// onlyContainer returns the single container of a pod, after checking it
+// with checkContainer and that it runs image with the subcommand.
+func onlyContainer(t *testing.T, what string, spec corev1.PodSpec, image, subcommand string) corev1.Container {
+	t.Helper()
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%s pod has %d containers; want 1", what, len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	checkContainer(t, what, spec, c)
+	if c.Image != image || len(c.Args) == 0 || c.Args[0] != subcommand {
+		t.Errorf("%s container runs %s %v; want %s %s ...", what, c.Image, c.Args, image, subcommand)
+	}
+	return c
+}
+
 func TestFakeDeploymentAndService(t *testing.T) {
 	t.Parallel()
 	s := baseSettings()
@@ -276,14 +291,7 @@ func TestFakeDeploymentAndService(t *testing.T) {
 		}
 	}
 	spec := d.Spec.Template.Spec
-	if len(spec.Containers) != 1 {
-		t.Fatalf("fake pod has %d containers; want 1", len(spec.Containers))
-	}
-	c := spec.Containers[0]
-	checkContainer(t, "fake", spec, c)
-	if c.Image != s["IMAGE"] || len(c.Args) == 0 || c.Args[0] != "fake" {
-		t.Errorf("fake container runs %s %v; want %s fake ...", c.Image, c.Args, s["IMAGE"])
-	}
+	c := onlyContainer(t, "fake", spec, s["IMAGE"], "fake")
 	for _, want := range []string{"--listen=0.0.0.0:5235", "--track-ids", "--stats-addr=:9090", "--sender-id=" + s["SENDER_ID"]} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("fake args %v lack %s", c.Args, want)
@@ -340,14 +348,7 @@ func TestShardJob(t *testing.T) {
 				show(sp.BackoffLimit), sp.Template.Spec.RestartPolicy)
 		}
 		spec := sp.Template.Spec
-		if len(spec.Containers) != 1 {
-			t.Fatalf("shard pod has %d containers; want 1", len(spec.Containers))
-		}
-		c := spec.Containers[0]
-		checkContainer(t, "shard", spec, c)
-		if c.Image != tc["IMAGE"] || len(c.Args) == 0 || c.Args[0] != "run" {
-			t.Errorf("shard container runs %s %v; want %s run ...", c.Image, c.Args, tc["IMAGE"])
-		}
+		c := onlyContainer(t, "shard", spec, tc["IMAGE"], "run")
 		for flag, want := range map[string]string{
 			"--shard": "$(JOB_COMPLETION_INDEX)/" + n, "--job": jobID, "--start-at": tc["START_AT"],
 			"--conns": tc["CONNS"], "--rate-shape": tc["RATE_SHAPE"], "--duration": tc["DURATION"],
@@ -405,9 +406,8 @@ func TestMergeJob(t *testing.T) {
 		t.Fatalf("no Job ccsbench-merge-%s in %v", s["JOB_ID"], keys(o.jobs))
 	}
 	spec := j.Spec.Template.Spec
-	c := spec.Containers[0]
-	checkContainer(t, "merge", spec, c)
-	if len(c.Args) < 2 || c.Args[0] != "merge" {
+	c := onlyContainer(t, "merge", spec, s["IMAGE"], "merge")
+	if len(c.Args) < 2 {
 		t.Fatalf("merge container args %v; want merge INPUTS -o ...", c.Args)
 	}
 	in := c.Args[1]
