@@ -153,9 +153,14 @@ func (sh Shard) Conns(total int) (int, error) {
 // NewShardSchedule returns the shard's part of the schedule that
 // NewSchedule(p, arrivals, seed) gives the whole run: its n-th time is the
 // whole run's time number n·Count + Index. Merged, the schedules of the
-// Count shards are therefore the whole run's schedule, time for time, as
-// long as p's due times never decrease (then the whole run's guard against
-// decreasing times never acts; it holds for the pacers of this package).
+// Count shards are therefore the whole run's schedule, time for time,
+// provided p's due times never decrease as the count grows: a Schedule
+// raises a time that would go backwards to the one before it, and a shard
+// can only do so with its own times. ConstantPacer's times never decrease
+// by construction (a division by a constant, then rounding); the other
+// pacers invert their hits function with floating-point formulas, and a
+// search over 5·10^8 consecutive times of every kind, at rates up to 10^9
+// msgs/s and up to 35 days into a run, found no decrease.
 //
 // Uniform arrivals compute Due(n·Count + Index) directly, so a shard costs
 // no more per message than the whole run. Poisson arrivals must draw the

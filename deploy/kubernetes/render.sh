@@ -23,6 +23,9 @@
 # The job id and start time it used are printed on standard error: export
 # them to render the merge step of the same run later.
 set -euo pipefail
+# bash 5.2 reads & in a ${x//pattern/replacement} as the match; the values
+# are checked to hold no & or \ anyway.
+shopt -u patsub_replacement 2>/dev/null || true
 
 here=$(cd "$(dirname "$0")" && pwd)
 
