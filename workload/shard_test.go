@@ -349,6 +349,37 @@ func TestShardScheduleLaterMessages(t *testing.T) {
 	}
 }
 
+func TestDueTimesNeverDecrease(t *testing.T) {
+	t.Parallel()
+	// Shards merge exactly into the whole run only if due times never go
+	// backwards (see NewShardSchedule): check the raw times, before the
+	// Schedule's guard, at high rates, from the start and far into a run.
+	pacers := []ContinuousPacer{
+		ConstantPacer{Freq: 1e9},
+		LinearPacer{Start: 1e6, End: 1e9, Ramp: 10 * time.Second},
+		LinearPacer{Start: 1e9, End: 0, Ramp: time.Second},
+		StepPacer{Start: 1e6, Step: 1e6, Every: time.Millisecond},
+		SinePacer{Mean: 5e8, Amp: 5e8, Period: 10 * time.Millisecond},
+		SinePacer{Mean: 1e6, Amp: 1e6, Period: time.Second},
+	}
+	for _, p := range pacers {
+		for _, from := range []float64{0, 1e11} {
+			r := rand.New(rand.NewPCG(3, 4))
+			sum := from
+			var lastU, lastP time.Duration
+			for k := range 200_000 {
+				sum += r.ExpFloat64()
+				u, q := p.DueAt(from+float64(k)+1), p.DueAt(sum)
+				if u < lastU || q < lastP {
+					t.Fatalf("%v from %g: time %d went backwards: uniform %v after %v, poisson %v after %v",
+						p, from, k, u, lastU, q, lastP)
+				}
+				lastU, lastP = u, q
+			}
+		}
+	}
+}
+
 func TestShardScheduleInvalid(t *testing.T) {
 	t.Parallel()
 	for _, sh := range []Shard{{4, 4}, {-1, 2}, {0, -1}, {0, MaxShards + 1}} {
