@@ -48,9 +48,15 @@ type Shard struct {
 }
 
 // count returns Count, with the zero Shard's 0 read as 1.
-func (sh Shard) count() int { return max(sh.Count, 1) }
+func (sh Shard) count() int {
+	if sh.Count == 0 {
+		return 1
+	}
+	return sh.Count
+}
 
 // String returns the shard as "I/N", e.g. "2/8"; the zero Shard is "0/1".
+// Invalid shards print as they are, e.g. "0/-2".
 func (sh Shard) String() string {
 	return strconv.Itoa(sh.Index) + "/" + strconv.Itoa(sh.count())
 }

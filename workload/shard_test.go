@@ -55,7 +55,7 @@ func TestShardStringValidate(t *testing.T) {
 		{Shard{3, 3}, "3/3", false},
 		{Shard{-1, 3}, "-1/3", false},
 		{Shard{1, 0}, "1/1", false},
-		{Shard{0, -2}, "0/1", false},
+		{Shard{0, -2}, "0/-2", false},
 		{Shard{0, MaxShards + 1}, "0/65537", false},
 	} {
 		if got := tt.sh.String(); got != tt.str {
