@@ -73,3 +73,9 @@ baseline: build
 
 clean:
 	rm -rf bin
+
+# The Kubernetes manifests of deploy/kubernetes, stamped by render.sh and
+# decoded offline with the Kubernetes API types (no cluster needed).
+.PHONY: k8s-check
+k8s-check:
+	$(GO) test -count=1 ./deploy/kubernetes/

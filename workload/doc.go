@@ -32,6 +32,20 @@
 // process whose intensity follows the rate shape exactly and is the same for
 // the same seed. Next allocates nothing.
 //
+// # Shards
+//
+// A run can be spread over several processes: a Shard is one of Count
+// parts of the run, and message number k of the run (in schedule order)
+// belongs to shard k mod Count. NewShardSchedule gives a shard its part of
+// the run's schedule from the run's pacer, arrivals and seed, so that the
+// shards' times merged are the run's times, one for one: with uniform
+// arrivals a shard computes Due(k) for its own k only; with Poisson
+// arrivals it draws every gap of the run (the times are running sums) and
+// inverts the pacer at its own messages only. ParseShard reads "I/N",
+// Shard.Conns splits the run's connections (every shard needs one) and
+// Shard.Share its message budget; DeriveSeed gives each shard its own seed
+// for everything but the schedule.
+//
 // # Messages
 //
 // A Generator appends compact downstream JSON for a caller-chosen message id:

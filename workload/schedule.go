@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -79,11 +80,16 @@ func (a *Arrivals) UnmarshalText(b []byte) error { return a.Set(string(b)) }
 // is the pacer's rate at every instant, and the same seed gives the same times.
 // A ContinuousPacer is inverted exactly; any other Pacer is interpolated
 // linearly between Due(k-1) and Due(k).
+//
+// A shard's schedule (NewShardSchedule) keeps every stride-th message of the
+// run, starting at message number first; the whole run has stride 1.
 type Schedule struct {
 	pacer    Pacer
 	cont     ContinuousPacer
 	arrivals Arrivals
-	n        uint64
+	n        uint64 // messages scheduled so far by this schedule
+	first    uint64 // run number of this schedule's first message
+	stride   uint64 // run numbers between two of its messages, >= 1
 	s        float64
 	last     time.Duration
 	pcg      rand.PCG
@@ -94,7 +100,7 @@ type Schedule struct {
 // fixes the Poisson draws (Uniform ignores it). An Arrivals value other than
 // Uniform and Poisson is treated as Uniform.
 func NewSchedule(p Pacer, arrivals Arrivals, seed uint64) *Schedule {
-	s := &Schedule{pacer: p, arrivals: arrivals}
+	s := &Schedule{pacer: p, arrivals: arrivals, stride: 1}
 	s.cont, _ = p.(ContinuousPacer)
 	s.pcg.Seed(seed, 0x9e3779b97f4a7c15)
 	s.rng = rand.New(&s.pcg)
@@ -110,10 +116,22 @@ func (s *Schedule) Next() time.Duration {
 	}
 	var due time.Duration
 	if s.arrivals == Poisson {
-		s.s += s.rng.ExpFloat64()
+		// Every message of the run up to this one adds its gap, in the
+		// run's order, so that a shard's sums are the whole run's.
+		draws := s.stride
+		if s.n == 0 {
+			draws = s.first + 1
+		}
+		for range draws {
+			s.s += s.rng.ExpFloat64()
+		}
 		due = s.dueAt(s.s)
 	} else {
-		due = s.pacer.Due(s.n)
+		hi, lo := bits.Mul64(s.n, s.stride)
+		k, carry := bits.Add64(lo, s.first, 0)
+		if due = Never; hi|carry == 0 {
+			due = s.pacer.Due(k)
+		}
 	}
 	if due != Never {
 		s.n++
