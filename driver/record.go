@@ -38,13 +38,14 @@ type record struct {
 	held     *pconn
 	attempts uint32
 	retries  uint32 // bounded-code resends so far
+	losses   uint32 // connections that ended with it on their wire, unanswered
 	lastNack ccs.NackCode
 	nacked   bool // lastNack is set
 	origin   uint16
 	idLen    uint8
 	id       [maxIDLen]byte
 	payload  []byte
-	nackText []byte // the "error" of the last NACK when its code is unknown
+	nackText []byte // the start of the "error" of the last NACK when its code is unknown (Driver.nackTextMax bytes)
 }
 
 // recordPool is a lock-free stack of free records (a Treiber stack whose

@@ -21,6 +21,8 @@ var allowedImports = map[string][]string{
 	"driver":       {"ccs", "workload"},
 	"fakeccs":      {"ccs"},
 	"cmd/ccsbench": {"ccs", "workload", "driver", "fakeccs", "report"},
+	// Test-only: misbehaving servers for the tests of driver and cmd.
+	"internal/badccs": {"ccs"},
 }
 
 func TestImportLevels(t *testing.T) {
