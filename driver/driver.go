@@ -49,6 +49,10 @@ type Driver struct {
 
 	schedWait atomic.Uint32
 	schedWake chan struct{}
+	// The scheduler's waits for room (scheduler goroutine only, read
+	// after it ended): with no connection able to send, and with
+	// connections that could send but had no window or record free.
+	waitNoConn, waitFull time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -432,13 +436,26 @@ func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
 	}
 }
 
-// waitRoom waits until some window has room (a reader releases a slot).
+// waitRoom waits until some window has room (a reader releases a slot),
+// and adds the wait to waitNoConn or waitFull.
 func (d *Driver) waitRoom(timer *time.Timer) bool {
 	d.schedWait.Store(1)
 	if d.anyRoom() {
 		d.schedWait.Store(0)
 		return true
 	}
+	start := time.Now()
+	noConn := true
+	for _, s := range d.slots {
+		noConn = noConn && !s.sends()
+	}
+	defer func() {
+		if noConn {
+			d.waitNoConn += time.Since(start)
+		} else {
+			d.waitFull += time.Since(start)
+		}
+	}()
 	timer.Reset(10 * time.Millisecond)
 	select {
 	case <-d.schedWake:

@@ -166,6 +166,13 @@ type Result struct {
 	Intervals []Interval
 	// MaxResends is the Config.MaxResends in effect.
 	MaxResends int
+	// WaitNoConnection and WaitFull are how long a paced run's scheduler
+	// waited to place messages due: while no connection could send
+	// (every one draining, lost or being replaced), and while connections
+	// could send but had no window slot or record free (the target did
+	// not answer fast enough, or messages waited to be resent). They say
+	// why messages were Unsent.
+	WaitNoConnection, WaitFull time.Duration
 	// OfferedRate is messages created per second over the sending period
 	// (Measured: end of the warm-up to end of sending), as vegeta's rate;
 	// AckedRate is ACKs received after the warm-up (those of the drain
@@ -512,6 +519,9 @@ func (d *Driver) result(stopT int64) *Result {
 		Response:     c.totRsp,
 		Intervals:    c.ivls,
 		MaxResends:   d.cfg.MaxResends,
+		// The scheduler has ended (Run waited for it).
+		WaitNoConnection: d.waitNoConn,
+		WaitFull:         d.waitFull,
 	}
 	d.mu.Lock()
 	r.LastDialError = d.dialErr

@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -47,6 +48,7 @@ type Server struct {
 	ln   net.Listener
 	tls  *tls.Config
 	pool *x509.CertPool
+	pem  []byte
 	wg   sync.WaitGroup
 
 	accepted, bound atomic.Int64
@@ -68,7 +70,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Serve == nil {
 		opts.Serve = AckAll
 	}
-	cert, pool, err := selfSigned()
+	cert, pool, pemBytes, err := selfSigned()
 	if err != nil {
 		t.Fatalf("badccs: certificate: %v", err)
 	}
@@ -77,7 +79,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("badccs: %v", err)
 	}
 	s := &Server{
-		opts: opts, ln: ln, pool: pool, conns: map[net.Conn]struct{}{},
+		opts: opts, ln: ln, pool: pool, pem: pemBytes, conns: map[net.Conn]struct{}{},
 		tls: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	}
 	s.wg.Add(1)
@@ -100,6 +102,9 @@ func (s *Server) TLS() *tls.Config { return &tls.Config{RootCAs: s.pool, ServerN
 
 // CertPool returns the pool holding the server's self-signed certificate.
 func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// CertPEM returns the server's self-signed certificate in PEM.
+func (s *Server) CertPEM() []byte { return s.pem }
 
 // Accepted is the number of TCP connections accepted so far.
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
@@ -309,11 +314,12 @@ func Hold(c *Conn) {
 	}
 }
 
-// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+// selfSigned makes a certificate for 127.0.0.1, a pool that trusts it and
+// its PEM.
+func selfSigned() (tls.Certificate, *x509.CertPool, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, nil, err
 	}
 	tpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -328,13 +334,14 @@ func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, nil, err
 	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, pemBytes, nil
 }
