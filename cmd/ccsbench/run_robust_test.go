@@ -230,3 +230,83 @@ func TestUnsentCause(t *testing.T) {
 		}
 	}
 }
+
+// Results files of runs against a target that drops connections carry
+// every new count and timeline field; merge sums them exactly, compare
+// and report show them.
+func TestMergeCompareReportNewCounts(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) {
+		for n := 0; ; n++ {
+			id, err := c.Next()
+			if err != nil {
+				return
+			}
+			if n == 150 {
+				c.StreamError(ccs.CondSystemShutdown, "")
+				time.Sleep(20 * time.Millisecond)
+				return
+			}
+			c.Ack(id)
+			if n%50 == 0 {
+				c.Ack(id) // a duplicate: a stray
+			}
+		}
+	}})
+	dir := t.TempDir()
+	var paths []string
+	for i := range 2 {
+		p := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
+		paths = append(paths, p)
+		code, _, errs := callRun(append(targetArgs(t, srv), "--conns", "2", "--rate", "1000", "--duration", "1s", "--interval", "250ms", "--json", p)...)
+		if code != 0 {
+			t.Fatalf("run = %d, stderr %q", code, errs)
+		}
+	}
+	var rs []*report.Result
+	for _, p := range paths {
+		r, err := report.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Counts.Disconnects["stream_error:system-shutdown"] == 0 || r.Counts.Strays == 0 || r.Counts.StrayKinds["duplicate"] != r.Counts.Strays {
+			t.Errorf("%s: counts %+v; want disconnects and duplicate strays", p, r.Counts)
+		}
+		rs = append(rs, r)
+	}
+	merged := filepath.Join(dir, "m.json")
+	if code, _, errs := callCmd(mergeCmd, paths[0], paths[1], "-o", merged); code != 0 {
+		t.Fatalf("merge = %d, stderr %q", code, errs)
+	}
+	m, err := report.ReadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := rs[0].Counts, rs[1].Counts
+	if m.Counts.Strays != a.Strays+b.Strays || m.Counts.DisconnectTotal() != a.DisconnectTotal()+b.DisconnectTotal() ||
+		m.Counts.Lost != a.Lost+b.Lost || m.Counts.Reconnects != a.Reconnects+b.Reconnects {
+		t.Errorf("merged counts %+v; want the sums of %+v and %+v", m.Counts, a, b)
+	}
+	var disc, tlDisc uint64
+	for _, r := range rs {
+		for _, pt := range r.Timeline {
+			disc += pt.Disconnects
+		}
+	}
+	for _, pt := range m.Timeline {
+		tlDisc += pt.Disconnects
+		if pt.PendingPeak < pt.Pending {
+			t.Errorf("merged point %+v: peak below the end count", pt)
+		}
+	}
+	if tlDisc != disc || disc == 0 {
+		t.Errorf("merged timeline holds %d disconnects; want the runs' %d", tlDisc, disc)
+	}
+	code, out, errs := callCmd(compareCmd, "--max-rate-drop", "off", "--max-p99-rise", "off", paths[0], paths[1])
+	if code != 0 || !strings.Contains(out, "disconnects") || !strings.Contains(out, "strays") || !strings.Contains(out, "lost") {
+		t.Errorf("compare = %d, stderr %q; want the counts compared:\n%s", code, errs, out)
+	}
+	if code, out, _ := callCmd(reportCmd, merged); code != 0 || !strings.Contains(out, "stream_error:system-shutdown") || !strings.Contains(out, "│ strays ") {
+		t.Errorf("report of the merge = %d; want the disconnects and strays:\n%s", code, out)
+	}
+}
