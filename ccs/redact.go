@@ -85,6 +85,13 @@ func NewRedactor(senderID, apiKey string) *Redactor {
 	return &Redactor{r: strings.NewReplacer(pairs...), longest: len(secrets[0])}
 }
 
+// htmlEscapers escape text as html/template.HTMLEscapeString does, and as
+// html/template does in text (which escapes '+' too).
+var htmlEscapers = []*strings.Replacer{
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;"),
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;"),
+}
+
 // escapedForms returns s as JSON, XML and HTML writers escape it, where
 // that differs from s (duplicates are removed by the caller).
 func escapedForms(s string) []string {
@@ -92,12 +99,10 @@ func escapedForms(s string) []string {
 	if b, err := json.Marshal(s); err == nil { // HTML-safe: <, > and & as \u003c...
 		out = append(out, string(b[1:len(b)-1]))
 	}
-	html := []string{"&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;"}
-	out = append(out,
-		string(appendText(nil, []byte(s))),
-		strings.NewReplacer(html...).Replace(s),                       // html/template.HTMLEscapeString
-		strings.NewReplacer(append(html, "+", "&#43;")...).Replace(s), // html/template in text: '+' too
-	)
+	out = append(out, string(appendText(nil, []byte(s))))
+	for _, h := range htmlEscapers {
+		out = append(out, h.Replace(s))
+	}
 	return slices.DeleteFunc(out, func(e string) bool { return e == s })
 }
 

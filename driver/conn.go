@@ -90,20 +90,6 @@ type pconn struct {
 	dead     atomic.Bool
 	retired  atomic.Bool // reader done: handed to the collector, which folds and forgets it
 
-	// born and ended are when the connection was bound and when its
-	// reader finished (ns since the base); gotAnswer is set by the reader
-	// at its first answer. The supervisor reads them after the end event.
-	born, ended int64
-	gotAnswer   bool
-	// drainTimer closes the connection DrainCloseTimeout after it began
-	// draining (reader goroutine only); closeReason says the driver
-	// closed it for that.
-	drainTimer  *time.Timer
-	closeReason atomic.Uint32
-	// werr is the writer's failed flush, set before it closes the
-	// connection; the reader reads it once the writer is done.
-	werr error
-
 	idle      atomic.Uint32
 	needUnits atomic.Uint32
 	wake      chan struct{}
@@ -132,6 +118,24 @@ type pconn struct {
 
 	// writer goroutine state
 	w writerState
+
+	// Off the hot paths (kept after their fields, so as not to move them
+	// across cache lines):
+	//
+	// born and ended are when the connection was bound and when its
+	// reader finished (ns since the base); nacksOrErrors is set by the
+	// reader at a NACK or stanza error of a message on its wire (an ACK
+	// shows in rc.acked). The supervisor reads them after the end event.
+	born, ended   int64
+	nacksOrErrors bool
+	// drainTimer closes the connection DrainCloseTimeout after it began
+	// draining (reader goroutine only); closeReason says the driver
+	// closed it for that.
+	drainTimer  *time.Timer
+	closeReason atomic.Uint32
+	// werr is the writer's failed flush, set before it closes the
+	// connection; the reader reads it once the writer is done.
+	werr error
 }
 
 type writerState struct {
@@ -612,20 +616,25 @@ func (p *pconn) answered(id []byte) (*record, uint32) {
 		return nil, 0
 	}
 	r := &d.recs[i]
-	if r.wire.Load() != seq {
-		// Answered already, or never sent: not awaiting an answer.
-		inc(&p.rc.strays[strayDuplicate])
-		return nil, 0
-	}
-	if r.conn.Load() != p.id {
-		inc(&p.rc.strays[strayWrongConn])
+	if r.wire.Load() != seq || r.conn.Load() != p.id {
+		p.stray(r, seq)
 		return nil, 0
 	}
 	r.wire.Store(0)
 	p.win.release()
 	p.released = true
-	p.gotAnswer = true
 	return r, i
+}
+
+// stray counts an answer for a message of ours that is not awaiting one
+// on this connection: answered already or never sent (a duplicate), or
+// awaited on another connection.
+func (p *pconn) stray(r *record, seq uint64) {
+	if r.wire.Load() == seq {
+		inc(&p.rc.strays[strayWrongConn])
+	} else {
+		inc(&p.rc.strays[strayDuplicate])
+	}
 }
 
 func (p *pconn) onAck(id []byte) {
@@ -656,6 +665,7 @@ func (p *pconn) onNack(ev *Event) {
 	if r == nil {
 		return
 	}
+	p.nacksOrErrors = true
 	d := p.d
 	code := ev.Code
 	now := d.now()
@@ -714,6 +724,7 @@ func (p *pconn) onStanzaError(ev *Event) {
 	if r == nil {
 		return
 	}
+	p.nacksOrErrors = true
 	inc(&p.rc.stanzaErrors)
 	p.d.free(r, i)
 }

@@ -224,7 +224,7 @@ func TestHealthy(t *testing.T) {
 		life     time.Duration
 		want     bool
 	}{{true, 2 * time.Second, true}, {false, 2 * time.Second, false}, {true, 500 * time.Millisecond, false}} {
-		p := &pconn{gotAnswer: tc.answered, born: int64(time.Second), ended: int64(time.Second + tc.life)}
+		p := &pconn{nacksOrErrors: tc.answered, born: int64(time.Second), ended: int64(time.Second + tc.life)}
 		if got := p.healthy(); got != tc.want {
 			t.Errorf("healthy() with answer %v after %v = %v; want %v", tc.answered, tc.life, got, tc.want)
 		}

@@ -163,7 +163,8 @@ func (s *slot) supervise() {
 // healthy reports whether a connection that ended delivered an answer and
 // lived healthyAfter: its loss is not a failed attempt.
 func (p *pconn) healthy() bool {
-	return p.gotAnswer && time.Duration(p.ended-p.born) >= healthyAfter
+	answered := p.nacksOrErrors || p.rc.acked.Load() > 0
+	return answered && time.Duration(p.ended-p.born) >= healthyAfter
 }
 
 // replace dials a new connection for the slot and makes it current: at
