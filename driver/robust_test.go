@@ -144,30 +144,23 @@ func TestDrainingBounded(t *testing.T) {
 // later, and closes its stream after a while. Every message ends acked.
 func TestDrainLinger(t *testing.T) {
 	t.Parallel()
-	srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) {
-		drained := false
-		for n := 0; ; n++ {
-			id, err := c.Next()
-			if err != nil {
-				return
-			}
-			switch {
-			case n == 40:
-				c.Ack(id)
-				c.Drain()
-				drained = true
-				// The end of the stream after a linger, then the close.
-				time.AfterFunc(50*time.Millisecond, func() {
-					c.Write([]byte(ccs.StreamEnd))
-					c.Close()
-				})
-			case !drained || n < 45:
-				c.Ack(id) // sent before the client saw the drain
-			default:
-				c.Nack(id, "CONNECTION_DRAINING")
-			}
+	srv := badccs.Start(t, badccs.Options{Serve: badccs.Each(func(c *badccs.Conn, n int, id string) bool {
+		switch {
+		case n == 40:
+			c.Ack(id)
+			c.Drain()
+			// The end of the stream after a linger, then the close.
+			time.AfterFunc(50*time.Millisecond, func() {
+				c.Write([]byte(ccs.StreamEnd))
+				c.Close()
+			})
+		case n < 45:
+			c.Ack(id) // sent before the client saw the drain
+		default:
+			c.Nack(id, "CONNECTION_DRAINING")
 		}
-	}})
+		return true
+	})})
 	cfg := badConfig(srv)
 	cfg.Conns = 2
 	cfg.Pacer = workload.ConstantPacer{Freq: 2000}
@@ -371,15 +364,9 @@ func TestClassifyAndKeys(t *testing.T) {
 // the codes are bounded in number and length.
 func TestUnknownNackCodesBounded(t *testing.T) {
 	t.Parallel()
-	srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) {
-		for n := 0; ; n++ {
-			id, err := c.Next()
-			if err != nil {
-				return
-			}
-			c.Nack(id, fmt.Sprintf("%064d%s", n, strings.Repeat("X", 2000)))
-		}
-	}})
+	srv := badccs.Start(t, badccs.Options{Serve: badccs.Each(func(c *badccs.Conn, n int, id string) bool {
+		return c.Nack(id, fmt.Sprintf("%064d%s", n, strings.Repeat("X", 2000))) == nil
+	})})
 	cfg := badConfig(srv)
 	cfg.Conns = 1
 	cfg.Messages = 300
@@ -405,14 +392,12 @@ func TestRedactedEverywhere(t *testing.T) {
 	srv := badccs.Start(t, badccs.Options{APIKey: key, Serve: func(c *badccs.Conn) {
 		blob := ccs.PlainMessage("42@"+ccs.Domain, key)
 		if c.Index > 0 {
-			for n := 0; n < 5; n++ {
-				id, err := c.Next()
-				if err != nil {
-					return
+			badccs.Each(func(c *badccs.Conn, n int, id string) bool {
+				if n < 5 {
+					return c.Nack(id, []string{key, blob, "X" + key}[n%3]) == nil
 				}
-				c.Nack(id, []string{key, blob, "X" + key}[n%3])
-			}
-			badccs.AckAll(c)
+				return c.Ack(id) == nil
+			})(c)
 			return
 		}
 		c.StreamError(ccs.CondInternal, "echo "+key+" "+blob)
@@ -427,7 +412,7 @@ func TestRedactedEverywhere(t *testing.T) {
 	cfg.OnDisconnect = log.add
 	res := runRaw(t, cfg)
 	text := fmt.Sprintf("%+v %v", res.Counts, log.get())
-	if l := leaks(text, key, ccs.PlainMessage("42@"+ccs.Domain, key)); len(l) > 0 {
+	if l := badccs.Leaks(text, key, ccs.PlainMessage("42@"+ccs.Domain, key)); len(l) > 0 {
 		t.Errorf("result or disconnect details hold parts of the credentials %q:\n%s", l, text)
 	}
 	if res.Counts.Nacks[ccs.Redacted] != 4 || res.Counts.Nacks["X"+ccs.Redacted] != 1 || !strings.Contains(text, "echo "+ccs.Redacted) {
@@ -449,23 +434,9 @@ func TestRedactedEverywhere(t *testing.T) {
 	if !errors.As(err, &de) || de.Stage != "auth" {
 		t.Fatalf("Run = %v; want a *DialError at auth", err)
 	}
-	if l := leaks(err.Error(), key, ccs.PlainMessage("42@"+ccs.Domain, key)); len(l) > 0 {
+	if l := badccs.Leaks(err.Error(), key, ccs.PlainMessage("42@"+ccs.Domain, key)); len(l) > 0 {
 		t.Errorf("Run error %q holds parts of the credentials %q", err, l)
 	}
-}
-
-// leaks returns the pieces of secrets (8 bytes or more) found in text.
-func leaks(text string, secrets ...string) []string {
-	var found []string
-	for _, s := range secrets {
-		for i := 0; i+8 <= len(s); i++ {
-			if strings.Contains(text, s[i:i+8]) {
-				found = append(found, s[i:i+8])
-				break
-			}
-		}
-	}
-	return found
 }
 
 // A server that answers twice, answers ids the driver never made, and
@@ -478,11 +449,7 @@ func TestStrays(t *testing.T) {
 		mu.Lock()
 		conns[c.Index] = c
 		mu.Unlock()
-		for {
-			id, err := c.Next()
-			if err != nil {
-				return
-			}
+		badccs.Each(func(c *badccs.Conn, _ int, id string) bool {
 			mu.Lock()
 			other := conns[c.Index^1]
 			mu.Unlock()
@@ -492,8 +459,8 @@ func TestStrays(t *testing.T) {
 			}
 			c.Ack("not-an-id-of-ours")
 			c.Ack(id)
-			c.Ack(id)
-		}
+			return c.Ack(id) == nil
+		})(c)
 	}})
 	cfg := badConfig(srv)
 	cfg.Conns = 2
@@ -533,19 +500,15 @@ func TestTimelinePeakAndResponse(t *testing.T) {
 			held = nil
 		})
 		defer thaw.Stop()
-		for {
-			id, err := c.Next()
-			if err != nil {
-				return
-			}
+		badccs.Each(func(c *badccs.Conn, _ int, id string) bool {
 			mu.Lock()
+			defer mu.Unlock()
 			if e := time.Since(t0); e > 1100*time.Millisecond && e < 1800*time.Millisecond {
 				held = append(held, id)
-			} else {
-				c.Ack(id)
+				return true
 			}
-			mu.Unlock()
-		}
+			return c.Ack(id) == nil
+		})(c)
 	}})
 	cfg := badConfig(srv)
 	cfg.Conns = 2

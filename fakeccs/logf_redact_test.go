@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -21,26 +20,13 @@ func TestLogfRedactsCredentials(t *testing.T) {
 	const sender, key = "1", "k3y-secret"
 	var mu sync.Mutex
 	var lines []string
-	srv, err := New(Config{SenderID: sender, APIKey: key, Logf: func(format string, args ...any) {
+	srv := startServer(t, Config{SenderID: sender, APIKey: key, Logf: func(format string, args ...any) {
 		mu.Lock()
 		lines = append(lines, fmt.Sprintf(format, args...))
 		mu.Unlock()
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	defer func() {
-		srv.Close()
-		<-done
-	}()
 
-	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: srv.CertPool()})
+	c, err := tls.Dial("tcp", srv.Addr().String(), &tls.Config{RootCAs: srv.CertPool()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -226,16 +226,7 @@ func keyedRows(results []*Result, get func(*Result) map[string]uint64, kind stri
 			totals[k] += v
 		}
 	}
-	keys := make([]string, 0, len(totals))
-	for k := range totals {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if totals[a] != totals[b] {
-			return cmp.Compare(totals[b], totals[a])
-		}
-		return strings.Compare(a, b)
-	})
+	keys := KeysByCount(totals)
 	var rows []keyedRow
 	for i, k := range keys {
 		if i == maxKeyRows-1 && len(keys) > maxKeyRows {
@@ -254,6 +245,22 @@ func keyedRows(results []*Result, get func(*Result) map[string]uint64, kind stri
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// KeysByCount returns the keys of counts, the largest count first, equal
+// counts by key.
+func KeysByCount(counts map[string]uint64) []string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if counts[a] != counts[b] {
+			return cmp.Compare(counts[b], counts[a])
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
 }
 
 // displayKey makes a key from a results file fit a table cell: control

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -623,16 +621,7 @@ func unsentCause(res *driver.Result, conns int) string {
 
 // topCauses lists the n most frequent causes: "eof 3, reset 1".
 func topCauses(m map[string]uint64, n int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		if m[a] != m[b] {
-			return cmp.Compare(m[b], m[a])
-		}
-		return strings.Compare(a, b)
-	})
+	keys := report.KeysByCount(m)
 	var parts []string
 	for _, k := range keys[:min(n, len(keys))] {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
