@@ -93,6 +93,15 @@ type Counts struct {
 	StrayKinds map[string]uint64
 }
 
+// DisconnectTotal is the number of disconnects, all causes.
+func (c *Counts) DisconnectTotal() uint64 {
+	var n uint64
+	for _, v := range c.Disconnects {
+		n += v
+	}
+	return n
+}
+
 // ErrAccounting is wrapped by Check's errors.
 var ErrAccounting = errors.New("driver: accounting")
 

@@ -598,10 +598,7 @@ func writeOutputs(o *runOptions, rr *report.Result, ivs []report.Interval, red *
 // scheduler waited for and what happened to the connections.
 func unsentCause(res *driver.Result, conns int) string {
 	c := res.Counts
-	var disc uint64
-	for _, n := range c.Disconnects {
-		disc += n
-	}
+	disc := c.DisconnectTotal()
 	waits := fmt.Sprintf("the scheduler waited %v with no connection able to send, %v with every window full", res.WaitNoConnection.Round(time.Millisecond), res.WaitFull.Round(time.Millisecond))
 	switch {
 	case disc+c.DialFailures > 0 && (res.WaitNoConnection > res.WaitFull || disc+c.DialFailures >= uint64(conns)):
