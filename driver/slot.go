@@ -129,7 +129,8 @@ func (s *slot) supervise() {
 		select {
 		case ev := <-s.events:
 			p, cur := ev.p, s.cur.Load()
-			if ev.kind != evDrain && p.healthy() {
+			healthy := ev.kind != evDrain && p.healthy()
+			if healthy {
 				s.backoff = d.cfg.ReconnectBackoff
 			}
 			switch {
@@ -150,7 +151,7 @@ func (s *slot) supervise() {
 				setWaiting(false)
 				s.replace(false)
 			case ev.kind == evLost && p == cur:
-				s.replace(!p.healthy())
+				s.replace(!healthy)
 			}
 		case <-spillC:
 			s.spill()
