@@ -89,7 +89,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 // connection: stream open, SASL PLAIN, stream restart, bind, optional
 // session. Failures are *HandshakeError; the caller closes c.
 func ClientHandshake(ctx context.Context, c net.Conn, cfg ClientConfig) (*Conn, error) {
-	h := &clientHS{hsStream: hsStream{c: c, f: NewFramer(c, cfg.Framer)}, cfg: cfg}
+	h := &clientHS{hsStream: hsStream{c: c, f: NewFramer(c, cfg.Framer), red: NewRedactor(cfg.SenderID, cfg.APIKey)}, cfg: cfg}
 	deadline := time.Now().Add(timeoutOr(cfg.Timeout))
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -144,8 +144,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 	if !strings.Contains(identity, "@") {
 		identity += "@" + Domain
 	}
-	creds := base64.StdEncoding.EncodeToString([]byte("\x00" + identity + "\x00" + h.cfg.APIKey))
-	if err := h.write("auth", `<auth mechanism="PLAIN" xmlns="`+NSSASL+`">`+creds+`</auth>`); err != nil {
+	if err := h.write("auth", `<auth mechanism="PLAIN" xmlns="`+NSSASL+`">`+PlainMessage(identity, h.cfg.APIKey)+`</auth>`); err != nil {
 		return nil, err
 	}
 	st, err := h.next("auth")
@@ -155,7 +154,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 	switch st.Kind {
 	case KindSuccess:
 	case KindFailure:
-		cond := string(st.Child)
+		cond := h.red.String(string(st.Child))
 		if cond == "" {
 			cond = "failure"
 		}
@@ -209,9 +208,12 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 
 // hsStream is what both halves of the handshake share: the connection, its
 // framer, and reading past keepalives with stream errors and ends typed.
+// red removes the client's credentials from what the peer sent before it
+// goes into an error (a server may echo them); nil on the server side.
 type hsStream struct {
-	c net.Conn
-	f *Framer
+	c   net.Conn
+	f   *Framer
+	red *Redactor
 }
 
 func (h *hsStream) write(stage, s string) *HandshakeError {
@@ -233,7 +235,8 @@ func (h *hsStream) next(stage string) (*Stanza, *HandshakeError) {
 		case KindKeepalive:
 			continue
 		case KindStreamError:
-			return nil, &HandshakeError{Stage: stage, Err: &StreamError{Condition: string(st.ErrorCondition), Text: string(st.ErrorText)}}
+			return nil, &HandshakeError{Stage: stage, Err: &StreamError{
+				Condition: h.red.String(string(st.ErrorCondition)), Text: h.red.String(string(st.ErrorText))}}
 		case KindStreamEnd:
 			return nil, &HandshakeError{Stage: stage, Err: ErrClosed}
 		}
@@ -253,7 +256,7 @@ func (h *hsStream) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
 }
 
 func (h *hsStream) unexpected(stage string, st *Stanza) *HandshakeError {
-	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st))}
+	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st, h.red))}
 }
 
 func (h *clientHS) features(stage string) (*Element, *HandshakeError) {
@@ -287,9 +290,9 @@ func (h *clientHS) iqResult(stage, id string) (*Element, *HandshakeError) {
 			return nil, h.unexpected(stage, st)
 		}
 		if string(st.Type) != "result" {
-			cond := string(st.ErrorCondition)
+			cond := h.red.String(string(st.ErrorCondition))
 			if cond == "" {
-				cond = string(st.Type)
+				cond = h.red.String(string(st.Type))
 			}
 			return nil, &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %s refused: %s", ErrUnexpected, stage, cond)}
 		}
@@ -301,8 +304,11 @@ func (h *clientHS) iqResult(stage, id string) (*Element, *HandshakeError) {
 	}
 }
 
-func describe(st *Stanza) string {
-	raw := st.Raw
+// describe quotes the start of an item for an error: its first 80 bytes,
+// after red removed any secret from the whole (cut first, a secret could
+// be left in part).
+func describe(st *Stanza, red *Redactor) string {
+	raw := red.Bytes(st.Raw)
 	if len(raw) > 80 {
 		raw = raw[:80]
 	}

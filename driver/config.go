@@ -42,6 +42,17 @@ const (
 	// DefaultCloseTimeout bounds the wait for the server's end of stream
 	// after Run closed its streams, when Config.CloseTimeout is 0.
 	DefaultCloseTimeout = time.Second
+	// DefaultDrainCloseTimeout is how long a draining connection may stay
+	// open before the driver closes it, when Config.DrainCloseTimeout is 0.
+	DefaultDrainCloseTimeout = 30 * time.Second
+	// DefaultMaxResends bounds the resends of a message after connection
+	// losses, when Config.MaxResends is 0.
+	DefaultMaxResends = 10
+	// DefaultInterval is the length of a timeline interval when
+	// Config.Interval is 0.
+	DefaultInterval = time.Second
+	// MinInterval is the shortest Config.Interval accepted.
+	MinInterval = 100 * time.Millisecond
 
 	// MaxConns is the largest Config.Conns accepted (CCS allows 1000
 	// connections per sender id).
@@ -108,10 +119,13 @@ type Config struct {
 	Messages uint64
 	// Warmup excludes the first part of the run from latency statistics
 	// and throughput (never from accounting: every message counts in
-	// Counts). It is rounded up to a whole number of seconds so that it
+	// Counts). It is rounded up to a whole number of intervals so that it
 	// ends on an interval boundary, and must be shorter than Duration when
 	// both are set.
 	Warmup time.Duration
+	// Interval is the length of a timeline interval and of the interval
+	// histograms (default 1 s, at least MinInterval).
+	Interval time.Duration
 	// DrainTimeout bounds the wait for answers after scheduling stopped
 	// (default 5 s), and with Duration the whole run: late sends and the
 	// drain end at the latest Duration + DrainTimeout after the start.
@@ -123,6 +137,12 @@ type Config struct {
 	CloseTimeout time.Duration
 	// DialTimeout bounds one dial and handshake (default 10 s).
 	DialTimeout time.Duration
+	// DrainCloseTimeout is how long a connection may stay open after
+	// CONNECTION_DRAINING (default 30 s). A draining connection the server
+	// has not closed by then is closed by the driver, its unanswered
+	// messages are resent elsewhere, and it counts in DrainTimeouts and as
+	// a disconnect of cause "drain_timeout".
+	DrainCloseTimeout time.Duration
 
 	// Message says what downstream messages look like; a zero
 	// MessageConfig takes workload.DefaultMessageConfig.
@@ -139,11 +159,24 @@ type Config struct {
 	// factor in [1, 1+BackoffJitter). Defaults 1 s, 1 min and 0.2.
 	InitialBackoff, MaxBackoff time.Duration
 	BackoffJitter              float64
-	// ReconnectBackoff is the first delay after a failed dial, handshake
-	// or authentication of a replacement connection, doubling up to
-	// MaxReconnectBackoff (defaults 100 ms and 5 s). A connection lost
-	// after it authenticated is re-established at once.
+	// MaxResends bounds the resends of one message after the connection
+	// it was on ended without answering it (default 10; negative: none).
+	// A message lost once more is final, counted as Lost.
+	MaxResends int
+	// ReconnectBackoff is the first delay before a new attempt after a
+	// failed one, doubling up to MaxReconnectBackoff, each delay jittered
+	// by up to half of it (defaults 100 ms and 5 s). A failed attempt is a
+	// failed dial, TLS handshake or authentication, or a connection lost
+	// before it delivered any answer or sooner than a second after it was
+	// bound. A connection lost after it answered and lived a second is
+	// replaced at once, and resets the backoff.
 	ReconnectBackoff, MaxReconnectBackoff time.Duration
+
+	// OnDisconnect, if set, is called for the first disconnect of each
+	// cause (see Counts.Disconnects), as it happens, from the goroutine of
+	// the connection that ended: it must return quickly. Later disconnects
+	// of the same cause are only counted.
+	OnDisconnect func(Disconnect)
 
 	// IntervalHistograms keeps the service and response histograms of
 	// every timeline interval in Result.Intervals (for HdrHistogram
@@ -213,9 +246,15 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Warmup < 0 {
 		return bad("warmup %v is negative", cfg.Warmup)
 	}
-	cfg.Warmup = (cfg.Warmup + time.Second - 1).Truncate(time.Second)
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Interval < MinInterval {
+		return bad("interval %v is shorter than %v", cfg.Interval, MinInterval)
+	}
+	cfg.Warmup = (cfg.Warmup + cfg.Interval - 1) / cfg.Interval * cfg.Interval
 	if cfg.Duration > 0 && cfg.Warmup >= cfg.Duration {
-		return bad("warmup %v (rounded up to whole seconds) leaves nothing of duration %v to measure", cfg.Warmup, cfg.Duration)
+		return bad("warmup %v (rounded up to whole intervals of %v) leaves nothing of duration %v to measure", cfg.Warmup, cfg.Interval, cfg.Duration)
 	}
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
@@ -226,7 +265,10 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
-	if cfg.DrainTimeout < 0 || cfg.CloseTimeout < 0 || cfg.DialTimeout < 0 {
+	if cfg.DrainCloseTimeout == 0 {
+		cfg.DrainCloseTimeout = DefaultDrainCloseTimeout
+	}
+	if cfg.DrainTimeout < 0 || cfg.CloseTimeout < 0 || cfg.DialTimeout < 0 || cfg.DrainCloseTimeout < 0 {
 		return bad("timeouts must not be negative")
 	}
 	if cfg.Message == (workload.MessageConfig{}) {
@@ -240,6 +282,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxRetries < 0 {
 		cfg.MaxRetries = 0
+	}
+	if cfg.MaxResends == 0 {
+		cfg.MaxResends = DefaultMaxResends
+	}
+	if cfg.MaxResends < 0 {
+		cfg.MaxResends = 0
 	}
 	if cfg.InitialBackoff == 0 {
 		cfg.InitialBackoff = DefaultInitialBackoff

@@ -43,12 +43,25 @@ type ivlHists struct {
 	acked    uint64
 }
 
+// Kinds of strays, indexes of readerCounts.strays.
+const (
+	strayUnknownID = iota
+	strayDuplicate
+	strayWrongConn
+	strayLate
+	numStrayKinds
+)
+
+// strayNames are the keys of Counts.StrayKinds.
+var strayNames = [numStrayKinds]string{"unknown_id", "duplicate", "wrong_connection", "late"}
+
 // readerCounts are written by one reader goroutine only and read by the
 // collector and Progress.
 type readerCounts struct {
-	acked, nacked, stanzaErrors, strays atomic.Uint64
-	nacks                               [16]atomic.Uint64
-	_                                   [64]byte
+	acked, nacked, stanzaErrors, lost atomic.Uint64
+	strays                            [numStrayKinds]atomic.Uint64
+	nacks                             [16]atomic.Uint64
+	_                                 [64]byte
 }
 
 // writerCounts are written by one writer goroutine only. Upstream
@@ -105,6 +118,24 @@ type pconn struct {
 
 	// writer goroutine state
 	w writerState
+
+	// Off the hot paths (kept after their fields, so as not to move them
+	// across cache lines):
+	//
+	// born and ended are when the connection was bound and when its
+	// reader finished (ns since the base); nacksOrErrors is set by the
+	// reader at a NACK or stanza error of a message on its wire (an ACK
+	// shows in rc.acked). The supervisor reads them after the end event.
+	born, ended   int64
+	nacksOrErrors bool
+	// drainTimer closes the connection DrainCloseTimeout after it began
+	// draining (reader goroutine only); closeReason says the driver
+	// closed it for that.
+	drainTimer  *time.Timer
+	closeReason atomic.Uint32
+	// werr is the writer's failed flush, set before it closes the
+	// connection; the reader reads it once the writer is done.
+	werr error
 }
 
 type writerState struct {
@@ -124,6 +155,9 @@ func newPconn(d *Driver, s *slot, c Conn) *pconn {
 		wdone: make(chan struct{}),
 		rdone: make(chan struct{}),
 		rng:   rand.New(rand.NewPCG(d.cfg.Seed, uint64(d.connIDs.Load()))),
+	}
+	if d.started.Load() {
+		p.born = d.now()
 	}
 	p.win.max = int64(d.cfg.Window)
 	p.ivl = s.takeHists()
@@ -218,6 +252,7 @@ func (p *pconn) writeLoop() {
 		if p.c.Unflushed() > 0 {
 			if err := p.c.Flush(); err != nil {
 				// The reader sees the broken connection and cleans up.
+				p.werr = err
 				_ = p.c.Close()
 				<-p.stop
 				return
@@ -321,19 +356,21 @@ func (p *pconn) absorb(l uint32, now int64) {
 }
 
 // giveBack returns the writer's queued records to its slot's inbox for
-// the next writer (on draining, loss or shutdown).
+// the next writer (on draining, loss or shutdown), or to another slot's
+// while its slot has no connection that sends.
 func (p *pconn) giveBack() {
 	recs := p.d.recs
+	t := p.d.home(p.s)
 	for p.w.pre.len() > 0 {
-		p.s.in.push(recs, p.w.pre.pop())
+		t.in.push(recs, p.w.pre.pop())
 	}
 	for p.w.ready.len() > 0 {
-		p.s.in.push(recs, p.w.ready.pop())
+		t.in.push(recs, p.w.ready.pop())
 	}
 	for p.w.heap.len() > 0 {
-		p.s.in.push(recs, p.w.heap.pop(recs))
+		t.in.push(recs, p.w.heap.pop(recs))
 	}
-	if cur := p.s.cur.Load(); cur != nil && cur != p {
+	if cur := t.cur.Load(); cur != nil && cur != p {
 		cur.notify()
 	}
 }
@@ -467,6 +504,7 @@ func (p *pconn) readLoop() {
 	d := p.d
 	ev := &p.ev
 	var err error
+	defer func() { p.finish(err) }()
 	for {
 		if err = p.c.Next(ev); err != nil {
 			break
@@ -502,7 +540,6 @@ func (p *pconn) readLoop() {
 		}
 	}
 	p.endBatch()
-	p.finish()
 }
 
 // endBatch runs before the reader may block: hand ACKs to the writer and
@@ -563,29 +600,41 @@ func (p *pconn) queue(kind byte, to, id []byte) {
 }
 
 // answered finds the record an answer with id refers to, if it is on this
-// connection's wire, and takes it off the wire (releasing its window slot).
+// connection's wire, and takes it off the wire (releasing its window
+// slot). Any other answer is a stray, counted by kind.
 func (p *pconn) answered(id []byte) (*record, uint32) {
 	d := p.d
 	if d.frozen.Load() {
 		// Past the drain deadline outcomes are final: a late answer is
 		// a stray and its message stays unresolved.
-		inc(&p.rc.strays)
+		inc(&p.rc.strays[strayLate])
 		return nil, 0
 	}
 	seq, i, ok := parseID(d.cfg.IDPrefix, id)
 	if !ok || int(i) >= len(d.recs) {
-		inc(&p.rc.strays)
+		inc(&p.rc.strays[strayUnknownID])
 		return nil, 0
 	}
 	r := &d.recs[i]
 	if r.wire.Load() != seq || r.conn.Load() != p.id {
-		inc(&p.rc.strays)
+		p.stray(r, seq)
 		return nil, 0
 	}
 	r.wire.Store(0)
 	p.win.release()
 	p.released = true
 	return r, i
+}
+
+// stray counts an answer for a message of ours that is not awaiting one
+// on this connection: answered already or never sent (a duplicate), or
+// awaited on another connection.
+func (p *pconn) stray(r *record, seq uint64) {
+	if r.wire.Load() == seq {
+		inc(&p.rc.strays[strayWrongConn])
+	} else {
+		inc(&p.rc.strays[strayDuplicate])
+	}
 }
 
 func (p *pconn) onAck(id []byte) {
@@ -616,13 +665,14 @@ func (p *pconn) onNack(ev *Event) {
 	if r == nil {
 		return
 	}
+	p.nacksOrErrors = true
 	d := p.d
 	code := ev.Code
 	now := d.now()
 	r.lastNack = code
 	r.nacked = true
 	if code == ccs.NackUnknown {
-		r.setNackText(ev.Error)
+		r.nackText = append(r.nackText[:0], ev.Error[:min(len(ev.Error), d.nackTextMax)]...)
 	}
 	switch code.Retry() {
 	case ccs.RetrySameConnection:
@@ -640,14 +690,16 @@ func (p *pconn) onNack(ev *Event) {
 		}
 		r.due = now + r.backoff + int64(float64(r.backoff)*d.cfg.BackoffJitter*p.rng.Float64())
 		r.held = nil
-		p.s.in.push(d.recs, i)
-		p.s.notifyCurrent()
+		t := d.home(p.s)
+		t.in.push(d.recs, i)
+		t.notifyCurrent()
 	case ccs.RetryOtherConnection:
 		p.beginDrain()
 		r.due = 0
 		r.held = nil
-		p.s.in.push(d.recs, i)
-		p.s.notifyCurrent()
+		t := d.home(p.s)
+		t.in.push(d.recs, i)
+		t.notifyCurrent()
 	default:
 		p.finalNack(r, i)
 	}
@@ -656,7 +708,7 @@ func (p *pconn) onNack(ev *Event) {
 func (p *pconn) finalNack(r *record, i uint32) {
 	inc(&p.rc.nacked)
 	if r.lastNack == ccs.NackUnknown {
-		p.d.countUnknown(r.nackText)
+		p.d.unknown.add(nackKey(p.d.red, r.nackText))
 	} else {
 		p.rc.nack(int(r.lastNack))
 	}
@@ -672,30 +724,50 @@ func (p *pconn) onStanzaError(ev *Event) {
 	if r == nil {
 		return
 	}
+	p.nacksOrErrors = true
 	inc(&p.rc.stanzaErrors)
 	p.d.free(r, i)
 }
 
 // beginDrain stops sending on this connection and asks its slot for a
-// replacement at once; the reader goes on to the end of the stream.
+// replacement; the reader goes on to the end of the stream, for at most
+// DrainCloseTimeout.
 func (p *pconn) beginDrain() {
 	if !p.draining.CompareAndSwap(false, true) {
 		return
 	}
 	p.win.close()
 	p.s.draining.Add(1)
+	p.drainTimer = time.AfterFunc(p.d.cfg.DrainCloseTimeout, p.drainTimedOut)
 	p.s.event(p, evDrain)
 	p.kick()
 }
 
-// finish runs when the reader stops: the stream ended, the connection was
-// lost, or the run is closing. Messages still on this connection's wire
-// are resent elsewhere unless the run is closing.
-func (p *pconn) finish() {
+// Reasons for the driver to close a connection during the run.
+const reasonDrainTimeout = 1
+
+// drainTimedOut closes a connection still open DrainCloseTimeout after it
+// began draining; its reader then resends what it left unanswered.
+func (p *pconn) drainTimedOut() {
+	if p.d.closing.Load() || p.dead.Load() {
+		return
+	}
+	p.closeReason.Store(reasonDrainTimeout)
+	_ = p.c.Close()
+}
+
+// finish runs when the reader stops (err says why): the stream ended, the
+// connection was lost, or the run is closing. Unless the run is closing,
+// the cause is counted, messages still on this connection's wire are
+// resent elsewhere, and the slot's supervisor is told.
+func (p *pconn) finish(err error) {
 	d := p.d
 	wasDraining := !p.draining.CompareAndSwap(false, true)
 	if !wasDraining {
 		p.win.close()
+	}
+	if p.drainTimer != nil {
+		p.drainTimer.Stop()
 	}
 	p.dead.Store(true)
 	p.stopWriter(false)
@@ -707,10 +779,14 @@ func (p *pconn) finish() {
 	_ = p.c.Close()
 	<-p.wdone
 	if !d.closing.Load() {
+		p.ended = d.now()
+		d.noteEnd(p, err, wasDraining)
 		p.resendWire()
-		if !wasDraining {
-			p.s.event(p, evLost)
+		kind := evLost
+		if wasDraining {
+			kind = evDrained
 		}
+		p.s.event(p, kind)
 	}
 	p.retired.Store(true)
 	d.col.retire(p)
@@ -718,7 +794,8 @@ func (p *pconn) finish() {
 }
 
 // resendWire moves every message still on this connection's wire to
-// another connection's inbox, to be sent again at once.
+// another connection's inbox, to be sent again at once, unless it was lost
+// more than MaxResends times: then it is final as lost.
 func (p *pconn) resendWire() {
 	d := p.d
 	for i := range d.recs {
@@ -729,13 +806,17 @@ func (p *pconn) resendWire() {
 		r.wire.Store(0)
 		r.held = nil
 		r.due = 0
+		r.losses++
+		if int(r.losses) > d.cfg.MaxResends {
+			inc(&p.rc.lost)
+			d.free(r, uint32(i))
+			continue
+		}
 		t := d.pickSlot(p.s)
 		t.in.push(d.recs, uint32(i))
 		t.notifyCurrent()
 	}
 }
-
-func (r *record) setNackText(b []byte) { r.nackText = append(r.nackText[:0], b...) }
 
 // clampUS converts ns to µs within the histograms' range.
 func clampUS(ns int64) int64 {

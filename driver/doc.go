@@ -14,7 +14,9 @@
 // Each logical connection (a slot) has a current physical connection with
 // one reader and one writer goroutine, a pool of message records, an inbox
 // of messages waiting to be sent on it, and a supervisor that replaces the
-// connection. The connection layer is the Transport and Conn interfaces;
+// connection. A slot never holds more than two TCP connections: its
+// current one (or the one being dialled) and at most one draining
+// predecessor. The connection layer is the Transport and Conn interfaces;
 // NewNativeTransport is the implementation over package ccs, and another
 // client (a general-purpose XMPP library) can be plugged in and compared
 // under the same workload. Their methods take and return byte slices into
@@ -91,23 +93,48 @@
 //     MaxRetries resends, then final.
 //   - CONNECTION_DRAINING, as a control message or a NACK code: the
 //     connection stops sending, its slot dials a replacement at once and
-//     sends there (NACKed messages included), while the old connection is
-//     read to its end and its upstream messages still ACKed on it.
+//     NACKed messages go to a connection that sends, while the old
+//     connection is read to its end and its upstream messages still ACKed
+//     on it. When the server closes it, what it left unanswered is resent
+//     elsewhere. A slot whose previous connection still drains waits for
+//     it to end before it replaces a second draining one, and the driver
+//     closes a draining connection the server left open for
+//     DrainCloseTimeout (counted in DrainTimeouts), so that a server that
+//     drains every connection at once cannot make the driver pile them up.
 //   - A lost connection: its unanswered messages go at once to another
-//     live connection's inbox, and the slot reconnects at once; only a
-//     failed dial, TLS handshake or authentication backs off
-//     (ReconnectBackoff, doubling to MaxReconnectBackoff).
+//     live connection's inbox. The slot reconnects at once if the lost
+//     connection was healthy (it delivered an answer and lived a second
+//     after it was bound); otherwise, and after a failed dial, TLS
+//     handshake or authentication, it backs off (ReconnectBackoff, doubling
+//     to MaxReconnectBackoff, jittered by up to half), so that a server
+//     that kills every connection gets no reconnect storm. A healthy
+//     connection resets the backoff.
+//   - A message resent after its connection was lost more than MaxResends
+//     times is final as lost.
 //   - Every other code is final. Stanza errors are an outcome.
 //
 // Resends are counted as Retries, never as Messages.
 //
+// # Disconnects and strays
+//
+// Every connection that ends during the run, other than a draining one
+// the server closed, is counted by cause in Counts.Disconnects (a stream
+// error and its condition, the end of the stream, EOF, bad XML, an
+// oversize stanza, TLS, a timeout, a reset, a drain timeout), and the
+// first of each cause is passed to Config.OnDisconnect with what the
+// server said. Keys made from what a server sends (stream error
+// conditions, unknown NACK codes) are bounded in number and length, and
+// the API key and the SASL PLAIN messages that carry it are removed from
+// everything the driver passes on (ccs.Redactor). Answers that match no
+// message awaiting one are strays, counted by kind outside the identity.
+//
 // # Accounting
 //
 // Every message ends in exactly one outcome: acked, nacked (final code),
-// stanza error or unresolved, so Messages == Acked + Nacked + StanzaErrors
-// + Unresolved (Result.Check). At the end of the run, sending stops and
-// the driver waits for the answers of pending messages until the drain
-// deadline: DrainTimeout after the end of sending, and never later than
+// stanza error, lost or unresolved, so Messages == Acked + Nacked +
+// StanzaErrors + Lost + Unresolved (Counts.Check). At the end of the run,
+// sending stops and the driver waits for the answers of pending messages
+// until the drain deadline: DrainTimeout after the end of sending, and never later than
 // Duration + DrainTimeout after the start (one absolute deadline for the
 // late sends of a paced run and the drain). Then every outcome is frozen
 // and every stream closed with </stream:stream>; answers read while the
@@ -124,15 +151,20 @@
 // coordinated omission, as wrk2 does, and including every resend). Only
 // ACKs are timed. Each reader records, once per ACK and with one clock
 // read, into the current one of two pairs of interval histograms
-// (microseconds, 1 µs to 60 s, 3 significant digits). Once a second a
-// collector swaps the pair without a lock: the reader keeps a generation
-// counter that is odd while it records, and the collector, after flipping
-// the atomic index, waits only while the counter still shows the record
-// in progress. The collector merges the connections' histograms into the
-// interval (kept as compact sparse histograms), the interval into the
-// run's totals, and publishes the rate and p99 of the last complete
-// second for Progress. It first reads the counts and swaps every pair,
-// and only then merges, so that an interval's boundary is the schedule's.
+// (microseconds, 1 µs to 60 s, 3 significant digits). At the end of every
+// interval (Config.Interval, 1 s by default) a collector swaps the pair
+// without a lock: the reader keeps a generation counter that is odd while
+// it records, and the collector, after flipping the atomic index, waits
+// only while the counter still shows the record in progress. The
+// collector merges the connections' histograms into the interval (kept as
+// compact sparse histograms), the interval into the run's totals, and
+// publishes the rate and p99 of the last complete interval for Progress.
+// It first reads the counts and swaps every pair, and only then merges,
+// so that an interval's boundary is the schedule's. Every interval keeps
+// service and response p50 and p99, its counts, its new disconnects, and
+// the pending messages at its end and at their peak: the collector samples
+// the counters every 10 ms for it, so that the hot path pays nothing (an
+// exact peak would need a counter shared by every writer and reader).
 // A connection whose reader ended is folded at once (not at the next
 // boundary) and its histograms go back to its slot for the next
 // connection: frequent draining does not allocate per connection.
@@ -142,7 +174,7 @@
 // to end of sending); ACKs of the drain count, its time does not, so a
 // few answers held back by a backoff do not drag the rate down.
 //
-// Warm-up: ACKs received during Warmup (rounded up to whole seconds so
+// Warm-up: ACKs received during Warmup (rounded up to whole intervals so
 // that it ends on an interval boundary) are left out of the latency
 // histograms and the rates, never out of the accounting.
 package driver

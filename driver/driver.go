@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
@@ -25,6 +26,7 @@ type Driver struct {
 	tr        Transport
 	gen       *workload.Generator
 	unlimited bool
+	red       *ccs.Redactor // removes the API key from what the driver passes on
 
 	recs  []record
 	slots []*slot
@@ -47,6 +49,10 @@ type Driver struct {
 
 	schedWait atomic.Uint32
 	schedWake chan struct{}
+	// The scheduler's waits for room (scheduler goroutine only, read
+	// after it ended): with no connection able to send, and with
+	// connections that could send but had no window or record free.
+	waitNoConn, waitFull time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,8 +65,15 @@ type Driver struct {
 	retired countSnap
 	dialErr error
 
-	unknownMu sync.Mutex
-	unknown   map[string]uint64
+	// Counts keyed by what the server sent, bounded in keys and length:
+	// final NACKs of unknown codes, and disconnects by cause.
+	unknown, disc *tally
+	// nackTextMax is how much of an unknown code a record keeps: enough
+	// that a secret starting within the MaxKeyLen bytes of its key is
+	// whole when it is redacted.
+	nackTextMax   int
+	discTotal     atomic.Uint64
+	drainTimeouts atomic.Uint64
 
 	col collector
 }
@@ -84,8 +97,11 @@ func New(cfg Config) (*Driver, error) {
 		stopCreateC: make(chan struct{}),
 		schedWake:   make(chan struct{}, 1),
 		done:        make(chan struct{}),
-		unknown:     map[string]uint64{},
+		red:         ccs.NewRedactor(c.SenderID, c.APIKey),
+		unknown:     newTally(MaxNackKeys, NackOther),
+		disc:        newTally(MaxCauseKeys, CauseOther),
 	}
+	d.nackTextMax = MaxKeyLen + d.red.Longest()
 	per := c.Window + c.Backlog
 	d.recs = make([]record, c.Conns*per)
 	payloadCap := gen.MaxJSONLen(maxIDLen)
@@ -146,7 +162,7 @@ func (d *Driver) initRecord(r *record, i uint32, t0 int64) {
 	r.t0, r.t1 = t0, 0
 	r.due, r.backoff = 0, 0
 	r.held = nil
-	r.attempts, r.retries = 0, 0
+	r.attempts, r.retries, r.losses = 0, 0, 0
 	r.lastNack, r.nacked = 0, false
 	r.setID(d.cfg.IDPrefix, r.gen, i)
 }
@@ -166,13 +182,8 @@ func (d *Driver) wakeScheduler() {
 	}
 }
 
-func (d *Driver) countUnknown(code []byte) {
-	d.unknownMu.Lock()
-	d.unknown[string(code)]++
-	d.unknownMu.Unlock()
-}
-
 func (d *Driver) setDialError(err error) {
+	err = d.red.Error(err)
 	d.mu.Lock()
 	d.dialErr = err
 	d.mu.Unlock()
@@ -305,7 +316,7 @@ func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
 				_ = c.Close()
 			}
 		}
-		return nil, &DialError{Conn: i, Stage: stageOf(err), Err: err}
+		return nil, &DialError{Conn: i, Stage: stageOf(err), Err: d.red.Error(err)}
 	}
 	return conns, nil
 }
@@ -425,13 +436,26 @@ func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
 	}
 }
 
-// waitRoom waits until some window has room (a reader releases a slot).
+// waitRoom waits until some window has room (a reader releases a slot),
+// and adds the wait to waitNoConn or waitFull.
 func (d *Driver) waitRoom(timer *time.Timer) bool {
 	d.schedWait.Store(1)
 	if d.anyRoom() {
 		d.schedWait.Store(0)
 		return true
 	}
+	start := time.Now()
+	noConn := true
+	for _, s := range d.slots {
+		noConn = noConn && !s.sends()
+	}
+	defer func() {
+		if noConn {
+			d.waitNoConn += time.Since(start)
+		} else {
+			d.waitFull += time.Since(start)
+		}
+	}()
 	timer.Reset(10 * time.Millisecond)
 	select {
 	case <-d.schedWake:

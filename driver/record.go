@@ -31,20 +31,21 @@ type record struct {
 	next atomic.Uint32
 
 	gen      uint64 // generation: how many messages the record has carried; with the index, the message's unique sequence
-	live     bool   // carries a message that has no outcome yet
 	t0, t1   int64  // intended and actual (last attempt) send, ns since the driver's base
 	due      int64  // earliest resend, ns since base, while queued
 	backoff  int64  // current same-connection backoff, ns (grows per NACK)
 	held     *pconn
 	attempts uint32
 	retries  uint32 // bounded-code resends so far
+	losses   uint32 // connections that ended with it on their wire, unanswered
+	live     bool   // carries a message that has no outcome yet
 	lastNack ccs.NackCode
 	nacked   bool // lastNack is set
-	origin   uint16
 	idLen    uint8
+	origin   uint16
 	id       [maxIDLen]byte
 	payload  []byte
-	nackText []byte // the "error" of the last NACK when its code is unknown
+	nackText []byte // the start of the "error" of the last NACK when its code is unknown (Driver.nackTextMax bytes)
 }
 
 // recordPool is a lock-free stack of free records (a Treiber stack whose

@@ -9,9 +9,18 @@ import (
 
 // Kinds of slot events.
 const (
-	evDrain = iota + 1
-	evLost
+	evDrain   = iota + 1 // the current connection began draining
+	evLost               // a connection that was not draining ended
+	evDrained            // a draining connection ended
 )
+
+// healthyAfter is how long a connection must have been bound, having
+// delivered an answer, for its loss not to count as a failed attempt.
+const healthyAfter = time.Second
+
+// spillEvery is how often a slot without a connection that sends moves
+// the messages in its inbox to other slots.
+const spillEvery = 20 * time.Millisecond
 
 type slotEvent struct {
 	p    *pconn
@@ -20,8 +29,10 @@ type slotEvent struct {
 
 // slot is one logical connection: the current physical connection, the
 // records it creates (its pool), the messages waiting for its writer (its
-// inbox), and a supervisor goroutine that replaces the connection at once
-// when it drains or is lost.
+// inbox), and a supervisor goroutine that replaces the connection when it
+// drains or is lost. A slot holds at most two TCP connections: the
+// current one (or the one being dialled) and at most one draining
+// predecessor.
 type slot struct {
 	d     *Driver
 	index int
@@ -38,6 +49,10 @@ type slot struct {
 	hists chan *[2]ivlHists
 
 	draining, reconnects, dialFailures atomic.Uint64
+
+	// supervisor goroutine only
+	backoff time.Duration // the delay before the next attempt after a failed one
+	rng     *rand.Rand
 }
 
 // takeHists returns a reset pair of interval histograms, reused if the
@@ -81,27 +96,86 @@ func (s *slot) notifyCurrent() {
 	}
 }
 
+// supervise replaces the slot's connection when it drains or is lost.
+//
+// A draining connection is replaced at once, unless its predecessor is
+// still draining: then the slot waits for that one to end (the server
+// closes it, or the driver after DrainCloseTimeout) before it dials, so
+// that it never holds more than two TCP connections, and its messages go
+// to other slots meanwhile. A lost connection is replaced at once if it
+// was healthy (it delivered an answer and lived healthyAfter), else after
+// the backoff of a failed attempt.
 func (s *slot) supervise() {
 	d := s.d
 	defer d.swg.Done()
+	s.backoff = d.cfg.ReconnectBackoff
+	s.rng = rand.New(rand.NewPCG(d.cfg.Seed, uint64(s.index)<<32|uint64(time.Now().UnixNano())))
+	var old *pconn           // the draining predecessor of the current connection, until it ends
+	var waiting *time.Ticker // set while the current connection drains and waits for old to end
+	var spillC <-chan time.Time
+	setWaiting := func(on bool) {
+		switch {
+		case on && waiting == nil:
+			s.spill()
+			waiting = time.NewTicker(spillEvery)
+			spillC = waiting.C
+		case !on && waiting != nil:
+			waiting.Stop()
+			waiting, spillC = nil, nil
+		}
+	}
+	defer setWaiting(false)
 	for {
 		select {
 		case ev := <-s.events:
-			if ev.p == s.cur.Load() {
-				s.replace()
+			p, cur := ev.p, s.cur.Load()
+			healthy := ev.kind != evDrain && p.healthy()
+			if healthy {
+				s.backoff = d.cfg.ReconnectBackoff
 			}
+			switch {
+			case ev.kind == evDrain && p == cur && old != nil:
+				setWaiting(true)
+			case ev.kind == evDrain && p == cur:
+				old = p
+				s.replace(false)
+			case ev.kind == evDrained && p == old:
+				old = nil
+				if waiting != nil {
+					setWaiting(false)
+					old = cur
+					s.replace(false)
+				}
+			case ev.kind == evDrained && p == cur:
+				// It waited for old to end, and ended first.
+				setWaiting(false)
+				s.replace(false)
+			case ev.kind == evLost && p == cur:
+				s.replace(!healthy)
+			}
+		case <-spillC:
+			s.spill()
 		case <-d.done:
 			return
 		}
 	}
 }
 
-// replace dials a new connection for the slot, at once, and makes it
-// current. Only failed dials, handshakes or authentications back off.
-func (s *slot) replace() {
+// healthy reports whether a connection that ended delivered an answer and
+// lived healthyAfter: its loss is not a failed attempt.
+func (p *pconn) healthy() bool {
+	answered := p.nacksOrErrors || p.rc.acked.Load() > 0
+	return answered && time.Duration(p.ended-p.born) >= healthyAfter
+}
+
+// replace dials a new connection for the slot and makes it current: at
+// once, or after the backoff when the connection it replaces was a failed
+// attempt. Failed dials, handshakes or authentications back off too.
+func (s *slot) replace(failed bool) {
 	d := s.d
-	backoff := d.cfg.ReconnectBackoff
-	rng := rand.New(rand.NewPCG(d.cfg.Seed, uint64(s.index)<<32|uint64(time.Now().UnixNano())))
+	if failed && !s.pause() {
+		return
+	}
 	for !d.closing.Load() {
 		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
 		c, err := d.tr.Dial(ctx, s.index)
@@ -123,16 +197,33 @@ func (s *slot) replace() {
 		}
 		s.dialFailures.Add(1)
 		d.setDialError(err)
-		s.spill()
-		wait := backoff + time.Duration(rng.Int64N(int64(backoff)/2+1))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-d.done:
-			t.Stop()
+		if !s.pause() {
 			return
 		}
-		backoff = min(2*backoff, d.cfg.MaxReconnectBackoff)
+	}
+}
+
+// pause waits out the backoff, jittered by up to half of it, and doubles
+// it up to MaxReconnectBackoff; the slot's messages go to other slots
+// meanwhile. It returns false when the run ends first.
+func (s *slot) pause() bool {
+	d := s.d
+	wait := s.backoff + time.Duration(s.rng.Int64N(int64(s.backoff)/2+1))
+	s.backoff = min(2*s.backoff, d.cfg.MaxReconnectBackoff)
+	s.spill()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	tick := time.NewTicker(spillEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-tick.C:
+			s.spill()
+		case <-d.done:
+			return false
+		}
 	}
 }
 
@@ -150,15 +241,31 @@ func (s *slot) spill() {
 	}
 }
 
-// pickSlot returns the next slot after from whose connection is alive and
-// not draining, or from itself when there is none.
+// sends reports whether the slot's current connection sends: alive and
+// not draining.
+func (s *slot) sends() bool {
+	p := s.cur.Load()
+	return p != nil && !p.draining.Load() && !p.dead.Load()
+}
+
+// pickSlot returns the next slot after from whose connection sends, or
+// from itself when there is none.
 func (d *Driver) pickSlot(from *slot) *slot {
 	n := len(d.slots)
 	for k := 1; k < n; k++ {
-		t := d.slots[(from.index+k)%n]
-		if p := t.cur.Load(); p != nil && !p.draining.Load() && !p.dead.Load() {
+		if t := d.slots[(from.index+k)%n]; t.sends() {
 			return t
 		}
 	}
 	return from
+}
+
+// home returns the slot a message of s waiting for a resend goes to: s
+// itself while its connection sends, else another slot whose connection
+// sends (s itself when none does: the message waits for its replacement).
+func (d *Driver) home(s *slot) *slot {
+	if s.sends() {
+		return s
+	}
+	return d.pickSlot(s)
 }

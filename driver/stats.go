@@ -23,25 +23,32 @@ const (
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histLo, histHi, histSig) }
 
-// IntervalLength is the length of a timeline interval.
-const IntervalLength = time.Second
+// samplePeriod is how often the collector samples the number of pending
+// messages for the peak of each interval.
+const samplePeriod = 10 * time.Millisecond
 
 // Counts are the outcomes of a run's messages and the events around them.
 // Every unique message ends in exactly one outcome, so Messages == Acked +
-// Nacked + StanzaErrors + Unresolved (Check). Resends are Retries, never
-// Messages. Outcomes are frozen when the drain deadline passes: answers
-// that arrive later (while the streams close) are Strays.
+// Nacked + StanzaErrors + Lost + Unresolved (Check). Resends are Retries,
+// never Messages. Outcomes are frozen when the drain deadline passes:
+// answers that arrive later (while the streams close) are Strays.
 type Counts struct {
 	// Messages is the number of unique downstream messages created.
 	Messages uint64
 	// Acked, Nacked and StanzaErrors count final outcomes; Nacks breaks
-	// Nacked down by code as sent by the server (it sums to Nacked). A
-	// NACK is an outcome only when it is final: a final code, or a
-	// bounded code (INTERNAL_SERVER_ERROR, unknown codes) whose retries
-	// are exhausted.
+	// Nacked down by code (it sums to Nacked). A NACK is an outcome only
+	// when it is final: a final code, or a bounded code
+	// (INTERNAL_SERVER_ERROR, unknown codes) whose retries are exhausted.
+	// Known codes are keyed by name; an unknown one by the start of its
+	// "error" field (the code, never the description), printable ASCII
+	// only, at most MaxKeyLen bytes, the API key removed, and after
+	// MaxNackKeys distinct unknown codes the rest under NackOther.
 	Acked, Nacked uint64
 	Nacks         map[string]uint64
 	StanzaErrors  uint64
+	// Lost counts messages whose connection ended under them, unanswered,
+	// more than MaxResends times.
+	Lost uint64
 	// Unresolved counts messages with no outcome when the drain deadline
 	// passed: sent and unanswered, never sent, or waiting for the resend
 	// of a retryable NACK (SERVICE_UNAVAILABLE, CONNECTION_DRAINING, a
@@ -56,8 +63,18 @@ type Counts struct {
 	Sent, Retries uint64
 	// Reconnects counts replacement connections (after a loss or a drain);
 	// Draining counts CONNECTION_DRAINING events (control or NACK);
-	// DialFailures counts failed dials or handshakes of replacements.
-	Reconnects, Draining, DialFailures uint64
+	// DialFailures counts failed dials or handshakes of replacements;
+	// DrainTimeouts counts draining connections the driver closed after
+	// DrainCloseTimeout.
+	Reconnects, Draining, DialFailures, DrainTimeouts uint64
+	// Disconnects counts the connections that ended during the run
+	// (other than by the driver's close at its end, and other than a
+	// draining connection closed by the server) by cause:
+	// "stream_error:CONDITION" (the condition reduced to lower-case
+	// letters, digits and '-', at most MaxKeyLen bytes), stream_end, eof,
+	// syntax, oversize, tls, timeout, reset, drain_timeout or other. After
+	// MaxCauseKeys distinct causes, the rest count under other.
+	Disconnects map[string]uint64
 	// Upstream and Receipts count the ACKs written for upstream messages
 	// and delivery receipts (those that arrive after the driver closed its
 	// stream stay unacknowledged, and CCS delivers them again later).
@@ -66,21 +83,35 @@ type Counts struct {
 	// exceed Acked.
 	Upstream, Receipts uint64
 	// Strays counts answers (ACK, NACK, stanza error) that matched no
-	// message on the wire of their connection (duplicates or foreign
-	// ids) or that arrived after the drain deadline.
-	Strays uint64
+	// message awaiting an answer on their connection, outside the
+	// identity; StrayKinds breaks them down: unknown_id (not an id the
+	// driver made), duplicate (its message was not awaiting an answer:
+	// answered already, or never sent), wrong_connection (awaited on
+	// another connection) and late (after the drain deadline). Only
+	// non-zero kinds are listed.
+	Strays     uint64
+	StrayKinds map[string]uint64
+}
+
+// DisconnectTotal is the number of disconnects, all causes.
+func (c *Counts) DisconnectTotal() uint64 {
+	var n uint64
+	for _, v := range c.Disconnects {
+		n += v
+	}
+	return n
 }
 
 // ErrAccounting is wrapped by Check's errors.
 var ErrAccounting = errors.New("driver: accounting")
 
 // Check verifies the identity Messages == Acked + Nacked + StanzaErrors +
-// Unresolved and that Nacks sums to Nacked. It does not judge Unresolved;
-// see Result.Check.
+// Lost + Unresolved and that Nacks sums to Nacked. It does not judge Lost
+// or Unresolved; see Result.Check.
 func (c *Counts) Check() error {
-	if sum := c.Acked + c.Nacked + c.StanzaErrors + c.Unresolved; sum != c.Messages {
-		return fmt.Errorf("%w: messages %d != acked %d + nacked %d + stanza errors %d + unresolved %d (= %d)",
-			ErrAccounting, c.Messages, c.Acked, c.Nacked, c.StanzaErrors, c.Unresolved, sum)
+	if sum := c.Acked + c.Nacked + c.StanzaErrors + c.Lost + c.Unresolved; sum != c.Messages {
+		return fmt.Errorf("%w: messages %d != acked %d + nacked %d + stanza errors %d + lost %d + unresolved %d (= %d)",
+			ErrAccounting, c.Messages, c.Acked, c.Nacked, c.StanzaErrors, c.Lost, c.Unresolved, sum)
 	}
 	var n uint64
 	for _, v := range c.Nacks {
@@ -92,15 +123,19 @@ func (c *Counts) Check() error {
 	return nil
 }
 
-// Interval is one interval of the timeline (normally a second; the last
-// one may be shorter). Counts are of events within it; Pending is the
-// number of messages without an outcome at its end. The percentiles (µs)
-// are of the ACKs received within it; so are the histograms, kept only
-// with Config.IntervalHistograms (nil otherwise).
+// Interval is one interval of the timeline (Config.Interval long; the
+// last one may be shorter). Counts are of events within it (Disconnects:
+// connections that ended, as counted in Counts.Disconnects); Pending is
+// the number of messages without an outcome at its end, PendingPeak the
+// most there were at once within it, sampled every 10 ms (a peak shorter
+// than that may show lower). The percentiles (µs) are of the ACKs
+// received within it; so are the histograms, kept only with
+// Config.IntervalHistograms (nil otherwise).
 type Interval struct {
 	Start, End                                       time.Duration // since Result.Start
 	Messages, Sent, Acked, Nacked, StanzaErrors      uint64
-	Pending                                          uint64
+	Pending, PendingPeak                             uint64
+	Disconnects                                      uint64
 	Service, Response                                *hdrhistogram.PackedHistogram
 	ServiceP50, ServiceP99, ResponseP50, ResponseP99 int64 // µs, 0 when no ACK
 	Warmup                                           bool  // within the warm-up
@@ -138,6 +173,15 @@ type Result struct {
 	Service, Response *hdrhistogram.Histogram
 	// Intervals is the timeline.
 	Intervals []Interval
+	// MaxResends is the Config.MaxResends in effect.
+	MaxResends int
+	// WaitNoConnection and WaitFull are how long a paced run's scheduler
+	// waited to place messages due: while no connection could send
+	// (every one draining, lost or being replaced), and while connections
+	// could send but had no window slot or record free (the target did
+	// not answer fast enough, or messages waited to be resent). They say
+	// why messages were Unsent.
+	WaitNoConnection, WaitFull time.Duration
 	// OfferedRate is messages created per second over the sending period
 	// (Measured: end of the warm-up to end of sending), as vegeta's rate;
 	// AckedRate is ACKs received after the warm-up (those of the drain
@@ -153,16 +197,23 @@ type Result struct {
 // without an outcome.
 var ErrUnresolved = errors.New("driver: unresolved messages")
 
-// Check verifies the accounting identity and that no message was left
-// unresolved.
+// ErrLost is wrapped by Result.Check when messages were lost.
+var ErrLost = errors.New("driver: lost messages")
+
+// Check verifies the accounting identity and that no message was lost or
+// left unresolved.
 func (r *Result) Check() error {
 	if err := r.Counts.Check(); err != nil {
 		return err
 	}
-	if r.Counts.Unresolved > 0 {
-		return fmt.Errorf("%w: %d of %d messages had no outcome when the drain deadline passed", ErrUnresolved, r.Counts.Unresolved, r.Counts.Messages)
+	var errs []error
+	if r.Counts.Lost > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d of %d messages were lost with their connection more than %d times", ErrLost, r.Counts.Lost, r.Counts.Messages, r.MaxResends))
 	}
-	return nil
+	if r.Counts.Unresolved > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d of %d messages had no outcome when the drain deadline passed", ErrUnresolved, r.Counts.Unresolved, r.Counts.Messages))
+	}
+	return errors.Join(errs...)
 }
 
 // Progress is a cheap snapshot for a live display: cumulative counts, and
@@ -170,9 +221,10 @@ func (r *Result) Check() error {
 type Progress struct {
 	Elapsed                                     time.Duration
 	Messages, Sent, Acked, Nacked, StanzaErrors uint64
-	Pending, Retries, Reconnects, Upstream      uint64
-	Rate                                        float64       // ACKs per second in the last complete second
-	P99, ResponseP99                            time.Duration // of the last complete second
+	Lost, Pending, Retries, Reconnects          uint64
+	Upstream, Disconnects                       uint64
+	Rate                                        float64       // ACKs per second in the last complete interval
+	P99, ResponseP99                            time.Duration // of the last complete interval
 }
 
 // Progress returns the current counts from atomics, without touching the
@@ -193,10 +245,12 @@ func (d *Driver) Progress() Progress {
 		Acked:        c.acked,
 		Nacked:       c.nacked,
 		StanzaErrors: c.stanzaErrors,
+		Lost:         c.lost,
 		Pending:      c.pending(),
 		Retries:      c.retries,
 		Reconnects:   rec,
 		Upstream:     c.upstream,
+		Disconnects:  d.discTotal.Load(),
 		Rate:         math.Float64frombits(d.col.lastRate.Load()),
 		P99:          time.Duration(d.col.lastP99.Load()) * time.Microsecond,
 		ResponseP99:  time.Duration(d.col.lastRP99.Load()) * time.Microsecond,
@@ -205,13 +259,15 @@ func (d *Driver) Progress() Progress {
 
 // countSnap sums the per-connection counters.
 type countSnap struct {
-	created, sent, retries                                  uint64
-	acked, nacked, stanzaErrors, strays, upstream, receipts uint64
-	nacks                                                   [16]uint64
+	created, sent, retries            uint64
+	acked, nacked, stanzaErrors, lost uint64
+	upstream, receipts                uint64
+	strays                            [numStrayKinds]uint64
+	nacks                             [16]uint64
 }
 
 func (c *countSnap) pending() uint64 {
-	done := c.acked + c.nacked + c.stanzaErrors
+	done := c.acked + c.nacked + c.stanzaErrors + c.lost
 	if done > c.created {
 		return 0
 	}
@@ -225,7 +281,10 @@ func (c *countSnap) addConn(p *pconn) {
 	c.acked += p.rc.acked.Load()
 	c.nacked += p.rc.nacked.Load()
 	c.stanzaErrors += p.rc.stanzaErrors.Load()
-	c.strays += p.rc.strays.Load()
+	c.lost += p.rc.lost.Load()
+	for i := range c.strays {
+		c.strays[i] += p.rc.strays[i].Load()
+	}
 	c.upstream += p.wc.upstream.Load()
 	c.receipts += p.wc.receipts.Load()
 	for i := range c.nacks {
@@ -244,8 +303,12 @@ func (d *Driver) sumCounts() countSnap {
 	return c
 }
 
-// collector swaps the connections' interval histograms once a second,
-// merges them, and builds the timeline and the totals.
+// collector swaps the connections' interval histograms at the end of
+// every interval, merges them, and builds the timeline and the totals. In
+// between it samples the number of pending messages for the interval's
+// peak: every samplePeriod, from the same counters Progress reads, so
+// that the hot path pays nothing for it (an exact peak would need one
+// counter shared by every sender and reader, written twice per message).
 type collector struct {
 	d        *Driver
 	ivSvc    *hdrhistogram.Histogram
@@ -253,6 +316,8 @@ type collector struct {
 	totSvc   *hdrhistogram.Histogram
 	totRsp   *hdrhistogram.Histogram
 	prev     countSnap
+	prevDisc uint64
+	peak     uint64 // most pending messages sampled in the current interval
 	k        int
 	list     []*pconn
 	ivls     []Interval
@@ -313,19 +378,25 @@ func (c *collector) foldRetired() {
 
 func (c *collector) run() {
 	defer close(c.finished)
+	iv := c.d.cfg.Interval
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	sample := time.NewTicker(samplePeriod)
+	defer sample.Stop()
 	for {
-		next := c.d.base.Add(time.Duration(c.k+1) * IntervalLength)
+		next := c.d.base.Add(time.Duration(c.k+1) * iv)
 		t.Reset(time.Until(next))
 		select {
 		case <-t.C:
-			c.collect(time.Duration(c.k+1) * IntervalLength)
+			c.collect(time.Duration(c.k+1) * iv)
+		case <-sample.C:
+			snap := c.d.sumCounts()
+			c.peak = max(c.peak, snap.pending())
 		case <-c.retWake:
 			c.foldRetired()
 		case <-c.quit:
 			end := time.Duration(c.d.now())
-			if end > time.Duration(c.k)*IntervalLength {
+			if end > time.Duration(c.k)*iv {
 				c.collect(end)
 			}
 			return
@@ -345,6 +416,7 @@ func (c *collector) collect(end time.Duration) {
 	// the histograms below takes milliseconds, and the messages sent
 	// meanwhile belong to the next interval.
 	snap := d.sumCounts()
+	disc := d.discTotal.Load()
 	c.foldRetired()
 	d.mu.Lock()
 	c.list = append(c.list[:0], d.conns...)
@@ -371,7 +443,9 @@ func (c *collector) collect(end time.Duration) {
 		acked += h.acked
 		h.acked = 0
 	}
-	start := time.Duration(c.k) * IntervalLength
+	length := d.cfg.Interval
+	start := time.Duration(c.k) * length
+	pending := snap.pending()
 	iv := Interval{
 		Start:        start,
 		End:          end,
@@ -380,7 +454,9 @@ func (c *collector) collect(end time.Duration) {
 		Acked:        acked,
 		Nacked:       snap.nacked - c.prev.nacked,
 		StanzaErrors: snap.stanzaErrors - c.prev.stanzaErrors,
-		Pending:      snap.pending(),
+		Pending:      pending,
+		PendingPeak:  max(c.peak, pending),
+		Disconnects:  disc - c.prevDisc,
 		Warmup:       start < d.cfg.Warmup,
 	}
 	if d.cfg.IntervalHistograms {
@@ -405,10 +481,13 @@ func (c *collector) collect(end time.Duration) {
 	c.ivRsp.Reset()
 	// A short last interval in which nothing happened (the run ended just
 	// after a boundary) says nothing and would show as a zero rate.
-	if empty := iv.Messages == 0 && iv.Sent == 0 && iv.Acked == 0 && iv.Nacked == 0 && iv.StanzaErrors == 0; !empty || end-start >= IntervalLength/2 {
+	if empty := iv.Messages == 0 && iv.Sent == 0 && iv.Acked == 0 && iv.Nacked == 0 && iv.StanzaErrors == 0 && iv.Disconnects == 0; !empty || end-start >= length/2 {
 		c.ivls = append(c.ivls, iv)
 	}
 	c.prev = snap
+	c.prevDisc = disc
+	// The pending count at the boundary starts the next interval's peak.
+	c.peak = pending
 	c.k++
 	if secs := (end - start).Seconds(); secs > 0 {
 		c.lastRate.Store(math.Float64bits(float64(iv.Acked) / secs))
@@ -448,6 +527,10 @@ func (d *Driver) result(stopT int64) *Result {
 		Service:      c.totSvc,
 		Response:     c.totRsp,
 		Intervals:    c.ivls,
+		MaxResends:   d.cfg.MaxResends,
+		// The scheduler has ended (Run waited for it).
+		WaitNoConnection: d.waitNoConn,
+		WaitFull:         d.waitFull,
 	}
 	d.mu.Lock()
 	r.LastDialError = d.dialErr
@@ -457,27 +540,31 @@ func (d *Driver) result(stopT int64) *Result {
 	cnt.Acked = snap.acked
 	cnt.Nacked = snap.nacked
 	cnt.StanzaErrors = snap.stanzaErrors
+	cnt.Lost = snap.lost
 	cnt.Sent = snap.sent
 	cnt.Retries = snap.retries
 	cnt.Upstream = snap.upstream
 	cnt.Receipts = snap.receipts
-	cnt.Strays = snap.strays
+	cnt.StrayKinds = map[string]uint64{}
+	for i, n := range snap.strays {
+		cnt.Strays += n
+		if n > 0 {
+			cnt.StrayKinds[strayNames[i]] = n
+		}
+	}
 	for _, s := range d.slots {
 		cnt.Reconnects += s.reconnects.Load()
 		cnt.Draining += s.draining.Load()
 		cnt.DialFailures += s.dialFailures.Load()
 	}
-	cnt.Nacks = map[string]uint64{}
+	cnt.DrainTimeouts = d.drainTimeouts.Load()
+	cnt.Disconnects = d.disc.snapshot()
+	cnt.Nacks = d.unknown.snapshot()
 	for i, n := range snap.nacks {
 		if n > 0 {
 			cnt.Nacks[ccs.NackCode(i).String()] += n
 		}
 	}
-	d.unknownMu.Lock()
-	for k, v := range d.unknown {
-		cnt.Nacks[k] += v
-	}
-	d.unknownMu.Unlock()
 	// Messages without an outcome when the drain deadline passed are
 	// unresolved, those waiting for the resend of a retryable NACK too.
 	for i := range d.recs {

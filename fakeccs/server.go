@@ -74,6 +74,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What a client sends may carry the credentials (a misplaced <auth>):
+	// log lines never do.
+	cfg.Logf = ccs.NewRedactor(cfg.SenderID, cfg.APIKey).Logf(cfg.Logf)
 	s := &Server{
 		cfg:     cfg,
 		epoch:   time.Now(),

@@ -45,10 +45,11 @@ func runColor(i int) color.Color { return palette[i%len(palette)] }
 // chartFont is the sans-serif face used for all chart text.
 var chartFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
 
-// series is one run's line in a chart.
+// series is one run's line in a chart; dashed draws it dashed.
 type series struct {
-	label string
-	xys   plotter.XYs
+	label  string
+	xys    plotter.XYs
+	dashed bool
 }
 
 // newPlot returns a plot with the house style: sans-serif text, a grid, the
@@ -90,6 +91,9 @@ func addSeries(p *plot.Plot, ss []series, idx []int) error {
 		}
 		l.Color = runColor(idx[k])
 		l.Width = vg.Points(1.5)
+		if s.dashed {
+			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		p.Add(l)
 		p.Legend.Add(s.label, l)
 	}
@@ -234,28 +238,46 @@ func perSecond(count func(TimelinePoint) uint64) timelineValue {
 	}
 }
 
-// timeChart plots one value of every run's timeline against seconds since
-// its start. yScale divides the values for display. It returns nil when no
-// run has a timeline.
-func timeChart(title, yLabel string, names []string, results []*Result, val timelineValue, yScale float64) ([]byte, error) {
+// timeLine is one line per run of a time chart: the value it plots, a
+// suffix to the run's name in the legend when a chart has several lines,
+// and whether it is drawn dashed.
+type timeLine struct {
+	suffix string
+	val    timelineValue
+	dashed bool
+}
+
+// timeChart plots values of every run's timeline against seconds since
+// its start, one line per run and timeLine. yScale divides the values for
+// display. It returns nil when there is nothing to show: no run has a
+// timeline, or every value is zero.
+func timeChart(title, yLabel string, names []string, results []*Result, lines []timeLine, yScale float64) ([]byte, error) {
 	var ss []series
 	var idx []int
+	nonZero := false
 	for i, r := range results {
-		var xys plotter.XYs
-		prev := 0.0
-		for _, pt := range r.Timeline {
-			if v, ok := val(pt, prev); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-				xys = append(xys, plotter.XY{X: pt.TS, Y: v / yScale})
+		for _, line := range lines {
+			var xys plotter.XYs
+			prev := 0.0
+			for _, pt := range r.Timeline {
+				if v, ok := line.val(pt, prev); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+					xys = append(xys, plotter.XY{X: pt.TS, Y: v / yScale})
+					nonZero = nonZero || v != 0
+				}
+				prev = pt.TS
 			}
-			prev = pt.TS
+			if len(xys) == 0 {
+				continue
+			}
+			label := names[i]
+			if len(lines) > 1 {
+				label += line.suffix
+			}
+			ss = append(ss, series{label: label, xys: xys, dashed: line.dashed})
+			idx = append(idx, i)
 		}
-		if len(xys) == 0 {
-			continue
-		}
-		ss = append(ss, series{label: names[i], xys: xys})
-		idx = append(idx, i)
 	}
-	if len(ss) == 0 {
+	if !nonZero {
 		return nil, nil
 	}
 	p := newPlot(title, "time since start (s)", yLabel)

@@ -48,14 +48,16 @@ const (
 
 // ComparisonRow compares one metric between the base and the new runs.
 type ComparisonRow struct {
-	// Metric is the gate metric name: rate, p50 ... max, rp50 ... rmax.
+	// Metric is the gate metric name: rate, p50 ... max, rp50 ... rmax,
+	// or one of the counts unresolved, lost, disconnects, drain_timeouts,
+	// strays.
 	Metric string
 	// Label is the row's display name, e.g. "service p99".
 	Label string
 	// HigherIsBetter is true for rate and false for latencies.
 	HigherIsBetter bool
 	// BaseValues and NewValues are the per-run values, sorted ascending:
-	// µs for latencies, acked messages per second for rate.
+	// µs for latencies, acked messages per second for rate, else counts.
 	BaseValues, NewValues []float64
 	// Base and New are the medians of BaseValues and NewValues.
 	Base, New float64
@@ -82,21 +84,26 @@ type Comparison struct {
 	BaseRuns, NewRuns int
 	// Thresholds are the thresholds applied, Alpha resolved.
 	Thresholds Thresholds
-	// Rows holds rate, then the service and response percentiles.
+	// Rows holds rate, the service and response percentiles, then the
+	// counts.
 	Rows []ComparisonRow
 	// Regressed is true when any row's verdict is VerdictRegression.
 	Regressed bool
 }
 
-// compareMetrics lists the compared metrics in display order.
+// compareMetrics lists the compared metrics in display order: the rate,
+// the percentiles, and the counts of what went wrong (lower is better; no
+// threshold, so they are never a regression: gate them with --gate).
 var compareMetrics = []struct{ metric, label string }{
 	{"rate", "rate (acked/s)"},
 	{"p50", "service p50"}, {"p90", "service p90"}, {"p99", "service p99"}, {"p999", "service p99.9"}, {"max", "service max"},
 	{"rp50", "response p50"}, {"rp90", "response p90"}, {"rp99", "response p99"}, {"rp999", "response p99.9"}, {"rmax", "response max"},
+	{"unresolved", "unresolved"}, {"lost", "lost"}, {"disconnects", "disconnects"}, {"drain_timeouts", "drain timeouts"}, {"strays", "strays"},
 }
 
 // Compare compares base against new results metric by metric: the acked
-// rate and every percentile of both latencies. With a single run on either
+// rate, every percentile of both latencies, and the counts unresolved,
+// lost, disconnects, drain timeouts and strays. With a single run on either
 // side a metric regresses when it worsens beyond its threshold. With at
 // least two runs on both sides the medians are compared and a Mann-Whitney U
 // test (golang.org/x/perf/benchmath, as benchstat does) must also find the
@@ -193,8 +200,17 @@ func median(sorted []float64) float64 {
 
 // formatMetric formats a value of the row's metric.
 func (row ComparisonRow) formatMetric(v float64) string {
-	if row.Metric == "rate" {
+	switch gateMetrics[row.Metric].kind {
+	case kindRate:
 		return formatRate(v)
+	case kindCount:
+		if v == math.Trunc(v) && math.Abs(v) < 1<<63 {
+			if v < 0 {
+				return "-" + formatCount(uint64(-v))
+			}
+			return formatCount(uint64(v))
+		}
+		return formatFloat1(v) // a median of an even number of runs
 	}
 	return formatUS(v)
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -38,6 +39,11 @@ type fixture struct {
 	rate       float64
 	stanzaErrs uint64
 	unresolved uint64
+	lost       uint64
+	// disconnects by cause, spread over the timeline's first seconds;
+	// strays by kind.
+	disconnects map[string]uint64
+	strays      map[string]uint64
 }
 
 // build makes a deterministic Result from f, with histograms, summaries,
@@ -72,21 +78,35 @@ func (f fixture) build(t testing.TB) *Result {
 		nacked += v
 	}
 	acked := uint64(f.messages)
-	msgs := acked + nacked + f.stanzaErrs + f.unresolved
+	msgs := acked + nacked + f.stanzaErrs + f.lost + f.unresolved
 	secs := max(f.seconds, 1)
 	var tl []TimelinePoint
 	per := msgs / uint64(secs)
+	var disc, strays uint64
+	for _, v := range f.disconnects {
+		disc += v
+	}
+	for _, v := range f.strays {
+		strays += v
+	}
 	for s := 1; s <= secs; s++ {
 		jitter := 1 + 0.02*math.Sin(float64(s)+float64(f.seed))
 		pend := uint64(400 + 100*math.Cos(float64(s)*0.7+float64(f.seed)))
-		tl = append(tl, TimelinePoint{
-			TS:      float64(s),
-			Sent:    uint64(float64(per) * jitter),
-			Acked:   uint64(float64(per) * jitter * 0.98),
-			Nacked:  nacked / uint64(secs),
-			Pending: pend,
-			P99US:   f.medianUS * 3 * (1 + 0.1*math.Sin(float64(s)*1.3)),
-		})
+		p99 := f.medianUS * 3 * (1 + 0.1*math.Sin(float64(s)*1.3))
+		pt := TimelinePoint{
+			TS:          float64(s),
+			Sent:        uint64(float64(per) * jitter),
+			Acked:       uint64(float64(per) * jitter * 0.98),
+			Nacked:      nacked / uint64(secs),
+			Pending:     pend,
+			PendingPeak: pend + uint64(300*math.Abs(math.Sin(float64(s)*0.9))),
+			P99US:       p99,
+			RP99US:      p99 + 2*f.queueUS,
+		}
+		if uint64(s) <= disc {
+			pt.Disconnects = 1
+		}
+		tl = append(tl, pt)
 	}
 	return &Result{
 		Schema: Schema,
@@ -95,10 +115,12 @@ func (f fixture) build(t testing.TB) *Result {
 			"conns": 8, "window": 100, "rate": f.rate, "duration": "10s",
 			"payload-bytes": 128, "seed": 1, "api-key": "sekrit-value",
 		},
-		Target:     "embedded",
-		StartedAt:  fixtureStart,
-		DurationS:  float64(secs),
-		Counts:     Counts{Messages: msgs, Acked: acked, Nacked: nacked, Nacks: nacks, StanzaErrors: f.stanzaErrs, Unresolved: f.unresolved, Retries: 12, Reconnects: 2, Draining: 1, Upstream: 40, Receipts: 7},
+		Target:    "embedded",
+		StartedAt: fixtureStart,
+		DurationS: float64(secs),
+		Counts: Counts{Messages: msgs, Acked: acked, Nacked: nacked, Nacks: nacks, StanzaErrors: f.stanzaErrs, Lost: f.lost, Unresolved: f.unresolved,
+			Retries: 12, Reconnects: 2, Draining: 1, Upstream: 40, Receipts: 7,
+			Disconnects: orEmpty(f.disconnects), Strays: strays, StrayKinds: orEmpty(f.strays)},
 		Throughput: Throughput{AckedPerS: float64(acked) / float64(secs), OfferedPerS: f.rate},
 		LatencyUS:  Latency{Service: Summarize(svc), Response: Summarize(rsp)},
 		Histograms: Histograms{Service: se, Response: re},
@@ -107,16 +129,26 @@ func (f fixture) build(t testing.TB) *Result {
 	}
 }
 
+// orEmpty returns a copy of m, empty rather than nil, as Decode makes it.
+func orEmpty(m map[string]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	maps.Copy(out, m)
+	return out
+}
+
 // baseFixture is a typical healthy run.
 var baseFixture = fixture{
 	label: "base.json", seed: 1, messages: 50_000, medianUS: 420, sigma: 0.5, queueUS: 30,
 	nacks: map[string]uint64{"BAD_REGISTRATION": 13, "DEVICE_UNREGISTERED": 4}, seconds: 10, rate: 5000,
 }
 
-// slowFixture is a run with higher latency and lower rate.
+// slowFixture is a run with higher latency and lower rate, some messages
+// lost with their connections, and strays.
 var slowFixture = fixture{
 	label: "new.json", seed: 2, messages: 46_000, medianUS: 610, sigma: 0.6, queueUS: 400,
 	nacks: map[string]uint64{"BAD_REGISTRATION": 11, "INVALID_JSON": 2}, seconds: 10, rate: 5000,
+	lost: 3, disconnects: map[string]uint64{"stream_error:internal-server-error": 3, "eof": 1},
+	strays: map[string]uint64{"duplicate": 5},
 }
 
 // golden compares got with testdata/name, rewriting it under -update.

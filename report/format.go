@@ -1,12 +1,14 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // formatUS formats a latency given in microseconds with three significant
@@ -197,20 +199,93 @@ func labels(results []*Result) []string {
 	return out
 }
 
-// nackCodes returns the union of NACK codes of all results, sorted.
-func nackCodes(results []*Result) []string {
-	set := map[string]bool{}
+// maxKeyRows is the most rows a table of counts by key (NACK codes,
+// disconnect causes) shows: whatever a server sent, or a results file
+// holds, the table stays readable. The keys beyond it are summed in its
+// last row.
+const maxKeyRows = 40
+
+// maxKeyShown is the most characters of a key a table shows.
+const maxKeyShown = 64
+
+// keyedRow is one row of a table of counts by key: the key as shown and
+// the count of each result.
+type keyedRow struct {
+	key    string
+	counts []uint64
+}
+
+// keyedRows returns the rows of a table of counts by key across results
+// (get picks the map): one row per key, the largest total first (then by
+// key), at most maxKeyRows, the last one "(N more KIND)" summing the rest
+// when there are more keys.
+func keyedRows(results []*Result, get func(*Result) map[string]uint64, kind string) []keyedRow {
+	totals := map[string]uint64{}
 	for _, r := range results {
-		for k := range r.Counts.Nacks {
-			set[k] = true
+		for k, v := range get(r) {
+			totals[k] += v
 		}
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
+	keys := KeysByCount(totals)
+	var rows []keyedRow
+	for i, k := range keys {
+		if i == maxKeyRows-1 && len(keys) > maxKeyRows {
+			rest := keyedRow{key: "(" + strconv.Itoa(len(keys)-i) + " more " + kind + ")", counts: make([]uint64, len(results))}
+			for _, k := range keys[i:] {
+				for j, r := range results {
+					rest.counts[j] += get(r)[k]
+				}
+			}
+			return append(rows, rest)
+		}
+		row := keyedRow{key: displayKey(k), counts: make([]uint64, len(results))}
+		for j, r := range results {
+			row.counts[j] = get(r)[k]
+		}
+		rows = append(rows, row)
 	}
-	slices.Sort(out)
-	return out
+	return rows
+}
+
+// KeysByCount returns the keys of counts, the largest count first, equal
+// counts by key.
+func KeysByCount(counts map[string]uint64) []string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if counts[a] != counts[b] {
+			return cmp.Compare(counts[b], counts[a])
+		}
+		return strings.Compare(a, b)
+	})
+	return keys
+}
+
+// displayKey makes a key from a results file fit a table cell: control
+// characters and invalid UTF-8 as '?', at most maxKeyShown characters.
+func displayKey(k string) string {
+	k = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(k, "?"))
+	if utf8.RuneCountInString(k) <= maxKeyShown {
+		return k
+	}
+	return string([]rune(k)[:maxKeyShown-1]) + "…"
+}
+
+// nackRows are the rows of the NACKs-by-code tables.
+func nackRows(results []*Result) []keyedRow {
+	return keyedRows(results, func(r *Result) map[string]uint64 { return r.Counts.Nacks }, "codes")
+}
+
+// disconnectRows are the rows of the disconnects-by-cause tables.
+func disconnectRows(results []*Result) []keyedRow {
+	return keyedRows(results, func(r *Result) map[string]uint64 { return r.Counts.Disconnects }, "causes")
 }
 
 // toolLine describes the measuring program: "ccsbench v1.0 (go1.26, native client)".
@@ -232,35 +307,84 @@ func toolLine(t Tool) string {
 	return "ccsbench " + v + " (" + strings.Join(extra, ", ") + ")"
 }
 
-// summaryRow is one row of the summary table: a name and a formatter.
+// summaryRow is one row of the summary table: a name, a formatter, and
+// for rows shown only when they have something to say, the count that
+// must be non-zero in some result.
 type summaryRow struct {
 	name string
 	f    func(r *Result) string
+	when func(r *Result) uint64
+}
+
+// count makes a summary row of a count, shown always or, with
+// onlyNonZero, when some result has it non-zero.
+func count(name string, get func(c *Counts) uint64, onlyNonZero bool) summaryRow {
+	row := summaryRow{name: name, f: func(r *Result) string { return formatCount(get(&r.Counts)) }}
+	if onlyNonZero {
+		row.when = func(r *Result) uint64 { return get(&r.Counts) }
+	}
+	return row
+}
+
+// summaryRowsFor returns the rows of the summary table of results.
+func summaryRowsFor(results []*Result) []summaryRow {
+	var out []summaryRow
+	for _, row := range summaryRows {
+		show := row.when == nil
+		for _, r := range results {
+			show = show || row.when(r) > 0
+		}
+		if show {
+			out = append(out, row)
+		}
+	}
+	return out
 }
 
 // summaryRows lists the rows of every summary table (terminal, markdown, HTML).
 var summaryRows = []summaryRow{
-	{"messages", func(r *Result) string { return formatCount(r.Counts.Messages) }},
-	{"acked", func(r *Result) string { return formatCount(r.Counts.Acked) }},
-	{"nacked", func(r *Result) string { return formatCount(r.Counts.Nacked) }},
-	{"stanza errors", func(r *Result) string { return formatCount(r.Counts.StanzaErrors) }},
-	{"unresolved", func(r *Result) string { return formatCount(r.Counts.Unresolved) }},
-	// Due but never sent: the target could not keep up.
-	{"unsent", func(r *Result) string { return formatCount(r.Counts.Unsent) }},
-	{"retries", func(r *Result) string { return formatCount(r.Counts.Retries) }},
-	{"reconnects", func(r *Result) string { return formatCount(r.Counts.Reconnects) }},
-	{"draining", func(r *Result) string { return formatCount(r.Counts.Draining) }},
-	{"upstream", func(r *Result) string { return formatCount(r.Counts.Upstream) }},
-	{"receipts", func(r *Result) string { return formatCount(r.Counts.Receipts) }},
-	{"acked rate", func(r *Result) string { return formatRate(r.Throughput.AckedPerS) }},
-	{"offered rate", func(r *Result) string { return formatRate(r.Throughput.OfferedPerS) }},
-	{"duration", func(r *Result) string { return formatSeconds(r.DurationS) }},
-	{"accounting", func(r *Result) string {
+	count("messages", func(c *Counts) uint64 { return c.Messages }, false),
+	count("acked", func(c *Counts) uint64 { return c.Acked }, false),
+	count("nacked", func(c *Counts) uint64 { return c.Nacked }, false),
+	count("stanza errors", func(c *Counts) uint64 { return c.StanzaErrors }, false),
+	count("lost", func(c *Counts) uint64 { return c.Lost }, false),
+	count("unresolved", func(c *Counts) uint64 { return c.Unresolved }, false),
+	// Due but never sent: the target could not keep up, or connections
+	// kept failing.
+	count("unsent", func(c *Counts) uint64 { return c.Unsent }, false),
+	count("retries", func(c *Counts) uint64 { return c.Retries }, false),
+	count("reconnects", func(c *Counts) uint64 { return c.Reconnects }, false),
+	count("disconnects", (*Counts).DisconnectTotal, false),
+	count("dial failures", func(c *Counts) uint64 { return c.DialFailures }, true),
+	count("draining", func(c *Counts) uint64 { return c.Draining }, false),
+	count("drain timeouts", func(c *Counts) uint64 { return c.DrainTimeouts }, true),
+	count("upstream", func(c *Counts) uint64 { return c.Upstream }, false),
+	count("receipts", func(c *Counts) uint64 { return c.Receipts }, false),
+	{"strays", formatStrays, func(r *Result) uint64 { return r.Counts.Strays }},
+	{name: "acked rate", f: func(r *Result) string { return formatRate(r.Throughput.AckedPerS) }},
+	{name: "offered rate", f: func(r *Result) string { return formatRate(r.Throughput.OfferedPerS) }},
+	{name: "duration", f: func(r *Result) string { return formatSeconds(r.DurationS) }},
+	{name: "accounting", f: func(r *Result) string {
 		if r.Check() != nil {
 			return "BROKEN"
 		}
 		return "ok"
 	}},
+}
+
+// formatStrays formats the strays with their kinds: "12 (duplicate 12)".
+func formatStrays(r *Result) string {
+	s := formatCount(r.Counts.Strays)
+	var kinds []string
+	for _, row := range keyedRows([]*Result{r}, func(r *Result) map[string]uint64 { return r.Counts.StrayKinds }, "kinds") {
+		if row.counts[0] > 0 {
+			kinds = append(kinds, row.key+" "+formatCount(row.counts[0]))
+		}
+	}
+	if len(kinds) == 0 {
+		return s
+	}
+	return s + " (" + strings.Join(kinds, ", ") + ")"
 }
 
 // percentileRow is one row of the latency tables.

@@ -89,24 +89,28 @@ type gateMetric struct {
 
 // gateMetrics maps metric names to their definitions.
 var gateMetrics = map[string]gateMetric{
-	"p50":        {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P50 }},
-	"p90":        {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P90 }},
-	"p99":        {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P99 }},
-	"p999":       {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P999 }},
-	"max":        {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.Max }},
-	"rp50":       {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P50 }},
-	"rp90":       {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P90 }},
-	"rp99":       {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P99 }},
-	"rp999":      {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P999 }},
-	"rmax":       {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.Max }},
-	"rate":       {kindRate, func(r *Result) float64 { return r.Throughput.AckedPerS }},
-	"unresolved": {kindCount, func(r *Result) float64 { return float64(r.Counts.Unresolved) }},
-	"nacks":      {kindCount, func(r *Result) float64 { return float64(r.Counts.Nacked) }},
-	"retries":    {kindCount, func(r *Result) float64 { return float64(r.Counts.Retries) }},
+	"p50":            {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P50 }},
+	"p90":            {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P90 }},
+	"p99":            {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P99 }},
+	"p999":           {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.P999 }},
+	"max":            {kindLatency, func(r *Result) float64 { return r.LatencyUS.Service.Max }},
+	"rp50":           {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P50 }},
+	"rp90":           {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P90 }},
+	"rp99":           {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P99 }},
+	"rp999":          {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.P999 }},
+	"rmax":           {kindLatency, func(r *Result) float64 { return r.LatencyUS.Response.Max }},
+	"rate":           {kindRate, func(r *Result) float64 { return r.Throughput.AckedPerS }},
+	"unresolved":     {kindCount, func(r *Result) float64 { return float64(r.Counts.Unresolved) }},
+	"lost":           {kindCount, func(r *Result) float64 { return float64(r.Counts.Lost) }},
+	"nacks":          {kindCount, func(r *Result) float64 { return float64(r.Counts.Nacked) }},
+	"retries":        {kindCount, func(r *Result) float64 { return float64(r.Counts.Retries) }},
+	"disconnects":    {kindCount, func(r *Result) float64 { return float64(r.Counts.DisconnectTotal()) }},
+	"drain_timeouts": {kindCount, func(r *Result) float64 { return float64(r.Counts.DrainTimeouts) }},
+	"strays":         {kindCount, func(r *Result) float64 { return float64(r.Counts.Strays) }},
 }
 
 // metricList is the list of metric names for error messages.
-const metricList = "p50 p90 p99 p999 max (service time), rp50 rp90 rp99 rp999 rmax (response time), rate, unresolved, nacks, retries"
+const metricList = "p50 p90 p99 p999 max (service time), rp50 rp90 rp99 rp999 rmax (response time), rate, unresolved, lost, nacks, retries, disconnects, drain_timeouts, strays"
 
 // unitFactors maps latency units, canonical names only, to microseconds.
 var unitFactors = map[string]float64{"us": 1, "ms": 1e3, "s": 1e6}
@@ -118,7 +122,8 @@ var unitExponents = map[string]string{"us": "e0", "ms": "e3", "s": "e6"}
 type GateExpr struct {
 	// Metric is one of p50 p90 p99 p999 max (service time in µs),
 	// rp50 rp90 rp99 rp999 rmax (response time in µs), rate (acked messages
-	// per second), unresolved, nacks (final NACKs), retries.
+	// per second), or a count: unresolved, lost, nacks (final NACKs),
+	// retries, disconnects, drain_timeouts, strays.
 	Metric string
 	// Op is the comparison.
 	Op Op
@@ -233,7 +238,8 @@ func (g Gate) Evaluate(r *Result) []GateResult {
 
 // ParseGate parses "EXPR,EXPR,..." where EXPR is METRIC OP VALUE: metrics
 // p50 p90 p99 p999 max (service time), rp50 rp90 rp99 rp999 rmax (response
-// time), rate (acked/s), unresolved, nacks, retries; operators < <= > >= ==;
+// time), rate (acked/s), counts unresolved, lost, nacks, retries,
+// disconnects, drain_timeouts and strays; operators < <= > >= ==;
 // latency values need a unit us (or µs), ms or s, and other values take none
 // (counts must be whole numbers). Spaces around the parts are allowed. The
 // error is a *GateError naming the bad expression.

@@ -46,11 +46,12 @@ type htmlChart struct {
 
 // htmlPage is the data of the HTML template.
 type htmlPage struct {
-	Runs    []htmlRun
-	Summary htmlTable
-	Latency htmlTable
-	Nacks   *htmlTable
-	Charts  []htmlChart
+	Runs        []htmlRun
+	Summary     htmlTable
+	Latency     htmlTable
+	Nacks       *htmlTable
+	Disconnects *htmlTable
+	Charts      []htmlChart
 }
 
 // cssColor renders a colour as #rrggbb.
@@ -71,10 +72,12 @@ func plainCells(ss ...string) []htmlCell {
 // WriteHTML writes a single self-contained HTML page reporting one or more
 // results: the tables of WriteMarkdown plus SVG charts drawn with
 // gonum.org/v1/plot and inlined: the latency percentile spectrum of service
-// and response time on HdrHistogram's 1/(1-q) axis, throughput, NACKs,
-// pending messages and the per-interval p99 over time. Several results are
-// overlaid, one colour per run, with a legend. The page loads nothing from
-// the network (no scripts, fonts or styles from elsewhere).
+// and response time on HdrHistogram's 1/(1-q) axis, and over time:
+// throughput, NACKs, pending messages (peak and end of each interval),
+// service and response p99 per interval, and disconnects. A chart with
+// nothing to show (no NACKs, say) is one line of text instead. Several
+// results are overlaid, one colour per run, with a legend. The page loads
+// nothing from the network (no scripts, fonts or styles from elsewhere).
 func WriteHTML(w io.Writer, results ...*Result) error {
 	if len(results) == 0 {
 		return errors.New("report: no results to report")
@@ -109,7 +112,7 @@ func WriteHTML(w io.Writer, results ...*Result) error {
 	}
 
 	page.Summary.Header = append([]string{""}, names...)
-	for _, row := range summaryRows {
+	for _, row := range summaryRowsFor(results) {
 		cells := plainCells(row.name)
 		for _, r := range results {
 			c := htmlCell{Text: row.f(r)}
@@ -137,17 +140,8 @@ func WriteHTML(w io.Writer, results ...*Result) error {
 		page.Latency.Rows = append(page.Latency.Rows, cells)
 	}
 
-	if codes := nackCodes(results); len(codes) > 0 {
-		nt := &htmlTable{Header: append([]string{"code"}, names...)}
-		for _, code := range codes {
-			cells := plainCells(code)
-			for _, r := range results {
-				cells = append(cells, htmlCell{Text: formatCount(r.Counts.Nacks[code])})
-			}
-			nt.Rows = append(nt.Rows, cells)
-		}
-		page.Nacks = nt
-	}
+	page.Nacks = keyedTable("code", names, nackRows(results))
+	page.Disconnects = keyedTable("cause", names, disconnectRows(results))
 
 	charts, err := htmlCharts(names, results)
 	if err != nil {
@@ -163,6 +157,22 @@ func WriteHTML(w io.Writer, results ...*Result) error {
 		return fmt.Errorf("report: writing HTML: %w", err)
 	}
 	return nil
+}
+
+// keyedTable is the HTML table of counts by key, nil without rows.
+func keyedTable(column string, names []string, rows []keyedRow) *htmlTable {
+	if len(rows) == 0 {
+		return nil
+	}
+	t := &htmlTable{Header: append([]string{column}, names...)}
+	for _, row := range rows {
+		cells := plainCells(row.key)
+		for _, n := range row.counts {
+			cells = append(cells, htmlCell{Text: formatCount(n)})
+		}
+		t.Rows = append(t.Rows, cells)
+	}
+	return t
 }
 
 // htmlCharts renders every chart of the HTML report.
@@ -194,21 +204,41 @@ func htmlCharts(names []string, results []*Result) ([]htmlChart, error) {
 		charts = append(charts, chartOrNote(kind.title, svg, "no latency recorded"))
 	}
 
+	hasTimeline := false
+	for _, r := range results {
+		hasTimeline = hasTimeline || len(r.Timeline) > 0
+	}
 	for _, tc := range []struct {
-		title, yLabel string
-		val           timelineValue
-		scale         float64
+		title, yLabel, empty string
+		lines                []timeLine
+		scale                float64
 	}{
-		{"Throughput", "acked messages/s", perSecond(func(p TimelinePoint) uint64 { return p.Acked }), 1},
-		{"NACKs", "NACKs/s", perSecond(func(p TimelinePoint) uint64 { return p.Nacked }), 1},
-		{"Pending messages", "pending at end of interval", func(p TimelinePoint, _ float64) (float64, bool) { return float64(p.Pending), true }, 1},
-		{"Service time p99 per interval", "p99 (ms)", func(p TimelinePoint, _ float64) (float64, bool) { return p.P99US, true }, 1e3},
+		{"Throughput", "acked messages/s", "no message was acked",
+			[]timeLine{{val: perSecond(func(p TimelinePoint) uint64 { return p.Acked })}}, 1},
+		{"NACKs", "NACKs/s", "no NACKs",
+			[]timeLine{{val: perSecond(func(p TimelinePoint) uint64 { return p.Nacked })}}, 1},
+		{"Pending messages", "messages without an answer", "no message was ever pending", []timeLine{
+			// The peak is at least the count at the end (files from before
+			// the peak was kept have it 0).
+			{" peak", func(p TimelinePoint, _ float64) (float64, bool) { return float64(max(p.PendingPeak, p.Pending)), true }, false},
+			{" at end of interval", func(p TimelinePoint, _ float64) (float64, bool) { return float64(p.Pending), true }, true},
+		}, 1},
+		{"Latency p99 per interval", "p99 (ms)", "no message was acked", []timeLine{
+			{" service", func(p TimelinePoint, _ float64) (float64, bool) { return p.P99US, true }, false},
+			{" response", func(p TimelinePoint, _ float64) (float64, bool) { return p.RP99US, true }, true},
+		}, 1e3},
+		{"Disconnects", "disconnects per interval", "no disconnects",
+			[]timeLine{{val: func(p TimelinePoint, _ float64) (float64, bool) { return float64(p.Disconnects), true }}}, 1},
 	} {
-		svg, err := timeChart(tc.title, tc.yLabel, names, results, tc.val, tc.scale)
+		if !hasTimeline {
+			charts = append(charts, htmlChart{Title: tc.title, Note: "no timeline recorded"})
+			continue
+		}
+		svg, err := timeChart(tc.title, tc.yLabel, names, results, tc.lines, tc.scale)
 		if err != nil {
 			return nil, err
 		}
-		charts = append(charts, chartOrNote(tc.title, svg, "no timeline recorded"))
+		charts = append(charts, chartOrNote(tc.title, svg, tc.empty))
 	}
 	return charts, nil
 }
@@ -264,6 +294,8 @@ figure svg { max-width: 100%; height: auto; }
 <p class="note">Service time: ack − actual send. Response time: ack − intended send (corrected for coordinated omission).</p>
 <h2>NACKs by code</h2>
 {{if .Nacks}}{{template "table" .Nacks}}{{else}}<p>No NACKs.</p>{{end}}
+<h2>Disconnects by cause</h2>
+{{if .Disconnects}}{{template "table" .Disconnects}}{{else}}<p>No disconnects.</p>{{end}}
 {{range .Runs}}{{if .Gates}}<h2>Gates: {{.Name}}</h2>
 <p{{if .GateFail}} class="warning"{{end}}>{{.GateLine}}</p>
 {{template "table" .Gates}}

@@ -47,8 +47,8 @@ func (e *errWriter) printf(format string, args ...any) {
 // WriteMarkdown writes a report of one or more results in GitHub-flavoured
 // markdown, fit for a pull-request comment: the configuration line of each
 // run, a summary table (counts, rates, duration, accounting), the
-// percentiles of service and response time, the NACKs by code and the gate
-// verdicts if any. Several results are shown side by side, one column per run.
+// percentiles of service and response time, the NACKs by code, the
+// disconnects by cause and the gate verdicts if any. Several results are shown side by side, one column per run.
 func WriteMarkdown(w io.Writer, results ...*Result) error {
 	if len(results) == 0 {
 		return errors.New("report: no results to report")
@@ -86,7 +86,7 @@ func WriteMarkdown(w io.Writer, results ...*Result) error {
 	ew.printf("\n### Summary\n\n")
 	header := append([]string{""}, names...)
 	t := newTable(&buf, true, header...)
-	for _, row := range summaryRows {
+	for _, row := range summaryRowsFor(results) {
 		cells := []string{row.name}
 		for _, r := range results {
 			cells = append(cells, mdEscape(row.f(r)))
@@ -123,15 +123,23 @@ func WriteMarkdown(w io.Writer, results ...*Result) error {
 	}
 	ew.printf("\nService time: ack − actual send. Response time: ack − intended send (corrected for coordinated omission).\n")
 
-	ew.printf("\n### NACKs by code\n\n")
-	if codes := nackCodes(results); len(codes) == 0 {
-		ew.printf("No NACKs.\n")
-	} else {
-		t = newTable(&buf, true, append([]string{"code"}, names...)...)
-		for _, code := range codes {
-			cells := []string{mdCode(code)}
-			for _, r := range results {
-				cells = append(cells, formatCount(r.Counts.Nacks[code]))
+	for _, kt := range []struct {
+		title, column, none string
+		rows                []keyedRow
+	}{
+		{"NACKs by code", "code", "No NACKs.", nackRows(results)},
+		{"Disconnects by cause", "cause", "No disconnects.", disconnectRows(results)},
+	} {
+		ew.printf("\n### %s\n\n", kt.title)
+		if len(kt.rows) == 0 {
+			ew.printf("%s\n", kt.none)
+			continue
+		}
+		t = newTable(&buf, true, append([]string{kt.column}, names...)...)
+		for _, row := range kt.rows {
+			cells := []string{mdCode(row.key)}
+			for _, n := range row.counts {
+				cells = append(cells, formatCount(n))
 			}
 			if err := appendRow(t, cells...); err != nil {
 				return err

@@ -15,15 +15,21 @@ import (
 
 // Merge combines the results of runs made at the same time from several
 // machines (a distributed run) into one result:
-//   - counts are summed, NACKs by code too;
+//   - counts are summed, and so are NACKs by code, disconnects by cause
+//     and strays by kind;
 //   - histograms are merged exactly (decoded, HDR-merged, re-encoded) and the
 //     percentiles recomputed from the merged histograms, never averaged;
 //   - the start is the earliest start, the duration spans to the latest end,
 //     and rates are total messages over that span;
 //   - timelines are aligned by wall clock (StartedAt + TS, to the nearest
-//     second of the merged start) and summed; a merged point's P99US is the
-//     highest p99 of the runs in that second, an upper bound of the combined
-//     p99 (per-interval histograms are not in results files);
+//     interval of the merged start; the interval is the runs' "interval"
+//     configuration, or what their timelines show, the longest when they
+//     differ, with a warning) and summed: sent, acked, NACKs, disconnects,
+//     and pending at the end of the interval; a merged point's P99US and
+//     RP99US are the highest p99 of the runs in that interval, and its
+//     PendingPeak the sum of their peaks: upper bounds of the combined
+//     figures (the runs' peaks need not coincide, and per-interval
+//     histograms are not in results files);
 //   - the embedded fakes' stats are summed field by field when every run has them.
 //
 // The merged Config is the first run's, with "merged_from" set to the
@@ -50,7 +56,7 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 		Schema: Schema,
 		Tool:   rs[0].Tool,
 		Config: cloneConfig(rs[0].Config),
-		Counts: Counts{Nacks: map[string]uint64{}},
+		Counts: Counts{Nacks: map[string]uint64{}, Disconnects: map[string]uint64{}, StrayKinds: map[string]uint64{}},
 		Label:  "merged",
 	}
 
@@ -84,15 +90,23 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 		out.Counts.Acked += c.Acked
 		out.Counts.Nacked += c.Nacked
 		out.Counts.StanzaErrors += c.StanzaErrors
+		out.Counts.Lost += c.Lost
 		out.Counts.Unresolved += c.Unresolved
 		out.Counts.Unsent += c.Unsent
 		out.Counts.Retries += c.Retries
 		out.Counts.Reconnects += c.Reconnects
 		out.Counts.Draining += c.Draining
+		out.Counts.DrainTimeouts += c.DrainTimeouts
+		out.Counts.DialFailures += c.DialFailures
 		out.Counts.Upstream += c.Upstream
 		out.Counts.Receipts += c.Receipts
-		for k, v := range c.Nacks {
-			out.Counts.Nacks[k] += v
+		out.Counts.Strays += c.Strays
+		for _, m := range []struct{ to, from map[string]uint64 }{
+			{out.Counts.Nacks, c.Nacks}, {out.Counts.Disconnects, c.Disconnects}, {out.Counts.StrayKinds, c.StrayKinds},
+		} {
+			for k, v := range m.from {
+				m.to[k] += v
+			}
 		}
 		offered += r.Throughput.OfferedPerS * r.DurationS
 	}
@@ -146,7 +160,11 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 		kind.set(enc, Summarize(merged))
 	}
 
-	out.Timeline = mergeTimelines(start, rs)
+	step, stepWarning := timelineStep(rs, names)
+	if stepWarning != "" {
+		warnings = append(warnings, stepWarning)
+	}
+	out.Timeline = mergeTimelines(start, step, rs)
 
 	fake, warn, err := mergeFake(rs, names)
 	if err != nil {
@@ -231,34 +249,78 @@ func mergeHistograms(hs []*hdrhistogram.Histogram) (*hdrhistogram.Histogram, err
 	return merged, nil
 }
 
-// mergeTimelines aligns the runs' timelines on the wall clock, in whole
-// seconds since start, and sums them.
-func mergeTimelines(start time.Time, rs []*Result) []TimelinePoint {
-	bySecond := map[int64]*TimelinePoint{}
+// intervalKey is the configuration key of the timeline's interval.
+const intervalKey = "interval"
+
+// runStep returns the length of r's timeline intervals in seconds: its
+// "interval" configuration, else the gap between its first two points,
+// else its first point's end, else 1.
+func runStep(r *Result) float64 {
+	if v, ok := r.Config[intervalKey]; ok {
+		if d, err := time.ParseDuration(formatConfigValue(v)); err == nil && d > 0 {
+			return d.Seconds()
+		}
+	}
+	switch {
+	case len(r.Timeline) >= 2 && r.Timeline[1].TS > r.Timeline[0].TS:
+		return r.Timeline[1].TS - r.Timeline[0].TS
+	case len(r.Timeline) == 1 && r.Timeline[0].TS > 0:
+		return r.Timeline[0].TS
+	}
+	return 1
+}
+
+// timelineStep returns the interval of the merged timeline, in seconds:
+// the longest of the runs', and a warning when they differ.
+func timelineStep(rs []*Result, names []string) (float64, string) {
+	step := 0.0
+	var steps []string
+	differ := false
+	for i, r := range rs {
+		s := runStep(r)
+		differ = differ || (i > 0 && s != step)
+		step = max(step, s)
+		steps = append(steps, fmt.Sprintf("%s %gs", names[i], s))
+	}
+	if !differ {
+		return step, ""
+	}
+	return step, fmt.Sprintf("timelines have different intervals (%s); merged in intervals of %gs", strings.Join(steps, ", "), step)
+}
+
+// mergeTimelines aligns the runs' timelines on the wall clock, in
+// intervals of step seconds since start, and sums them.
+func mergeTimelines(start time.Time, step float64, rs []*Result) []TimelinePoint {
+	byStep := map[int64]*TimelinePoint{}
 	for _, r := range rs {
 		offset := r.StartedAt.Sub(start).Seconds()
 		for _, pt := range r.Timeline {
-			sec := int64(math.Round(offset + pt.TS))
-			m, ok := bySecond[sec]
+			k := int64(math.Round((offset + pt.TS) / step))
+			m, ok := byStep[k]
 			if !ok {
-				m = &TimelinePoint{TS: float64(sec)}
-				bySecond[sec] = m
+				// The interval's end, rounded to the microsecond so that
+				// 3 × 0.1 s reads 0.3.
+				m = &TimelinePoint{TS: math.Round(float64(k)*step*1e6) / 1e6}
+				byStep[k] = m
 			}
 			m.Sent += pt.Sent
 			m.Acked += pt.Acked
 			m.Nacked += pt.Nacked
+			m.Disconnects += pt.Disconnects
 			m.Pending += pt.Pending
+			m.PendingPeak += max(pt.PendingPeak, pt.Pending)
 			m.P99US = max(m.P99US, pt.P99US)
+			m.RP99US = max(m.RP99US, pt.RP99US)
 		}
 	}
-	secs := make([]int64, 0, len(bySecond))
-	for s := range bySecond {
-		secs = append(secs, s)
+	keys := make([]int64, 0, len(byStep))
+	for k := range byStep {
+		keys = append(keys, k)
 	}
-	slices.Sort(secs)
-	out := make([]TimelinePoint, 0, len(secs))
-	for _, s := range secs {
-		out = append(out, *bySecond[s])
+	slices.Sort(keys)
+	out := make([]TimelinePoint, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *byStep[k])
 	}
 	return out
 }

@@ -125,15 +125,16 @@ func TestWriteHTMLGolden(t *testing.T) {
 	out := buf.String()
 	checkOffline(t, out)
 	for _, want := range []string{
-		"<svg", "percentile spectrum", "99.9%", "99.99%", "Throughput", "NACKs", "Pending messages",
+		"<svg", "percentile spectrum", "99.9%", "99.99%", "Throughput", "NACKs", "Pending messages", "new.json peak",
+		"Latency p99 per interval", "new.json response", "Disconnects", "stream_error:internal-server-error",
 		"base.json", "new.json", "BAD_REGISTRATION", "2 of 4 gates failed", "#0072b2", "#d55e00",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("WriteHTML lacks %q", want)
 		}
 	}
-	if n := strings.Count(out, "<svg"); n != 6 {
-		t.Errorf("WriteHTML has %d charts; want 6", n)
+	if n := strings.Count(out, "<svg"); n != 7 {
+		t.Errorf("WriteHTML has %d charts; want 7", n)
 	}
 	if strings.Contains(out, "sekrit") {
 		t.Errorf("HTML prints the API key")

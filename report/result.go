@@ -101,8 +101,9 @@ type Tool struct {
 }
 
 // Counts are the run's counters. Every unique message ends in exactly one of
-// acked, nacked (final code), stanza error or unresolved, so
-// Messages == Acked + Nacked + StanzaErrors + Unresolved; Check verifies it.
+// acked, nacked (final code), stanza error, lost or unresolved, so
+// Messages == Acked + Nacked + StanzaErrors + Lost + Unresolved; Check
+// verifies it. Files written before lost existed read with Lost 0.
 type Counts struct {
 	// Messages is the number of unique downstream messages sent.
 	Messages uint64 `json:"messages"`
@@ -111,10 +112,14 @@ type Counts struct {
 	// Nacked is the number of messages that ended in a final NACK.
 	Nacked uint64 `json:"nacked"`
 	// Nacks breaks Nacked down by final NACK code (e.g. "BAD_REGISTRATION"),
-	// so its values sum to Nacked.
+	// so its values sum to Nacked. Unknown codes are cut to 64 bytes, and
+	// past 32 of them the rest count under "OTHER".
 	Nacks map[string]uint64 `json:"nacks"`
 	// StanzaErrors is the number of messages that ended in a stanza error.
 	StanzaErrors uint64 `json:"stanza_errors"`
+	// Lost is the number of messages given up after their connection was
+	// lost under them more times than the resend limit allows.
+	Lost uint64 `json:"lost"`
 	// Unresolved is the number of messages still pending when the drain
 	// timeout ran out.
 	Unresolved uint64 `json:"unresolved"`
@@ -128,10 +133,37 @@ type Counts struct {
 	Reconnects uint64 `json:"reconnects"`
 	// Draining counts CONNECTION_DRAINING events (control or NACK).
 	Draining uint64 `json:"draining"`
+	// DrainTimeouts counts draining connections the client closed itself
+	// because the server left them open past the drain close timeout.
+	DrainTimeouts uint64 `json:"drain_timeouts"`
+	// DialFailures counts failed attempts to open a replacement connection.
+	DialFailures uint64 `json:"dial_failures"`
+	// Disconnects counts connections that ended during the run by cause:
+	// "stream_error:CONDITION", "stream_end", "eof", "syntax", "oversize",
+	// "tls", "timeout", "reset", "drain_timeout", "other" (at most 33
+	// causes). A draining connection the server closed is not one.
+	Disconnects map[string]uint64 `json:"disconnects"`
 	// Upstream counts upstream (device to server) messages received and ACKed.
 	Upstream uint64 `json:"upstream"`
 	// Receipts counts delivery receipts received and ACKed.
 	Receipts uint64 `json:"receipts"`
+	// Strays counts answers that matched no message awaiting one: outside
+	// the identity. StrayKinds breaks them down by kind: "unknown_id",
+	// "duplicate", "wrong_connection", "late" (after the drain deadline).
+	Strays     uint64            `json:"strays"`
+	StrayKinds map[string]uint64 `json:"stray_kinds"`
+}
+
+// DisconnectTotal is the sum of Disconnects.
+func (c *Counts) DisconnectTotal() uint64 { return sumCounts(c.Disconnects) }
+
+// sumCounts adds the values of m.
+func sumCounts(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // Throughput holds rates in messages per second over DurationS.
@@ -170,16 +202,22 @@ type Histograms struct {
 
 // TimelinePoint is one interval of the run's timeline. TS is the end of the
 // interval in seconds since StartedAt; the interval starts at the previous
-// point's TS (0 for the first). Sent, Acked and Nacked count events within
-// the interval; Pending is the number of unanswered messages at its end;
-// P99US is the service-time p99 of the interval, in microseconds.
+// point's TS (0 for the first). Sent, Acked, Nacked and Disconnects count
+// events within the interval; Pending is the number of unanswered messages
+// at its end and PendingPeak the most at once within it; P99US and RP99US
+// are the service-time and response-time p99 of the interval, in
+// microseconds (0 without ACKs). Files written before PendingPeak,
+// RP99US and Disconnects existed read with them 0.
 type TimelinePoint struct {
-	TS      float64 `json:"t_s"`
-	Sent    uint64  `json:"sent"`
-	Acked   uint64  `json:"acked"`
-	Nacked  uint64  `json:"nacked"`
-	Pending uint64  `json:"pending"`
-	P99US   float64 `json:"p99_us"`
+	TS          float64 `json:"t_s"`
+	Sent        uint64  `json:"sent"`
+	Acked       uint64  `json:"acked"`
+	Nacked      uint64  `json:"nacked"`
+	Pending     uint64  `json:"pending"`
+	PendingPeak uint64  `json:"pending_peak"`
+	Disconnects uint64  `json:"disconnects"`
+	P99US       float64 `json:"p99_us"`
+	RP99US      float64 `json:"rp99_us"`
 }
 
 // Decode reads one results file from r. A file whose "schema" is not Schema
@@ -210,9 +248,7 @@ func Decode(r io.Reader) (*Result, error) {
 	if err := json.Unmarshal(data, res); err != nil {
 		return nil, fmt.Errorf("report: results file: %w", err)
 	}
-	if res.Counts.Nacks == nil {
-		res.Counts.Nacks = map[string]uint64{}
-	}
+	res.Counts.fillMaps()
 	return res, nil
 }
 
@@ -238,9 +274,7 @@ func ReadFile(path string) (*Result, error) {
 func (r *Result) Encode(w io.Writer) error {
 	out := *r
 	out.Schema = Schema
-	if out.Counts.Nacks == nil {
-		out.Counts.Nacks = map[string]uint64{}
-	}
+	out.Counts.fillMaps()
 	if out.Timeline == nil {
 		out.Timeline = []TimelinePoint{}
 	}
@@ -272,21 +306,26 @@ func (r *Result) WriteFile(path string) error {
 	return nil
 }
 
+// fillMaps makes nil maps empty, so that they are written as {}.
+func (c *Counts) fillMaps() {
+	for _, m := range []*map[string]uint64{&c.Nacks, &c.Disconnects, &c.StrayKinds} {
+		if *m == nil {
+			*m = map[string]uint64{}
+		}
+	}
+}
+
 // Check verifies the accounting of r: Messages == Acked + Nacked +
-// StanzaErrors + Unresolved, and Nacked equals the sum of Nacks. The error
-// wraps ErrAccounting and states both sides.
+// StanzaErrors + Lost + Unresolved, and Nacked equals the sum of Nacks.
+// The error wraps ErrAccounting and states both sides.
 func (r *Result) Check() error {
 	c := r.Counts
 	var errs []error
-	if sum := c.Acked + c.Nacked + c.StanzaErrors + c.Unresolved; sum != c.Messages {
-		errs = append(errs, fmt.Errorf("%w: messages %d != acked %d + nacked %d + stanza_errors %d + unresolved %d (= %d)",
-			ErrAccounting, c.Messages, c.Acked, c.Nacked, c.StanzaErrors, c.Unresolved, sum))
+	if sum := c.Acked + c.Nacked + c.StanzaErrors + c.Lost + c.Unresolved; sum != c.Messages {
+		errs = append(errs, fmt.Errorf("%w: messages %d != acked %d + nacked %d + stanza_errors %d + lost %d + unresolved %d (= %d)",
+			ErrAccounting, c.Messages, c.Acked, c.Nacked, c.StanzaErrors, c.Lost, c.Unresolved, sum))
 	}
-	var sum uint64
-	for _, n := range c.Nacks {
-		sum += n
-	}
-	if sum != c.Nacked {
+	if sum := sumCounts(c.Nacks); sum != c.Nacked {
 		errs = append(errs, fmt.Errorf("%w: nacked %d != sum of nacks by code %d", ErrAccounting, c.Nacked, sum))
 	}
 	return errors.Join(errs...)

@@ -74,7 +74,8 @@ func headline(r *Result) string {
 }
 
 // WriteSummary writes the terminal summary of r to w: a headline, the
-// configuration, a table of counts and rates, the NACKs by code, the
+// configuration, a table of counts and rates, the NACKs by code and the
+// disconnects by cause (one row each, at most 40 rows), the
 // percentiles p50 p90 p99 p99.9 max and mean of service and response time
 // with units, the gate verdicts if any, and a warning when the accounting
 // identity is broken.
@@ -89,7 +90,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 	}
 
 	counts := newTextTable(w, "counts", "value")
-	for _, row := range summaryRows {
+	for _, row := range summaryRowsFor([]*Result{r}) {
 		if err := appendRow(counts, row.name, row.f(r)); err != nil {
 			return err
 		}
@@ -98,19 +99,31 @@ func WriteSummary(w io.Writer, r *Result) error {
 		return err
 	}
 
-	if codes := nackCodes([]*Result{r}); len(codes) > 0 {
+	if rows := nackRows([]*Result{r}); len(rows) > 0 {
 		nt := newTextTable(w, "NACK code", "count", "share of messages")
-		for _, code := range codes {
-			n := r.Counts.Nacks[code]
+		for _, row := range rows {
+			n := row.counts[0]
 			share := "-"
 			if r.Counts.Messages > 0 {
 				share = formatShare(float64(n) / float64(r.Counts.Messages))
 			}
-			if err := appendRow(nt, code, formatCount(n), share); err != nil {
+			if err := appendRow(nt, row.key, formatCount(n), share); err != nil {
 				return err
 			}
 		}
 		if err := render(nt); err != nil {
+			return err
+		}
+	}
+
+	if rows := disconnectRows([]*Result{r}); len(rows) > 0 {
+		dt := newTextTable(w, "disconnect cause", "count")
+		for _, row := range rows {
+			if err := appendRow(dt, row.key, formatCount(row.counts[0])); err != nil {
+				return err
+			}
+		}
+		if err := render(dt); err != nil {
 			return err
 		}
 	}

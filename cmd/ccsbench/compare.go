@@ -19,9 +19,11 @@ func init() {
 const compareUsage = `Usage: ccsbench compare [flags] BASE.json NEW.json
        ccsbench compare [flags] --base a.json,b.json --new c.json,d.json
 
-Compares the acked rate and every percentile of service and response time
-of NEW against BASE, side by side with absolute and relative change and a
-verdict per row. A row regresses when it is worse beyond its threshold
+Compares the acked rate, every percentile of service and response time,
+and the counts of what went wrong (unresolved, lost, disconnects, drain
+timeouts, strays) of NEW against BASE, side by side with absolute and
+relative change and a verdict per row. The counts are never a regression
+by themselves: gate them (--gate "lost==0,disconnects==0"). A row regresses when it is worse beyond its threshold
 (rate: --max-rate-drop, service and response p99: --max-p99-rise). With at
 least two runs on both sides the medians are compared and a Mann-Whitney U
 test must also find the difference significant at --alpha (as benchstat

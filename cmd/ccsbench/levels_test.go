@@ -29,6 +29,8 @@ var allowedImports = map[string][]string{
 	"examples/clients/naive":   {},
 	// tests of the Kubernetes manifests only; no code of the module
 	"deploy/kubernetes": {},
+	// Test-only: misbehaving servers for the tests of driver and cmd.
+	"internal/badccs": {"ccs"},
 }
 
 func TestImportLevels(t *testing.T) {

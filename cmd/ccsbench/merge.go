@@ -16,8 +16,11 @@ func init() {
 const mergeUsage = `Usage: ccsbench merge A.json B.json ... -o ALL.json
 
 Merges the results of runs made at the same time from several machines:
-counts summed, histograms merged exactly (percentiles recomputed from the
-merged histograms, never averaged), timelines aligned by wall clock.
+counts summed (NACKs by code, disconnects by cause and strays by kind
+too), histograms merged exactly (percentiles recomputed from the merged
+histograms, never averaged), timelines aligned by wall clock on the runs'
+--interval (a merged interval's p99s are the highest of the runs', its
+peak of pending messages the sum of theirs: upper bounds).
 
 The merged run starts at the earliest start and ends at the latest end
 (started_at + duration_s); the merged rates are the summed counts over that

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,9 +15,11 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/driver"
 	"github.com/ccsbench/ccsbench/fakeccs"
 	"github.com/ccsbench/ccsbench/report"
@@ -39,8 +42,10 @@ Sends downstream messages over --conns CCS connections (XMPP over TLS), keeps
 at most --window of them unanswered per connection, and measures the time
 from send to ACK as service time (from the actual send) and response time
 (from the intended send, corrected for coordinated omission). Every message
-ends acked, nacked, with a stanza error or unresolved, and the run checks
-that these add up.
+ends acked, nacked, with a stanza error, lost (its connection died under it
+more than --max-resends times) or unresolved, and the run checks that these
+add up. Connections that end are counted by cause ("disconnects"), and the
+first of each cause is printed on standard error as it happens.
 
 Without --target, a fake CCS server is started on 127.0.0.1 with the same
 credentials and its certificate is trusted; its behaviour and faults are set
@@ -48,8 +53,9 @@ with the --fake-* flags (the flags of ccsbench fake), and its own stats are
 written under "fake" in the results file.
 
 Exit status: 0 ok; 1 the run failed (a connection could not be made, the
-accounting does not add up, or more messages were left unresolved than
---allow-unresolved tolerates); 2 bad usage; 3 a --gate expression failed.
+accounting does not add up, or more messages were lost or left unresolved
+than --allow-lost and --allow-unresolved tolerate); 2 bad usage; 3 a --gate
+expression failed.
 
 Flags:
 `
@@ -63,9 +69,11 @@ type runOptions struct {
 	rate                         float64
 	rateShape, arrivals          string
 	duration, warmup, drain      time.Duration
-	dialTimeout                  time.Duration
+	dialTimeout, drainClose      time.Duration
+	interval                     time.Duration
+	maxResends, maxRetries       int
 	messages                     uint64
-	allowUnresolved              uint64
+	allowUnresolved, allowLost   uint64
 	msg                          workload.MessageConfig
 	jsonOut, mdOut, htmlOut      string
 	hlogOut, gate                string
@@ -98,6 +106,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.warmup, "warmup", 0, "exclude the first `D` (rounded up to whole seconds) from latency statistics and rates")
 	fs.DurationVar(&o.drain, "drain-timeout", driver.DefaultDrainTimeout, "after sending stops, wait up to `D` for pending answers (with --duration the run ends at the latest --duration + D)")
 	fs.DurationVar(&o.dialTimeout, "dial-timeout", driver.DefaultDialTimeout, "give up connecting (TCP, TLS and authentication of one connection) after `D`")
+	fs.DurationVar(&o.drainClose, "drain-close-timeout", driver.DefaultDrainCloseTimeout, "close a connection the server left open `D` after CONNECTION_DRAINING, and resend what it did not answer")
+	fs.IntVar(&o.maxResends, "max-resends", driver.DefaultMaxResends, "resend a message at most `N` times after connection losses; one more loss makes it lost")
+	fs.IntVar(&o.maxRetries, "max-retries", driver.DefaultMaxRetries, "resend a message NACKed with INTERNAL_SERVER_ERROR or an unknown code at most `N` times (after a backoff from 1 s); then the NACK is final")
+	fs.DurationVar(&o.interval, "interval", driver.DefaultInterval, "length `D` of the timeline's intervals and of the --hlog histograms (at least 100ms)")
 	fs.IntVar(&o.msg.PayloadBytes, "payload-bytes", def.PayloadBytes, "size of the data object in `BYTES` (keys plus values, at most 4096)")
 	fs.IntVar(&o.msg.ToPool, "to-pool", def.ToPool, "number `N` of distinct registration ids")
 	fs.Float64Var(&o.msg.Zipf, "zipf", def.Zipf, "Zipf skew `S` of the registration-id choice (0: uniform)")
@@ -111,8 +123,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.jsonOut, "json", "", "write the results file (JSON, schema "+report.Schema+") to `FILE`")
 	fs.StringVar(&o.mdOut, "md", "", "write a markdown report to `FILE`")
 	fs.StringVar(&o.htmlOut, "html", "", "write an HTML report (offline, with charts) to `FILE`")
-	fs.StringVar(&o.hlogOut, "hlog", "", "write HdrHistogram interval logs (1 s, tags service and response) to `FILE`")
+	fs.StringVar(&o.hlogOut, "hlog", "", "write HdrHistogram interval logs (one per --interval, tags service and response) to `FILE`")
 	fs.Uint64Var(&o.allowUnresolved, "allow-unresolved", 0, "tolerate up to `N` unresolved messages without failing the run (they are still counted and reported)")
+	fs.Uint64Var(&o.allowLost, "allow-lost", 0, "tolerate up to `N` lost messages without failing the run (they are still counted and reported)")
 	fs.StringVar(&o.gate, "gate", "", "thresholds `EXPR,...` (e.g. \"p99<5ms,rate>4900,unresolved==0\"); a failure exits 3")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stdout), "live progress (default: on when stdout is a terminal)")
 	fo := fakeFlags(fs, "fake-")
@@ -122,7 +135,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		defer fs.SetOutput(stderr)
 		fmt.Fprint(fs.Output(), runUsage)
 		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n\nGate expressions: METRIC OP VALUE, metrics p50 p90 p99 p999 max (service\ntime), rp50..rmax (response time), rate, unresolved, nacks, retries; operators\n< <= > >= ==; latencies with a unit us, ms or s.\n", workload.RateShapeHelp)
+		fmt.Fprintf(fs.Output(), "\n%s\n\nGate expressions: METRIC OP VALUE, metrics p50 p90 p99 p999 max (service\ntime), rp50..rmax (response time), rate, and the counts unresolved, lost, nacks,\nretries, disconnects, drain_timeouts, strays; operators < <= > >= ==;\nlatencies with a unit us, ms or s.\n", workload.RateShapeHelp)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -146,6 +159,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	// From here on, nothing the run prints carries the API key, whatever
+	// the target sends back. The live progress goes to the terminal as it
+	// is (it must see it is one): it shows numbers only.
+	red := ccs.NewRedactor(firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID), firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey))
+	progressOut := stdout
+	stdout, stderr = red.Writer(stdout), &lockedWriter{w: red.Writer(stderr)}
 	var gate report.Gate
 	if o.gate != "" {
 		if gate, err = report.ParseGate(o.gate); err != nil {
@@ -216,6 +235,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	cfg.IntervalHistograms = o.hlogOut != ""
+	cfg.OnDisconnect = func(dc driver.Disconnect) {
+		fmt.Fprintf(stderr, "ccsbench run: connection %d ended (%s): %s [first of this cause; all are counted under disconnects]\n", dc.Conn+1, dc.Cause, dc.Detail)
+	}
 	d, err := driver.New(cfg)
 	if err != nil {
 		return usageErr("%v", err)
@@ -232,7 +254,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	stopProgress := func() {}
 	if o.progress {
 		eff := d.Config()
-		stopProgress = report.StartProgress(stdout, func() report.Snapshot {
+		stopProgress = report.StartProgress(progressOut, func() report.Snapshot {
 			p := d.Progress()
 			return report.Snapshot{
 				Elapsed:       p.Elapsed,
@@ -267,12 +289,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
 		code = 1
 	}
-	if err := writeOutputs(&o, rr, intervals); err != nil {
+	if err := writeOutputs(&o, rr, intervals, red); err != nil {
 		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
 		code = 1
 	}
 	if res.Counts.Unsent > 0 {
-		fmt.Fprintf(stderr, "ccsbench run: warning: %d messages due before the end of sending were never sent: the target could not keep up (every window stayed full)\n", res.Counts.Unsent)
+		fmt.Fprintf(stderr, "ccsbench run: warning: %d messages due before the end of sending were never sent: %s\n", res.Counts.Unsent, unsentCause(res, d.Config().Conns))
 	}
 	if res.LastDialError != nil {
 		fmt.Fprintf(stderr, "ccsbench run: %d replacement connection(s) failed; last: %v\n", res.Counts.DialFailures, res.LastDialError)
@@ -281,8 +303,18 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
 		return 1
 	}
-	if res.Counts.Unresolved > o.allowUnresolved {
-		fmt.Fprintf(stderr, "ccsbench run: %v (allowed: %d, see --allow-unresolved)\n", res.Check(), o.allowUnresolved)
+	failed := false
+	if c := res.Counts; c.Lost > o.allowLost {
+		fmt.Fprintf(stderr, "ccsbench run: %d of %d messages were lost: their connection ended under them more than --max-resends %d times (allowed: %d, see --allow-lost)\n",
+			c.Lost, c.Messages, res.MaxResends, o.allowLost)
+		failed = true
+	}
+	if c := res.Counts; c.Unresolved > o.allowUnresolved {
+		fmt.Fprintf(stderr, "ccsbench run: %v: %d of %d messages had no outcome when the drain deadline passed (allowed: %d, see --allow-unresolved)\n",
+			driver.ErrUnresolved, c.Unresolved, c.Messages, o.allowUnresolved)
+		failed = true
+	}
+	if failed {
 		return 1
 	}
 	if code != 0 {
@@ -313,8 +345,12 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 		Messages:            o.messages,
 		Duration:            o.duration,
 		Warmup:              o.warmup,
+		Interval:            o.interval,
 		DrainTimeout:        o.drain,
+		DrainCloseTimeout:   o.drainClose,
 		DialTimeout:         o.dialTimeout,
+		MaxResends:          o.maxResends,
+		MaxRetries:          o.maxRetries,
 		Message:             o.msg,
 		Seed:                o.msg.Seed,
 	}
@@ -329,6 +365,22 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	}
 	if o.dialTimeout <= 0 {
 		return cfg, fmt.Errorf("--dial-timeout %v must be positive", o.dialTimeout)
+	}
+	if o.drainClose <= 0 {
+		return cfg, fmt.Errorf("--drain-close-timeout %v must be positive", o.drainClose)
+	}
+	if o.maxResends < 0 || o.maxRetries < 0 {
+		return cfg, fmt.Errorf("--max-resends %d and --max-retries %d must not be negative", o.maxResends, o.maxRetries)
+	}
+	// The driver's 0 means its default; none is negative.
+	if o.maxResends == 0 {
+		cfg.MaxResends = -1
+	}
+	if o.maxRetries == 0 {
+		cfg.MaxRetries = -1
+	}
+	if o.interval < driver.MinInterval {
+		return cfg, fmt.Errorf("--interval %v: at least %v", o.interval, driver.MinInterval)
 	}
 	if set["messages"] && !set["duration"] {
 		cfg.Duration = 0
@@ -439,8 +491,9 @@ func buildResult(res *driver.Result, target string, config map[string]any, srv *
 		DurationS: res.Measured.Seconds(),
 		Counts: report.Counts{
 			Messages: c.Messages, Acked: c.Acked, Nacked: c.Nacked, Nacks: c.Nacks,
-			StanzaErrors: c.StanzaErrors, Unresolved: c.Unresolved, Unsent: c.Unsent, Retries: c.Retries,
-			Reconnects: c.Reconnects, Draining: c.Draining, Upstream: c.Upstream, Receipts: c.Receipts,
+			StanzaErrors: c.StanzaErrors, Lost: c.Lost, Unresolved: c.Unresolved, Unsent: c.Unsent, Retries: c.Retries,
+			Reconnects: c.Reconnects, Draining: c.Draining, DrainTimeouts: c.DrainTimeouts, DialFailures: c.DialFailures,
+			Disconnects: c.Disconnects, Upstream: c.Upstream, Receipts: c.Receipts, Strays: c.Strays, StrayKinds: c.StrayKinds,
 		},
 		Throughput: report.Throughput{AckedPerS: res.AckedRate, OfferedPerS: res.OfferedRate},
 		LatencyUS: report.Latency{
@@ -462,12 +515,15 @@ func buildResult(res *driver.Result, target string, config map[string]any, srv *
 			continue
 		}
 		rr.Timeline = append(rr.Timeline, report.TimelinePoint{
-			TS:      (iv.End - res.Warmup).Seconds(),
-			Sent:    iv.Sent,
-			Acked:   iv.Acked,
-			Nacked:  iv.Nacked,
-			Pending: iv.Pending,
-			P99US:   float64(iv.ServiceP99),
+			TS:          (iv.End - res.Warmup).Seconds(),
+			Sent:        iv.Sent,
+			Acked:       iv.Acked,
+			Nacked:      iv.Nacked,
+			Pending:     iv.Pending,
+			PendingPeak: iv.PendingPeak,
+			Disconnects: iv.Disconnects,
+			P99US:       float64(iv.ServiceP99),
+			RP99US:      float64(iv.ResponseP99),
 		})
 		if svc, rsp := iv.Histograms(); svc != nil {
 			ivs = append(ivs, report.Interval{
@@ -510,27 +566,80 @@ func checkOutputs(o *runOptions) error {
 	return nil
 }
 
-// writeOutputs writes the files asked for.
-func writeOutputs(o *runOptions, rr *report.Result, ivs []report.Interval) error {
+// writeOutputs writes the files asked for. The text files pass through
+// red, so that no API key reaches them whatever the target sent (the
+// driver redacts what it passes on already; this is the last boundary).
+func writeOutputs(o *runOptions, rr *report.Result, ivs []report.Interval, red *ccs.Redactor) error {
 	var errs []error
-	if o.jsonOut != "" {
-		errs = append(errs, rr.WriteFile(o.jsonOut))
-	}
-	write := func(path string, fn func(io.Writer) error) {
+	write := func(path string, redact bool, fn func(io.Writer) error) {
 		if path == "" {
 			return
 		}
-		f, err := os.Create(path)
-		if err != nil {
+		var buf bytes.Buffer
+		if err := fn(&buf); err != nil {
 			errs = append(errs, err)
 			return
 		}
-		errs = append(errs, fn(f), f.Close())
+		b := buf.Bytes()
+		if redact {
+			b = red.Bytes(b)
+		}
+		errs = append(errs, os.WriteFile(path, b, 0o644))
 	}
-	write(o.mdOut, func(w io.Writer) error { return report.WriteMarkdown(w, rr) })
-	write(o.htmlOut, func(w io.Writer) error { return report.WriteHTML(w, rr) })
-	write(o.hlogOut, func(w io.Writer) error { return report.WriteHlog(w, rr.StartedAt, ivs) })
+	write(o.jsonOut, true, rr.Encode)
+	write(o.mdOut, true, func(w io.Writer) error { return report.WriteMarkdown(w, rr) })
+	write(o.htmlOut, true, func(w io.Writer) error { return report.WriteHTML(w, rr) })
+	// Base64 histograms only: nothing a target sent.
+	write(o.hlogOut, false, func(w io.Writer) error { return report.WriteHlog(w, rr.StartedAt, ivs) })
 	return errors.Join(errs...)
+}
+
+// unsentCause says why messages due were never sent, from what the
+// scheduler waited for and what happened to the connections.
+func unsentCause(res *driver.Result, conns int) string {
+	c := res.Counts
+	disc := c.DisconnectTotal()
+	waits := fmt.Sprintf("the scheduler waited %v with no connection able to send, %v with every window full", res.WaitNoConnection.Round(time.Millisecond), res.WaitFull.Round(time.Millisecond))
+	switch {
+	case disc+c.DialFailures > 0 && (res.WaitNoConnection > res.WaitFull || disc+c.DialFailures >= uint64(conns)):
+		why := fmt.Sprintf("connections kept failing (%d disconnects", disc)
+		if top := topCauses(c.Disconnects, 3); top != "" {
+			why += ": " + top
+		}
+		if c.DialFailures > 0 {
+			why += fmt.Sprintf("; %d failed reconnects", c.DialFailures)
+		}
+		return why + "); " + waits
+	case c.Draining > 0 && res.WaitNoConnection > res.WaitFull:
+		return fmt.Sprintf("connections kept draining (%d CONNECTION_DRAINING, %d closed after --drain-close-timeout); %s", c.Draining, c.DrainTimeouts, waits)
+	}
+	return "the target could not keep up (every window stayed full); " + waits
+}
+
+// topCauses lists the n most frequent causes: "eof 3, reset 1".
+func topCauses(m map[string]uint64, n int) string {
+	keys := report.KeysByCount(m)
+	var parts []string
+	for _, k := range keys[:min(n, len(keys))] {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(keys) > n {
+		parts = append(parts, "…")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// lockedWriter serializes writes: the driver reports disconnects from its
+// connections' goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/driver"
+	"github.com/ccsbench/ccsbench/internal/badccs"
+	"github.com/ccsbench/ccsbench/report"
+)
+
+// targetArgs are the flags that aim a run at a badccs server.
+func targetArgs(t *testing.T, srv *badccs.Server) []string {
+	t.Helper()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, certPEM(t, srv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--target", srv.Addr(), "--sender-id", srv.SenderID(), "--api-key", srv.APIKey(), "--ca", ca, "--progress=false"}
+}
+
+// certPEM returns the server's certificate in PEM.
+func certPEM(t *testing.T, srv *badccs.Server) []byte {
+	t.Helper()
+	pem := srv.CertPEM()
+	if len(pem) == 0 {
+		t.Fatal("badccs: no certificate")
+	}
+	return pem
+}
+
+// A target that kills every connection with a stream error: the run says
+// so, once, as it happens; the summary and the files count it by cause;
+// the warning about unsent messages names the failing connections, not a
+// slow target.
+func TestRunDisconnectsReported(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) {
+		c.StreamError(ccs.CondInternal, "overloaded, try later")
+		time.Sleep(20 * time.Millisecond)
+	}})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.json")
+	md := filepath.Join(dir, "r.md")
+	// The exit status depends on whether a message was on a connection
+	// when it died (then it is unresolved or lost): not tested here.
+	_, out, errs := callRun(append(targetArgs(t, srv), "--conns", "2", "--window", "10", "--rate", "2000", "--duration", "1s",
+		"--drain-timeout", "300ms", "--json", path, "--md", md)...)
+	if n := strings.Count(errs, "ended (stream_error:internal-server-error)"); n != 1 || !strings.Contains(errs, "overloaded, try later") {
+		t.Errorf("stderr reports the stream error %d times; want once, with the server's text:\n%s", n, errs)
+	}
+	if !strings.Contains(errs, "never sent: connections kept failing") || strings.Contains(errs, "could not keep up") {
+		t.Errorf("stderr does not name the failing connections as the cause of unsent messages:\n%s", errs)
+	}
+	if !strings.Contains(out, "disconnect cause") || !strings.Contains(out, "│ disconnects ") {
+		t.Errorf("summary lacks the disconnects:\n%s", out)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Counts.Disconnects["stream_error:internal-server-error"]; n < 2 || n != r.Counts.DisconnectTotal() {
+		t.Errorf("disconnects %v; want every one a stream error", r.Counts.Disconnects)
+	}
+	if b, _ := os.ReadFile(md); !strings.Contains(string(b), "### Disconnects by cause") {
+		t.Errorf("markdown lacks the disconnects by cause")
+	}
+}
+
+// A target that echoes the API key and its SASL PLAIN message, at the
+// auth step and during the run (a stream error's text, NACK codes): they
+// appear in no output, file or error.
+func TestRunRedactsEchoedCredentials(t *testing.T) {
+	t.Parallel()
+	const key = "AIzaSy-cli-echo-key-7731"
+	blob := ccs.PlainMessage("42@"+ccs.Domain, key)
+	check := func(t *testing.T, what, text string) {
+		t.Helper()
+		if l := badccs.Leaks(text, key, blob); len(l) > 0 {
+			t.Errorf("%s holds parts of the credentials (%q):\n%s", what, l, text)
+		}
+	}
+
+	echo := badccs.Start(t, badccs.Options{APIKey: key, AuthReply: func(plain string) string {
+		return `<stream:error><not-authorized xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams">` +
+			plain + " " + key + `</text></stream:error><x>` + plain + key + `</x>`
+	}})
+	code, out, errs := callRun(append(targetArgs(t, echo), "--duration", "1s")...)
+	if code != 1 || !strings.Contains(errs, "auth") || !strings.Contains(errs, ccs.Redacted) {
+		t.Errorf("run = %d, stderr %q; want 1, the auth stage named and the echo redacted", code, errs)
+	}
+	check(t, "output", out+errs)
+
+	srv := badccs.Start(t, badccs.Options{APIKey: key, Serve: func(c *badccs.Conn) {
+		if c.Index == 0 {
+			c.StreamError(ccs.CondInternal, "echo "+key+" "+blob)
+			time.Sleep(20 * time.Millisecond)
+			return
+		}
+		badccs.Each(func(c *badccs.Conn, n int, id string) bool {
+			if n < 4 {
+				return c.Nack(id, []string{key, blob}[n%2]) == nil
+			}
+			return c.Ack(id) == nil
+		})(c)
+	}})
+	dir := t.TempDir()
+	files := map[string]string{"--json": "r.json", "--md": "r.md", "--html": "r.html"}
+	args := append(targetArgs(t, srv), "--conns", "1", "--rate", "200", "--duration", "500ms", "--max-retries", "0")
+	for flag, name := range files {
+		args = append(args, flag, filepath.Join(dir, name))
+	}
+	code, out, errs = callRun(args...)
+	if code != 0 || !strings.Contains(out, "│ "+ccs.Redacted+" ") {
+		t.Errorf("run = %d; want 0, and the NACK codes that were credentials shown as %s\nstdout:\n%s\nstderr:\n%s", code, ccs.Redacted, out, errs)
+	}
+	check(t, "output", out+errs)
+	if !strings.Contains(errs, "echo "+ccs.Redacted+" "+ccs.Redacted) {
+		t.Errorf("the stream error's text is not shown with %s:\n%s", ccs.Redacted, errs)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, name, string(b))
+	}
+}
+
+// Messages lost with their connections fail the run, unless allowed.
+func TestRunLostFailsUnlessAllowed(t *testing.T) {
+	t.Parallel()
+	// Takes one message per connection and closes it: the three messages
+	// sent together are lost with it, twice.
+	srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) { c.Next() }})
+	args := append(targetArgs(t, srv), "--conns", "1", "--rate", "0", "--messages", "3", "--max-resends", "1", "--drain-timeout", "5s")
+	code, _, errs := callRun(args...)
+	if code != 1 || !strings.Contains(errs, "3 of 3 messages were lost") || !strings.Contains(errs, "--allow-lost") {
+		t.Errorf("run = %d, stderr %q; want 1, naming the lost messages and --allow-lost", code, errs)
+	}
+	if code, _, errs := callRun(append(args, "--allow-lost", "3")...); code != 0 {
+		t.Errorf("run --allow-lost 3 = %d, stderr %q; want 0", code, errs)
+	}
+}
+
+// A target that NACKs with a distinct 2 KB code each time: the summary
+// stays small and readable.
+func TestRunHostileNackCodes(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{Serve: badccs.Each(func(c *badccs.Conn, n int, id string) bool {
+		return c.Nack(id, fmt.Sprintf("CODE_%d_%s", n, strings.Repeat("y", 2000))) == nil
+	})})
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, out, errs := callRun(append(targetArgs(t, srv), "--conns", "1", "--rate", "0", "--messages", "500", "--max-retries", "0", "--json", path)...)
+	if code != 0 {
+		t.Errorf("run = %d; want 0\nstderr:\n%s", code, errs)
+	}
+	if len(out) > 12_000 {
+		t.Errorf("summary is %d bytes; want a short one:\n%.2000s", len(out), out)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); len(r.Counts.Nacks) != driver.MaxNackKeys+1 || r.Counts.Nacks[driver.NackOther] != 500-driver.MaxNackKeys || st.Size() > 30_000 {
+		t.Errorf("results file of %d bytes with %d NACK codes, %d under %s; want a small file, %d codes and the rest under %s",
+			st.Size(), len(r.Counts.Nacks), r.Counts.Nacks[driver.NackOther], driver.NackOther, driver.MaxNackKeys+1, driver.NackOther)
+	}
+}
+
+// --interval sets the timeline's resolution.
+func TestRunInterval(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, _, errs := callRun("--conns", "1", "--rate", "500", "--duration", "1s", "--interval", "200ms", "--progress=false", "--json", path)
+	if code != 0 {
+		t.Fatalf("run = %d, stderr %q", code, errs)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.Timeline); n < 5 || n > 6 || r.Config["interval"] != "200ms" {
+		t.Fatalf("timeline of %d points, interval %v; want 5 of 200 ms", n, r.Config["interval"])
+	}
+	// The last interval ends with the run, at or just before 1 s.
+	for i, pt := range r.Timeline[:4] {
+		if want := 0.2 * float64(i+1); pt.TS < want-1e-9 || pt.TS > want+1e-9 || pt.PendingPeak < pt.Pending {
+			t.Errorf("timeline[%d] = %+v; want t_s %.1f and a peak at least the pending count", i, pt, want)
+		}
+	}
+	if code, _, errs := callRun("--interval", "50ms", "--progress=false"); code != 2 || !strings.Contains(errs, "--interval") {
+		t.Errorf("run --interval 50ms = %d, stderr %q; want 2 naming --interval", code, errs)
+	}
+}
+
+func TestUnsentCause(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		res  driver.Result
+		want string
+	}{
+		{"slow target", driver.Result{WaitFull: time.Second}, "the target could not keep up"},
+		{"a few drops", driver.Result{WaitFull: time.Second, Counts: driver.Counts{Disconnects: map[string]uint64{"eof": 1}}}, "the target could not keep up"},
+		{"killed connections", driver.Result{WaitNoConnection: time.Second, WaitFull: time.Millisecond,
+			Counts: driver.Counts{Disconnects: map[string]uint64{"eof": 2, "stream_error:internal-server-error": 39, "reset": 1, "tls": 1}, DialFailures: 3}},
+			"connections kept failing (43 disconnects: stream_error:internal-server-error 39, eof 2, reset 1, …; 3 failed reconnects)"},
+		{"many drops", driver.Result{WaitFull: time.Second, Counts: driver.Counts{Disconnects: map[string]uint64{"eof": 8}}}, "connections kept failing"},
+		{"draining", driver.Result{WaitNoConnection: time.Second, Counts: driver.Counts{Draining: 12, DrainTimeouts: 4}},
+			"connections kept draining (12 CONNECTION_DRAINING, 4 closed after --drain-close-timeout)"},
+	} {
+		if got := unsentCause(&tc.res, 8); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: unsentCause = %q; want %q in it", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Results files of runs against a target that drops connections carry
+// every new count and timeline field; merge sums them exactly, compare
+// and report show them.
+func TestMergeCompareReportNewCounts(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{Serve: badccs.Each(func(c *badccs.Conn, n int, id string) bool {
+		if n == 150 {
+			c.StreamError(ccs.CondSystemShutdown, "")
+			time.Sleep(20 * time.Millisecond)
+			return false
+		}
+		if n%50 == 0 {
+			c.Ack(id) // a duplicate: a stray
+		}
+		return c.Ack(id) == nil
+	})})
+	dir := t.TempDir()
+	var paths []string
+	for i := range 2 {
+		p := filepath.Join(dir, fmt.Sprintf("r%d.json", i))
+		paths = append(paths, p)
+		code, _, errs := callRun(append(targetArgs(t, srv), "--conns", "2", "--rate", "1000", "--duration", "1s", "--interval", "250ms", "--json", p)...)
+		if code != 0 {
+			t.Fatalf("run = %d, stderr %q", code, errs)
+		}
+	}
+	var rs []*report.Result
+	for _, p := range paths {
+		r, err := report.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Counts.Disconnects["stream_error:system-shutdown"] == 0 || r.Counts.Strays == 0 || r.Counts.StrayKinds["duplicate"] != r.Counts.Strays {
+			t.Errorf("%s: counts %+v; want disconnects and duplicate strays", p, r.Counts)
+		}
+		rs = append(rs, r)
+	}
+	merged := filepath.Join(dir, "m.json")
+	if code, _, errs := callCmd(mergeCmd, paths[0], paths[1], "-o", merged); code != 0 {
+		t.Fatalf("merge = %d, stderr %q", code, errs)
+	}
+	m, err := report.ReadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := rs[0].Counts, rs[1].Counts
+	if m.Counts.Strays != a.Strays+b.Strays || m.Counts.DisconnectTotal() != a.DisconnectTotal()+b.DisconnectTotal() ||
+		m.Counts.Lost != a.Lost+b.Lost || m.Counts.Reconnects != a.Reconnects+b.Reconnects {
+		t.Errorf("merged counts %+v; want the sums of %+v and %+v", m.Counts, a, b)
+	}
+	var disc, tlDisc uint64
+	for _, r := range rs {
+		for _, pt := range r.Timeline {
+			disc += pt.Disconnects
+		}
+	}
+	for _, pt := range m.Timeline {
+		tlDisc += pt.Disconnects
+		if pt.PendingPeak < pt.Pending {
+			t.Errorf("merged point %+v: peak below the end count", pt)
+		}
+	}
+	if tlDisc != disc || disc == 0 {
+		t.Errorf("merged timeline holds %d disconnects; want the runs' %d", tlDisc, disc)
+	}
+	code, out, errs := callCmd(compareCmd, "--max-rate-drop", "off", "--max-p99-rise", "off", paths[0], paths[1])
+	if code != 0 || !strings.Contains(out, "disconnects") || !strings.Contains(out, "strays") || !strings.Contains(out, "lost") {
+		t.Errorf("compare = %d, stderr %q; want the counts compared:\n%s", code, errs, out)
+	}
+	if code, out, _ := callCmd(reportCmd, merged); code != 0 || !strings.Contains(out, "stream_error:system-shutdown") || !strings.Contains(out, "│ strays ") {
+		t.Errorf("report of the merge = %d; want the disconnects and strays:\n%s", code, out)
+	}
+}
