@@ -62,6 +62,7 @@ Flags:
 
 // runOptions are the flags of run that are not the embedded fake's.
 type runOptions struct {
+	client                       string
 	target, senderID, apiKey, ca string
 	insecure                     bool
 	conns, window                int
@@ -90,6 +91,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o runOptions
 	def := workload.DefaultMessageConfig()
+	fs.StringVar(&o.client, "client", clientNative, "CCS client implementation `NAME` the driver runs over: "+clientNames()+" (same workload, window, retries and accounting; results name it)")
 	fs.StringVar(&o.target, "target", "", "CCS endpoint `host:port`, staging ("+stagingTarget+") or production ("+productionTarget+"); default: the embedded fake")
 	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID` (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
@@ -235,6 +237,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	cfg.IntervalHistograms = o.hlogOut != ""
+	cfg.Transport = clientTransport(o.client, cfg)
 	cfg.OnDisconnect = func(dc driver.Disconnect) {
 		fmt.Fprintf(stderr, "ccsbench run: connection %d ended (%s): %s [first of this cause; all are counted under disconnects]\n", dc.Conn+1, dc.Cause, dc.Detail)
 	}
@@ -353,6 +356,9 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 		MaxRetries:          o.maxRetries,
 		Message:             o.msg,
 		Seed:                o.msg.Seed,
+	}
+	if err := checkClient(o.client); err != nil {
+		return cfg, err
 	}
 	if o.conns <= 0 {
 		return cfg, fmt.Errorf("--conns %d must be positive", o.conns)

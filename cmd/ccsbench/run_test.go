@@ -65,6 +65,32 @@ func TestRunEmbeddedJSON(t *testing.T) {
 	}
 }
 
+// TestRunClientMellium runs the driver over the second built-in client:
+// the same accounting, and the results name the client.
+func TestRunClientMellium(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, out, errs := callRun("--client", "mellium", "--conns", "2", "--rate", "0", "--messages", "2000",
+		"--fake-track-ids", "--fake-drain-every", "700", "--json", path, "--progress=false")
+	if code != 0 {
+		t.Fatalf("run = %d; stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatalf("ReadFile: %v", err)
+	}
+	if err := r.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if r.Tool.Client != "mellium" || r.Config["client"] != "mellium" {
+		t.Errorf("tool.client %q, config client %v; want mellium", r.Tool.Client, r.Config["client"])
+	}
+	var st fakeccs.Stats
+	if err := json.Unmarshal(r.Fake, &st); err != nil || st.WindowViolations != 0 || st.UniqueIDs == nil || *st.UniqueIDs != r.Counts.Messages || r.Counts.Acked != 2000 {
+		t.Errorf("counts %+v, fake stats %s (%v); want 2000 acked, window_violations 0 and unique_ids = messages", r.Counts, r.Fake, err)
+	}
+}
+
 func TestRunGateFails(t *testing.T) {
 	t.Parallel()
 	code, out, errs := callRun("--conns", "1", "--rate", "500", "--duration", "300ms", "--progress=false",
@@ -92,6 +118,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"--duration", "0"},
 		{"--payload-bytes", "5000"},
 		{"stray-argument"},
+		{"--client", "bogus"},
 	} {
 		if code, _, errs := callRun(args...); code != 2 {
 			t.Errorf("run %q = %d; want 2 (stderr %q)", args, code, errs)
