@@ -72,6 +72,7 @@ func FuzzServerInput(f *testing.F) {
 		c, mc := memServerConn(t, srv, input)
 		c.run()
 		checkOutput(t, mc.out.Bytes())
+		checkConnIdentity(t, c)
 	})
 }
 

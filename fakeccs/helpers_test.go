@@ -36,11 +36,40 @@ func startServer(t testing.TB, cfg Config) *Server {
 		if err := <-done; err != nil {
 			t.Errorf("Serve returned %v after Close; want nil", err)
 		}
+		checkIdentity(t, srv)
 	})
 	for srv.Addr() == nil {
 		time.Sleep(time.Millisecond)
 	}
 	return srv
+}
+
+// checkIdentity fails the test unless the accounting identity of srv,
+// closed, holds: every downstream message it read has one outcome. Every
+// server a test starts is checked (startServer does it when the test ends).
+func checkIdentity(t testing.TB, srv *Server) {
+	t.Helper()
+	st := srv.Stats()
+	checkStatsIdentity(t, &st)
+}
+
+// checkConnIdentity is checkIdentity for a connection served by
+// memServerConn, which no server counts.
+func checkConnIdentity(t testing.TB, c *conn) {
+	t.Helper()
+	st := Stats{Nacks: map[string]uint64{}}
+	c.s.fill(&st, func(i int) uint64 { return c.pub[i].Load() })
+	checkStatsIdentity(t, &st)
+}
+
+func checkStatsIdentity(t testing.TB, st *Stats) {
+	t.Helper()
+	if err := st.CheckIdentity(); err != nil {
+		t.Errorf("CheckIdentity: %v (stats %+v)", err, *st)
+	}
+	if st.ActiveConnections != 0 {
+		t.Errorf("identity checked with %d connections open", st.ActiveConnections)
+	}
 }
 
 // client is a test's CCS client: a ccs.Conn and a reader with deadlines.
@@ -278,7 +307,7 @@ func memServerConn(t testing.TB, srv *Server, input []byte) (*conn, *memConn) {
 		t.Fatalf("memServerConn: header: %v", err)
 	}
 	c.jid = []byte(srv.cfg.SenderID + "@gcm.googleapis.com/fuzz01234567")
-	c.bare = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
+	c.toAttr = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
 	c.pub = make(counters, len(srv.totals))
 	c.delta = make([]uint64, len(srv.totals))
 	if srv.cfg.UpstreamRate > 0 || srv.cfg.Receipts {
