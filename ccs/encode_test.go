@@ -3,8 +3,8 @@ package ccs
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"encoding/xml"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
