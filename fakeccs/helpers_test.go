@@ -126,10 +126,11 @@ func (c *client) ack(to, id string) {
 // item is a copy of one item the server sent.
 type item struct {
 	Kind                               ccs.Kind
-	Type, ID                           string
+	Type, ID, To, From                 string
 	GCM                                string
 	ErrorCondition, ErrorText, ErrCode string
 	Child                              string
+	Raw                                string
 	JSON                               map[string]any
 }
 
@@ -155,9 +156,9 @@ func (c *client) nextErr(wait time.Duration) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
-	it := item{Kind: st.Kind, Type: string(st.Type), ID: string(st.ID), GCM: string(st.GCM),
-		ErrorCondition: string(st.ErrorCondition), ErrorText: string(st.ErrorText),
-		ErrCode: string(st.ErrorCode), Child: string(st.Child)}
+	it := item{Kind: st.Kind, Type: string(st.Type), ID: string(st.ID), To: string(st.To), From: string(st.From),
+		GCM: string(st.GCM), ErrorCondition: string(st.ErrorCondition), ErrorText: string(st.ErrorText),
+		ErrCode: string(st.ErrorCode), Child: string(st.Child), Raw: string(st.Raw)}
 	if st.HasGCM && it.Type != "error" {
 		if err := json.Unmarshal(st.GCM, &it.JSON); err != nil {
 			c.t.Fatalf("server sent a payload that is not JSON: %q: %v", st.GCM, err)
