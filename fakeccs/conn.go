@@ -395,6 +395,9 @@ func (c *conn) loop() error {
 func (c *conn) finish(err error) {
 	var sx *ccs.SyntaxError
 	var se *streamErr
+	if c.backlog != nil {
+		c.backlog.leave(c) // no kick may cut the reads after the stream's end short
+	}
 	// Held answers die with their connection (answers are only valid on
 	// it), whatever ends it: a client that ends its stream gives up on its
 	// pending messages, and a stalled server stays stalled.
@@ -428,7 +431,6 @@ func (c *conn) finish(err error) {
 	}
 	c.publish()
 	if c.backlog != nil {
-		c.backlog.leave(c)
 		c.leaveBacklog()
 		c.publish()
 	}
