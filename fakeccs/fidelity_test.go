@@ -581,3 +581,29 @@ func TestWireFormsOverTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestEndlessWriterGetsAnswers: a client whose input never pauses still
+// gets answers (the reply buffer is written once it passes flushAt), so
+// its pending count stays far below MaxHeld and all is answered.
+func TestEndlessWriterGetsAnswers(t *testing.T) {
+	t.Parallel()
+	const n = 4000
+	srv := startServer(t, Config{})
+	c, bc := dialBurst(t, srv)
+	bc.corked = true
+	c.raw(string(burstOf(n, "e")))
+	done := make(chan error, 1)
+	go func() { done <- bc.uncork() }() // the fake's answers must be read meanwhile
+	for i := range n {
+		if it := c.next(); it.Kind != ccs.KindMessage || it.JSON["message_type"] != "ack" {
+			t.Fatalf("answer %d: %+v; want an ACK", i, it)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := waitStats(t, srv, "every message answered", func(s Stats) bool { return s.Acks == n })
+	if st.StreamErrors != 0 {
+		t.Errorf("stream_errors %d; want none", st.StreamErrors)
+	}
+}
