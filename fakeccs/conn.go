@@ -445,7 +445,7 @@ func (c *conn) abandonHeld() {
 }
 
 // discardOut drops the replies in out, which are never going to be
-// written (the connection is dropped). Their answers were counted in
+// written (the connection is dropped or lost). Their answers were counted in
 // delta, not yet published (publish always comes just before the write of
 // out), so they are taken back and counted as abandoned instead.
 func (c *conn) discardOut() {
@@ -481,12 +481,13 @@ func (c *conn) countLeftover(ctr int) {
 			continue
 		}
 		m := &c.msg
-		if c.jr.Parse(st.GCM, m) == nil && m.Type != ccs.TypeNone {
+		parsed := c.jr.Parse(st.GCM, m) == nil // if not, a downstream message to be answered with a stanza error
+		if parsed && m.Type != ccs.TypeNone {
 			continue // an ACK or another kind: not a downstream message
 		}
 		c.delta[cReceived]++
 		c.delta[ctr]++
-		if c.s.ids != nil && m.MessageID.Kind == ccs.JSONString && len(m.MessageID.Str) > 0 {
+		if parsed && c.s.ids != nil && m.MessageID.Kind == ccs.JSONString && len(m.MessageID.Str) > 0 {
 			c.s.ids.add(hashID(c.s.seed, m.MessageID.Str))
 		}
 	}

@@ -324,9 +324,11 @@ func TestDiscarded(t *testing.T) {
 	if len(items) != 2 {
 		t.Fatalf("items %+v; want an ACK and the control message", items)
 	}
-	for i := range 5 { // a client that does not listen
+	for i := range 4 { // a client that does not listen
 		c.send(msg(fmt.Sprintf("after-%d", i)))
 	}
+	c.send(`{"to":"no id"}`)          // downstream too (it would get a stanza error)
+	c.ack("fakeccs-device-1", "up-1") // an ACK is not a downstream message
 	c.raw(ccs.StreamEnd)
 	c.c.Close()
 	st := waitStats(t, srv, "5 discarded, closed", func(s Stats) bool { return s.Discarded == 5 && s.ActiveConnections == 0 })
