@@ -132,8 +132,9 @@ type Config struct {
 	UpstreamRate float64
 	// UpstreamResend is how long an upstream message or receipt may stay
 	// unacknowledged before it is sent again. Zero: DefaultUpstreamResend.
-	// Unacknowledged ones are also sent again on the sender's next
-	// connection when their connection closes.
+	// Unacknowledged ones are also sent again on another connection of
+	// the sender (an open one, or its next one) when their connection
+	// closes, or drains (see DrainEvery).
 	UpstreamResend time.Duration
 
 	// Receipts sends a delivery receipt after the ACK of every message with

@@ -59,7 +59,7 @@ type Stats struct {
 
 	// UpstreamSent counts upstream messages sent the first time;
 	// UpstreamResent those sent again (after Config.UpstreamResend, or on
-	// the sender's next connection), receipts included; UpstreamAcked the
+	// another connection of the sender), receipts included; UpstreamAcked the
 	// upstream messages the app server ACKed; UpstreamDropped upstream
 	// messages and receipts discarded because a queue was full.
 	UpstreamSent    uint64 `json:"upstream_sent"`
