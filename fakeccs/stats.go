@@ -7,11 +7,11 @@ import (
 )
 
 // Stats is a snapshot of a server's counters since New. A connection
-// publishes its counts once per read buffer, before it writes the replies,
-// so a client never sees an answer that is not counted yet, and a snapshot
-// taken while connections are busy is consistent to within one read buffer
-// per connection. The JSON field names are a contract (results files,
-// /stats.json, scripts).
+// publishes its counts just before each write of its replies, so a client
+// never sees an answer that is not counted yet, and a snapshot taken while
+// connections are busy is consistent to within the input read since each
+// connection's last write. The JSON field names are a contract (results
+// files, /stats.json, scripts).
 type Stats struct {
 	// Connections is the number of connections that authenticated and
 	// bound; ActiveConnections the number of those still open.
