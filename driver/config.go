@@ -75,9 +75,13 @@ type Config struct {
 	// Transport is set.
 	Target string
 	// SenderID and APIKey are the credentials (SASL PLAIN identity
-	// SENDER@gcm.googleapis.com and password). Required unless Transport
-	// is set. The API key never appears in errors, logs or results.
+	// SENDER@LoginDomain and password). Required unless Transport is set.
+	// The API key never appears in errors, logs or results.
 	SenderID, APIKey string
+	// LoginDomain is the XMPP domain the native transport logs in to:
+	// ccs.Domain (gcm.googleapis.com, the default when empty) or
+	// ccs.FCMDomain (fcm.googleapis.com, as FCM-era clients do).
+	LoginDomain string
 	// TLS is the client TLS configuration (nil: system roots, server name
 	// from Target).
 	TLS *tls.Config
@@ -334,11 +338,15 @@ func (c *Config) withDefaults() (Config, error) {
 		if cfg.APIKey == "" {
 			return bad("no API key")
 		}
+		if cfg.LoginDomain != "" && ccs.CCSDomain(cfg.LoginDomain) == "" {
+			return bad("login domain %q: want %s or %s", cfg.LoginDomain, ccs.Domain, ccs.FCMDomain)
+		}
 		cfg.Transport = NewNativeTransport(cfg.Target, ccs.ClientConfig{
-			SenderID: cfg.SenderID,
-			APIKey:   cfg.APIKey,
-			TLS:      cfg.TLS,
-			Timeout:  cfg.DialTimeout,
+			SenderID:    cfg.SenderID,
+			LoginDomain: cfg.LoginDomain,
+			APIKey:      cfg.APIKey,
+			TLS:         cfg.TLS,
+			Timeout:     cfg.DialTimeout,
 		})
 	}
 	return cfg, nil
