@@ -49,9 +49,10 @@ func clientTransport(name string, cfg driver.Config) driver.Transport {
 		return nil
 	}
 	return f(cfg.Target, ccs.ClientConfig{
-		SenderID: cfg.SenderID,
-		APIKey:   cfg.APIKey,
-		TLS:      cfg.TLS,
-		Timeout:  cfg.DialTimeout,
+		SenderID:    cfg.SenderID,
+		APIKey:      cfg.APIKey,
+		LoginDomain: cfg.LoginDomain,
+		TLS:         cfg.TLS,
+		Timeout:     cfg.DialTimeout,
 	})
 }
