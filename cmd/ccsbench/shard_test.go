@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +184,37 @@ func TestMergeCmdShards(t *testing.T) {
 	code, _, errs = callCmd(mergeCmd, filepath.Join(dir, "nothing-*.json"), "-o", out)
 	if code != 2 || !strings.Contains(errs, "matches no file") {
 		t.Errorf("merge of an empty glob = %d, stderr %q", code, errs)
+	}
+}
+
+// TestManifestFlagsExist keeps the Kubernetes manifests in agreement with
+// the command line: every flag their run and merge containers pass is a
+// flag of that command.
+func TestManifestFlagsExist(t *testing.T) {
+	t.Parallel()
+	flagRE := regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)`)
+	argRE := regexp.MustCompile(`(?m)^\s+- (--?[a-z][a-z0-9-]*)`)
+	for _, tc := range []struct {
+		file string
+		cmd  func([]string, io.Writer, io.Writer) int
+	}{{"shards.yaml", runCmd}, {"merge.yaml", mergeCmd}} {
+		_, usage, _ := callCmd(tc.cmd, "-h")
+		known := map[string]bool{}
+		for _, m := range flagRE.FindAllStringSubmatch(usage, -1) {
+			known[m[1]] = true
+		}
+		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := argRE.FindAllStringSubmatch(string(b), -1)
+		if len(args) < 2 {
+			t.Fatalf("%s: found only %v as container flags", tc.file, args)
+		}
+		for _, m := range args {
+			if name := strings.TrimLeft(m[1], "-"); !known[name] {
+				t.Errorf("%s passes %s, which is not a flag of the command (flags: %v)", tc.file, m[1], known)
+			}
+		}
 	}
 }
