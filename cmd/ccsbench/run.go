@@ -52,6 +52,14 @@ credentials and its certificate is trusted; its behaviour and faults are set
 with the --fake-* flags (the flags of ccsbench fake), and its own stats are
 written under "fake" in the results file.
 
+With --shard I/N the run is one of N shards of a job spread over several
+processes or machines, all started with the same flags: --conns, --rate,
+--rate-shape and --messages are the job's totals, and this shard opens its
+share of the connections and sends every N-th message of the job's schedule
+(with the same --seed, the shards together send what one run would).
+--start-at makes every shard connect first and begin sending at one
+instant; ccsbench merge checks and merges the shards' results files.
+
 Exit status: 0 ok; 1 the run failed (a connection could not be made, the
 accounting does not add up, or more messages were lost or left unresolved
 than --allow-lost and --allow-unresolved tolerate); 2 bad usage; 3 a --gate
