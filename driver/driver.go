@@ -27,10 +27,6 @@ type Driver struct {
 	gen       *workload.Generator
 	unlimited bool
 	red       *ccs.Redactor // removes the API key from what the driver passes on
-	// jitterSeed seeds the backoff jitter: Config.Seed, derived per
-	// shard so that the shards of a job do not back off in step.
-	jitterSeed uint64
-	startSkew  time.Duration // how late sending began after Config.StartAt
 
 	recs  []record
 	slots []*slot
@@ -80,6 +76,11 @@ type Driver struct {
 	drainTimeouts atomic.Uint64
 
 	col collector
+
+	// jitterSeed seeds the backoff jitter: Config.Seed, derived per
+	// shard so that the shards of a job do not back off in step.
+	jitterSeed uint64
+	startSkew  time.Duration // how late sending began after Config.StartAt
 }
 
 // New validates cfg, applies defaults and prepares a Driver: records,
