@@ -89,7 +89,6 @@ type runOptions struct {
 	progress                     bool
 	shard                        workload.Shard
 	job, startAt, metricsAddr    string
-	start                        time.Time // --start-at, parsed
 }
 
 // outputFlags do not shape the run and are left out of the results'
@@ -488,7 +487,7 @@ func (o *runOptions) shardConfig(cfg *driver.Config) error {
 			return fmt.Errorf("--start-at %s is %v in the past (at most %v is allowed): choose a time far enough ahead for every shard to connect",
 				o.startAt, late.Round(time.Millisecond), driver.MaxStartLateness)
 		}
-		o.start, cfg.StartAt = at, at
+		cfg.StartAt = at
 	}
 	sharded := o.shard.Count > 1
 	switch {
@@ -500,7 +499,7 @@ func (o *runOptions) shardConfig(cfg *driver.Config) error {
 		return nil
 	}
 	if o.job == "" {
-		o.job = defaultJobID(o.start, o.shard.Count, o.msg.Seed)
+		o.job = defaultJobID(cfg.StartAt, o.shard.Count, o.msg.Seed)
 	}
 	if len(o.job) > maxJobLen || !validJobID(o.job) {
 		return fmt.Errorf("--job %q: want 1 to %d letters, digits, '.', '_', ':' or '-'", o.job, maxJobLen)
