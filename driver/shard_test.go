@@ -91,7 +91,7 @@ func TestShardsMakeOneRun(t *testing.T) {
 	for sch.Next() < duration {
 		want++
 	}
-	start := time.Now().Add(300 * time.Millisecond).Round(time.Millisecond)
+	start := time.Now().Add(800 * time.Millisecond).Round(time.Millisecond)
 	results := make([]*Result, shards)
 	prefixes := make([]string, shards)
 	var wg sync.WaitGroup

@@ -46,7 +46,7 @@ func TestRunShardEmbedded(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "shard-1.json")
-	at := time.Now().Add(700 * time.Millisecond).UTC().Truncate(time.Millisecond)
+	at := time.Now().Add(1200 * time.Millisecond).UTC().Truncate(time.Millisecond)
 	code, out, errs := callRun("--shard", "1/2", "--start-at", at.Format(time.RFC3339Nano), "--conns", "3", "--rate", "2000",
 		"--duration", "500ms", "--seed", "9", "--fake-track-ids", "--json", path, "--progress=false")
 	if code != 0 {
