@@ -109,7 +109,7 @@ func (s *slot) supervise() {
 	d := s.d
 	defer d.swg.Done()
 	s.backoff = d.cfg.ReconnectBackoff
-	s.rng = rand.New(rand.NewPCG(d.cfg.Seed, uint64(s.index)<<32|uint64(time.Now().UnixNano())))
+	s.rng = rand.New(rand.NewPCG(d.jitterSeed, uint64(s.index)<<32|uint64(time.Now().UnixNano())))
 	var old *pconn           // the draining predecessor of the current connection, until it ends
 	var waiting *time.Ticker // set while the current connection drains and waits for old to end
 	var spillC <-chan time.Time
