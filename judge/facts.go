@@ -124,11 +124,11 @@ func analyze(name string, messages int, logs []*connLog, st *fakeccs.Stats) *fac
 	f := &facts{name: name, messages: messages, conns: len(logs), logins: map[string]uint64{},
 		authFailures: st.AuthFailures, nacks: map[string]uint64{}, finalNacks: map[string]int{}, first: -1, last: -1}
 	ids := map[string]*history{}
-	hist := func(id string) *history {
-		h := ids[id]
+	hist := func(id []byte) *history {
+		h := ids[string(id)]
 		if h == nil {
 			h = &history{}
-			ids[id] = h
+			ids[string(id)] = h
 		}
 		return h
 	}
@@ -137,11 +137,11 @@ func analyze(name string, messages int, logs []*connLog, st *fakeccs.Stats) *fac
 		if l.end < 0 { // cannot happen once the server is closed; be safe
 			l.end = time.Duration(math.MaxInt64)
 		}
-		for _, r := range l.reads {
+		for i, r := range l.reads {
 			f.readEvents++
 			if !r.leftover {
 				f.received++
-				f.maxPending = max(f.maxPending, r.pending+1)
+				f.maxPending = max(f.maxPending, uint64(r.pending)+1)
 				if r.pending >= ccs.MaxPending {
 					f.violations++
 				}
@@ -149,12 +149,13 @@ func analyze(name string, messages int, logs []*connLog, st *fakeccs.Stats) *fac
 			if f.first < 0 || r.at < f.first {
 				f.first = r.at
 			}
-			if r.id != "" {
-				h := hist(r.id)
+			if r.n > 0 {
+				h := hist(l.id(i))
 				h.reads = append(h.reads, occurrence{conn: ci, at: r.at})
 			}
 		}
 		for _, a := range l.answers {
+			code := l.code(&a)
 			if a.at < 0 {
 				continue // never written: the connection ended first
 			}
@@ -167,11 +168,11 @@ func analyze(name string, messages int, logs []*connLog, st *fakeccs.Stats) *fac
 			case fakeccs.AnswerAck:
 				f.acks++
 			case fakeccs.AnswerNack:
-				f.nacks[a.code]++
+				f.nacks[code]++
 			}
-			if a.read >= 0 {
-				h := hist(l.reads[a.read].id)
-				h.answers = append(h.answers, occurrence{conn: ci, at: a.at, kind: a.kind, code: a.code})
+			if a.read >= 0 && l.reads[a.read].n > 0 {
+				h := hist(l.id(int(a.read)))
+				h.answers = append(h.answers, occurrence{conn: ci, at: a.at, kind: a.kind, code: code})
 			}
 		}
 		if l.cause == fakeccs.EndDropped {
@@ -418,16 +419,17 @@ func (f *facts) dropFacts(ids map[string]*history, logs []*connLog) {
 		answered := map[string]bool{}
 		for _, a := range l.answers {
 			if a.at >= 0 && a.ok && a.read >= 0 {
-				answered[l.reads[a.read].id] = true
+				answered[string(l.id(int(a.read)))] = true
 			}
 		}
 		counted := map[string]bool{}
-		for _, r := range l.reads {
-			if r.id == "" || answered[r.id] || counted[r.id] {
+		for i := range l.reads {
+			id := string(l.id(i))
+			if id == "" || answered[id] || counted[id] {
 				continue
 			}
-			counted[r.id] = true
-			h := ids[r.id]
+			counted[id] = true
+			h := ids[id]
 			if slices.ContainsFunc(h.answers, func(a occurrence) bool { return final(a) && a.at < l.end }) {
 				continue // settled elsewhere before the drop
 			}
@@ -435,8 +437,8 @@ func (f *facts) dropFacts(ids map[string]*history, logs []*connLog) {
 			again := slices.IndexFunc(h.reads, func(o occurrence) bool { return o.conn != ci && o.at > l.end })
 			if again < 0 {
 				f.notResent++
-				if f.notResentEx == "" || r.id < f.notResentEx {
-					f.notResentEx = r.id
+				if f.notResentEx == "" || id < f.notResentEx {
+					f.notResentEx = id
 				}
 				continue
 			}

@@ -82,7 +82,7 @@ func TestBuiltinClientsPass(t *testing.T) {
 			for _, s := range j.Scenarios {
 				if s.Exit != 0 || s.TimedOut || s.UniqueIDs != testMessages || s.AckedPerS <= 0 || s.MaxPending == 0 || s.Connections < 8 {
 					t.Errorf("scenario %s: exit %d, timed out %v, %d ids, %.0f acked/s, max pending %d, %d connections; want exit 0, every id, a rate and 8 connections or more",
-					s.Name, s.Exit, s.TimedOut, s.UniqueIDs, s.AckedPerS, s.MaxPending, s.Connections)
+						s.Name, s.Exit, s.TimedOut, s.UniqueIDs, s.AckedPerS, s.MaxPending, s.Connections)
 				}
 			}
 			// The last drain or drop may find nothing left to act on.

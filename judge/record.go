@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"sync"
@@ -24,8 +25,7 @@ var _ fakeccs.Observer = (*recorder)(nil)
 
 // Bind starts the log of a connection.
 func (r *recorder) Bind(ci fakeccs.ConnInfo) fakeccs.ConnObserver {
-	l := &connLog{seq: ci.Seq, bound: ci.At, login: loginForm(ci.Identity, r.sender), end: -1,
-		latest: map[string]int32{}}
+	l := &connLog{seq: ci.Seq, bound: ci.At, login: loginForm(ci.Identity, r.sender), end: -1}
 	r.mu.Lock()
 	r.conns = append(r.conns, l)
 	r.mu.Unlock()
@@ -50,22 +50,22 @@ func loginForm(identity, sender string) string {
 	return identity
 }
 
-// readEv is a downstream message read.
+// readEv is a downstream message read; its id is connLog.ids[off:off+n].
 type readEv struct {
-	id       string
+	off, n   uint32
 	at       time.Duration
-	pending  uint64
-	leftover bool // read after the fake stopped answering: never answered
+	pending  uint32 // saturated: a window is 100
+	leftover bool   // read after the fake stopped answering: never answered
 }
 
 // answerEv is an answer to a downstream message. at is when the write
 // that carried it went out, or -1 while it has not (it never did if the
 // connection ended first).
 type answerEv struct {
-	read int32 // index of the read it answers in connLog.reads, -1 for none
-	kind fakeccs.AnswerKind
-	code string
 	at   time.Duration
+	read int32  // index of the read it answers in connLog.reads, -1 for none
+	code uint16 // NACK code: connLog.codes[code-1]; 0 for none
+	kind fakeccs.AnswerKind
 	ok   bool // the write succeeded
 }
 
@@ -92,19 +92,22 @@ type upAckEv struct {
 }
 
 // connLog is everything the fake saw of one connection. Its methods are
-// called by the connection's goroutine only.
+// called by the connection's goroutine only, on the fake's hot path: a
+// read or an answer appends a small record and the id's bytes, and
+// allocates nothing once the slices have grown.
 type connLog struct {
 	seq   uint64
 	bound time.Duration
 	login string
 
+	ids     []byte // the ids of reads, back to back
 	reads   []readEv
 	answers []answerEv
-	// unflushed is the first answer not yet written.
-	unflushed int
-	// latest maps a message id to its latest read, so that an answer
-	// finds its read and the id's string is made once.
-	latest map[string]int32
+	codes   []string // NACK codes seen, for answerEv.code
+	// unflushed is the first answer not yet written; next the read the
+	// next answer most likely answers: the fake answers in the order it
+	// reads, unless answers are jittered.
+	unflushed, next int
 
 	drain   *drainEv
 	ups     []upEv
@@ -118,39 +121,58 @@ type connLog struct {
 
 var _ fakeccs.ConnObserver = (*connLog)(nil)
 
-// intern returns the string of id, made once per id and connection.
-func (l *connLog) intern(id []byte) (string, int32) {
-	if i, ok := l.latest[string(id)]; ok {
-		return l.reads[i].id, i
-	}
-	return string(id), -1
+// id returns the id of read i.
+func (l *connLog) id(i int) []byte {
+	r := &l.reads[i]
+	return l.ids[r.off : r.off+r.n]
+}
+
+// add appends a read.
+func (l *connLog) add(id []byte, at time.Duration, pending uint64, leftover bool) {
+	l.reads = append(l.reads, readEv{off: uint32(len(l.ids)), n: uint32(len(id)), at: at,
+		pending: uint32(min(pending, 1<<31)), leftover: leftover})
+	l.ids = append(l.ids, id...)
 }
 
 // Read records a downstream message read.
-func (l *connLog) Read(id []byte, at time.Duration, pending uint64) {
-	s, _ := l.intern(id)
-	if s != "" {
-		l.latest[s] = int32(len(l.reads))
-	}
-	l.reads = append(l.reads, readEv{id: s, at: at, pending: pending})
-}
+func (l *connLog) Read(id []byte, at time.Duration, pending uint64) { l.add(id, at, pending, false) }
 
 // Leftover records a message read and never answered.
-func (l *connLog) Leftover(id []byte, at time.Duration) {
-	s, _ := l.intern(id)
-	if s != "" {
-		l.latest[s] = int32(len(l.reads))
+func (l *connLog) Leftover(id []byte, at time.Duration) { l.add(id, at, 0, true) }
+
+// Answer records an answer put into the reply buffer, and finds the read
+// it answers: the next in order, else the latest read of its id.
+func (l *connLog) Answer(id []byte, kind fakeccs.AnswerKind, code string) {
+	read := -1
+	if l.next < len(l.reads) && bytes.Equal(l.id(l.next), id) {
+		read = l.next
+	} else {
+		for i := len(l.reads) - 1; i >= 0; i-- {
+			if bytes.Equal(l.id(i), id) {
+				read = i
+				break
+			}
+		}
 	}
-	l.reads = append(l.reads, readEv{id: s, at: at, leftover: true})
+	if read >= l.next {
+		l.next = read + 1
+	}
+	c := 0
+	if code != "" {
+		if c = slices.Index(l.codes, code) + 1; c == 0 {
+			l.codes = append(l.codes, code)
+			c = len(l.codes)
+		}
+	}
+	l.answers = append(l.answers, answerEv{read: int32(read), kind: kind, code: uint16(c), at: -1})
 }
 
-// Answer records an answer put into the reply buffer.
-func (l *connLog) Answer(id []byte, kind fakeccs.AnswerKind, code string) {
-	read := int32(-1)
-	if len(id) > 0 {
-		_, read = l.intern(id)
+// code returns the NACK code of an answer, "" for none.
+func (l *connLog) code(a *answerEv) string {
+	if a.code == 0 {
+		return ""
 	}
-	l.answers = append(l.answers, answerEv{read: read, kind: kind, code: code, at: -1})
+	return l.codes[a.code-1]
 }
 
 // Flush dates every answer since the previous flush, and a drain's
@@ -164,7 +186,7 @@ func (l *connLog) Flush(at time.Duration, ok bool) {
 	if d := l.drain; d != nil && d.notice < 0 && ok {
 		if !d.asNack {
 			d.notice = at
-		} else if slices.ContainsFunc(batch, func(a answerEv) bool { return a.code == codeDraining }) {
+		} else if slices.ContainsFunc(batch, func(a answerEv) bool { return l.code(&a) == codeDraining }) {
 			d.notice = at
 		}
 	}
