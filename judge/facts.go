@@ -83,9 +83,21 @@ type facts struct {
 // upFacts is what happened to upstream messages or to receipts.
 type upFacts struct {
 	sent, acked, excused, unacked int
-	wrongTo, unknown              int // ACKs refused (counted on upstream only)
+	wrongTo, unknown              int // ACKs refused: see connLog.wrongTo
 	unprefixed                    int // receipts ACKed without "dr2:"
 	latency                       []time.Duration
+}
+
+// add adds x's counts and latencies to u.
+func (u *upFacts) add(x *upFacts) {
+	u.sent += x.sent
+	u.acked += x.acked
+	u.excused += x.excused
+	u.unacked += x.unacked
+	u.wrongTo += x.wrongTo
+	u.unknown += x.unknown
+	u.unprefixed += x.unprefixed
+	u.latency = append(u.latency, x.latency...)
 }
 
 // occurrence is one read or written answer of a message id.
@@ -323,8 +335,10 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 			}
 			uf.latency = append(uf.latency, a.latency)
 		}
-		f.up.wrongTo += l.wrongTo
-		f.up.unknown += l.unknown
+		f.up.wrongTo += l.wrongTo[0]
+		f.up.unknown += l.unknown[0]
+		f.rc.wrongTo += l.wrongTo[1]
+		f.rc.unknown += l.unknown[1]
 	}
 	for _, s := range all {
 		uf := &f.up

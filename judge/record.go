@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
 )
 
@@ -109,11 +110,13 @@ type connLog struct {
 	// reads, unless answers are jittered.
 	unflushed, next int
 
-	drain   *drainEv
-	ups     []upEv
-	upAcks  []upAckEv
-	wrongTo int // ACKs answered BAD_ACK
-	unknown int // ACKs of ids with nothing unacknowledged here
+	drain  *drainEv
+	ups    []upEv
+	upAcks []upAckEv
+	// wrongTo counts ACKs answered BAD_ACK, unknown ACKs of ids with
+	// nothing unacknowledged here: [0] of upstream messages, [1] of
+	// receipts (by the id's "dr2:").
+	wrongTo, unknown [2]int
 
 	end   time.Duration // -1 while open
 	cause fakeccs.EndCause
@@ -208,11 +211,15 @@ func (l *connLog) UpstreamAck(id []byte, receipt, unprefixed bool, sentAt, at ti
 }
 
 // BadAck counts an ACK that settled nothing.
-func (l *connLog) BadAck(_ []byte, unknown bool, _ time.Duration) {
+func (l *connLog) BadAck(id []byte, unknown bool, _ time.Duration) {
+	k := 0
+	if bytes.HasPrefix(id, []byte(ccs.ReceiptIDPrefix)) {
+		k = 1
+	}
 	if unknown {
-		l.unknown++
+		l.unknown[k]++
 	} else {
-		l.wrongTo++
+		l.wrongTo[k]++
 	}
 }
 

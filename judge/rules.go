@@ -189,18 +189,11 @@ func judgeUps(fs []*facts, receipts bool) (string, string) {
 	what := "upstream messages"
 	var u upFacts
 	for _, f := range fs {
-		x := f.up
+		x := &f.up
 		if receipts {
-			what, x = "receipts", f.rc
+			what, x = "receipts", &f.rc
 		}
-		u.sent += x.sent
-		u.acked += x.acked
-		u.excused += x.excused
-		u.unacked += x.unacked
-		u.wrongTo += x.wrongTo
-		u.unknown += x.unknown
-		u.unprefixed += x.unprefixed
-		u.latency = append(u.latency, x.latency...)
+		u.add(x)
 	}
 	if u.sent == 0 {
 		why := "the fake sent no upstream message"

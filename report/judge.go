@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -268,14 +267,5 @@ func (j *Judgement) Encode(w io.Writer) error {
 	if out.Rules == nil {
 		out.Rules = []JudgeRule{}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(&out); err != nil {
-		return fmt.Errorf("report: encoding scorecard: %w", err)
-	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("report: writing scorecard: %w", err)
-	}
-	return nil
+	return writeIndented(w, &out, "scorecard")
 }

@@ -168,35 +168,32 @@ func scenarioCells(s *JudgeScenario) []string {
 		formatCount(s.MaxPending), scenarioDetail(s)}
 }
 
-// ruleIDs returns the rule ids of every judgement, in first-seen order.
-func ruleIDs(js []*Judgement) []string {
-	var ids []string
+// firstSeen returns the keys that key gives the items of every
+// judgement, each once, in the order first seen.
+func firstSeen[T any](js []*Judgement, items func(*Judgement) []T, key func(*T) string) []string {
+	var out []string
 	seen := map[string]bool{}
 	for _, j := range js {
-		for _, r := range j.Rules {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				ids = append(ids, r.ID)
+		list := items(j)
+		for i := range list {
+			if k := key(&list[i]); !seen[k] {
+				seen[k] = true
+				out = append(out, k)
 			}
 		}
 	}
-	return ids
+	return out
+}
+
+// ruleIDs returns the rule ids of every judgement, in first-seen order.
+func ruleIDs(js []*Judgement) []string {
+	return firstSeen(js, func(j *Judgement) []JudgeRule { return j.Rules }, func(r *JudgeRule) string { return r.ID })
 }
 
 // scenarioNames returns the scenario names of every judgement, in
 // first-seen order.
 func scenarioNames(js []*Judgement) []string {
-	var names []string
-	seen := map[string]bool{}
-	for _, j := range js {
-		for _, s := range j.Scenarios {
-			if !seen[s.Name] {
-				seen[s.Name] = true
-				names = append(names, s.Name)
-			}
-		}
-	}
-	return names
+	return firstSeen(js, func(j *Judgement) []JudgeScenario { return j.Scenarios }, func(s *JudgeScenario) string { return s.Name })
 }
 
 // rule returns j's verdict of rule id, or nil.
@@ -454,22 +451,17 @@ func WriteJudgeHTML(w io.Writer, js ...*Judgement) error {
 		c := judgeHTMLClient{Name: names[i], Verdict: verdictLine(j), Failed: !j.Passed(), Errors: j.JudgeErrors}
 		c.Evidence.Header = []string{"rule", "verdict", "evidence"}
 		for _, r := range j.Rules {
-			c.Evidence.Rows = append(c.Evidence.Rows, []htmlCell{{Text: r.ID}, verdictCell(r.Verdict), {Text: r.Evidence}})
+			c.Evidence.Rows = append(c.Evidence.Rows, []htmlCell{{Text: r.ID}, verdictCell(r.Verdict), {Text: r.Evidence, Class: "text"}})
 		}
 		c.Scenarios.Header = scenarioColumns
 		for k := range j.Scenarios {
-			c.Scenarios.Rows = append(c.Scenarios.Rows, plainCells(scenarioCells(&j.Scenarios[k])...))
+			row := plainCells(scenarioCells(&j.Scenarios[k])...)
+			row[len(row)-1].Class = "text"
+			c.Scenarios.Rows = append(c.Scenarios.Rows, row)
 		}
 		page.Clients = append(page.Clients, c)
 	}
-	var buf bytes.Buffer
-	if err := judgeTemplate.Execute(&buf, page); err != nil {
-		return fmt.Errorf("report: rendering HTML: %w", err)
-	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("report: writing HTML: %w", err)
-	}
-	return nil
+	return writeHTML(w, judgeTemplate, page)
 }
 
 // judgeTemplate is the scorecard page; it shares the table template and
@@ -481,20 +473,7 @@ var judgeTemplate = template.Must(template.Must(htmlTemplate.Clone()).New("judge
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ccsbench judge scorecard</title>
 <style>
-body { font-family: -apple-system, "Segoe UI", "Liberation Sans", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; background: #fff; }
-h1 { font-size: 1.6em; margin-bottom: .2em; }
-h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .6em 0; font-variant-numeric: tabular-nums; }
-th, td { padding: .3em .8em; border: 1px solid #ddd; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
-td:last-child { white-space: normal; text-align: left; }
-th { background: #f4f4f4; }
-tr:nth-child(even) td { background: #fafafa; }
-td.fail { color: #b00020; font-weight: bold; }
-td.pass { color: #1b5e20; }
-.run { margin: .8em 0; }
-.swatch { display: inline-block; width: 1em; height: 1em; border-radius: 2px; vertical-align: -.15em; margin-right: .4em; }
-.warning { color: #b00020; font-weight: bold; }
+{{template "style"}}td.text { white-space: normal; text-align: left; }
 </style>
 </head>
 <body>

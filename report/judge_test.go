@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,4 +182,36 @@ func TestJudgeNames(t *testing.T) {
 	if want := "a.json,b.json,client 3,client 4"; got != want {
 		t.Errorf("judgeNames = %s; want %s", got, want)
 	}
+}
+
+func FuzzDecodeJudgement(f *testing.F) {
+	var buf bytes.Buffer
+	if err := judgementFixture("native", true).Encode(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"schema":"ccsbench.judge/v1","scenarios":[{"name":"x","drain_reaction_us":{"n":1}}],"rules":[{"id":"a","verdict":"fail"}]}`))
+	f.Add([]byte(`{"schema":"ccsbench.judge/v1","scenarios":[{"messages":-5,"nacks":{"\u0000":1}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j, err := DecodeJudgement(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := j.Encode(&out); err != nil {
+			t.Fatalf("Encode of a decoded scorecard: %v", err)
+		}
+		j2, err := DecodeJudgement(&out)
+		if err != nil {
+			t.Fatalf("DecodeJudgement(Encode(DecodeJudgement(x))) = %v", err)
+		}
+		if len(j2.Rules) != len(j.Rules) || len(j2.Scenarios) != len(j.Scenarios) || j2.Passed() != j.Passed() {
+			t.Fatalf("re-encoding changed the scorecard")
+		}
+		for _, render := range []func(io.Writer, ...*Judgement) error{WriteScorecard, WriteJudgeMarkdown, WriteJudgeHTML} {
+			if err := render(io.Discard, j, j2); err != nil {
+				t.Fatalf("rendering: %v", err)
+			}
+		}
+	})
 }

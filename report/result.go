@@ -282,14 +282,20 @@ func (r *Result) Encode(w io.Writer) error {
 	if out.Config == nil {
 		out.Config = map[string]any{}
 	}
+	return writeIndented(w, &out, "results")
+}
+
+// writeIndented writes v to w as indented JSON in one write; what names
+// the document in errors.
+func writeIndented(w io.Writer, v any, what string) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(&out); err != nil {
-		return fmt.Errorf("report: encoding results: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("report: encoding %s: %w", what, err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("report: writing results: %w", err)
+		return fmt.Errorf("report: writing %s: %w", what, err)
 	}
 	return nil
 }
