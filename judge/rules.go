@@ -52,9 +52,9 @@ var Rules = []Rule{
 		Scenarios: []string{Drop}, judge: judgeDropResend},
 	{ID: RuleRetryBackoff, Doc: fmt.Sprintf("every SERVICE_UNAVAILABLE message is sent again, %v or more after the NACK, each later wait %g times the one before or more", MinFirstBackoff, MinBackoffGrowth),
 		Scenarios: []string{Retry}, judge: judgeRetry},
-	{ID: RuleNoRetryFinal, Doc: fmt.Sprintf("no message NACKed with a final code is sent again (after a NACK whose connection closed within %v, only on another connection)", AnswerSeen),
+	{ID: RuleNoRetryFinal, Doc: fmt.Sprintf("no message NACKed with a final code is sent again (except on another connection when the NACK's own closed within %v: the NACK may have died with it)", AnswerSeen),
 		Scenarios: []string{Final}, judge: judgeFinal},
-	{ID: RuleNoDuplicates, Doc: fmt.Sprintf("no message sent again after its ACK was written on a connection that then stayed open %v, or on that same connection, in any scenario", AnswerSeen),
+	{ID: RuleNoDuplicates, Doc: fmt.Sprintf("no message sent again, in any scenario, after its ACK reached the client: written on a connection that then lived %v more, or followed there by the resend", AnswerSeen),
 		judge: judgeDuplicates},
 }
 

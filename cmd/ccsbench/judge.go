@@ -323,11 +323,11 @@ func scenarioHelp() string {
 		extra := ""
 		switch {
 		case s.Paced && s.Receipts:
-			extra = " (CCS_RATE = N/5 s, CCS_RECEIPTS=1)"
+			extra = " (CCS_RATE: N messages over 5 s; CCS_RECEIPTS=1)"
 		case s.Paced:
-			extra = " (CCS_RATE = N/5 s)"
+			extra = " (CCS_RATE: N messages over 5 s)"
 		}
-		fmt.Fprintf(&b, "  %-11s %s%s\n", s.Name, s.Doc, extra)
+		b.WriteString(hangingIndent(fmt.Sprintf("  %-11s ", s.Name), s.Doc+extra))
 	}
 	return b.String()
 }
@@ -340,9 +340,31 @@ func ruleHelp() string {
 		if r.Scenarios != nil {
 			where = strings.Join(r.Scenarios, ", ")
 		}
-		fmt.Fprintf(&b, "  %-15s [%s] %s\n", r.ID, where, r.Doc)
+		b.WriteString(hangingIndent(fmt.Sprintf("  %-15s ", r.ID), "["+where+"] "+r.Doc))
 	}
 	return b.String()
+}
+
+// hangingIndent writes head, then text wrapped at 79 columns with the
+// lines after the first indented as far as head is long, and a newline.
+func hangingIndent(head, text string) string {
+	var b strings.Builder
+	b.WriteString(head)
+	line := len(head)
+	for i, word := range strings.Fields(text) {
+		switch {
+		case i == 0:
+		case line+1+len(word) > 79:
+			b.WriteString("\n" + strings.Repeat(" ", len(head)))
+			line = len(head)
+		default:
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(word)
+		line += len(word)
+	}
+	return b.String() + "\n"
 }
 
 // lineRedactor passes whole lines through a redactor, so that no secret
