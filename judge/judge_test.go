@@ -200,11 +200,23 @@ func TestNaiveSwitches(t *testing.T) {
 	}
 }
 
+// needShell skips a test that runs POSIX tools (sh, sleep, kill) where
+// there are none.
+func needShell(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"sh", "sleep", "true"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s here: %v", tool, err)
+		}
+	}
+}
+
 // TestCommandStopped runs a client that ignores SIGTERM: the judge stops
 // it at the scenario timeout, kills it after KillAfter, kills what it
 // started too, and reports the timeout.
 func TestCommandStopped(t *testing.T) {
 	t.Parallel()
+	needShell(t)
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child.pid")
 	// The shell ignores SIGTERM and starts a child that would outlive it.
@@ -250,6 +262,7 @@ func TestCommandStopped(t *testing.T) {
 // TestCommandEnvironment checks the contract as a program sees it.
 func TestCommandEnvironment(t *testing.T) {
 	t.Parallel()
+	needShell(t)
 	var out syncBuffer
 	c := &Command{Argv: []string{"sh", "-c", `echo "$CCS_HOST $CCS_PORT $CCS_MESSAGES $CCS_RATE $CCS_RECEIPTS $CCS_SCENARIO $SSL_CERT_FILE"; exit 3`}}
 	env := Env{Host: "127.0.0.1", Port: "9", Messages: 7, Rate: 0, Receipts: true, Scenario: "window", CAFile: "/tmp/ca.pem"}
@@ -269,6 +282,7 @@ func TestCommandEnvironment(t *testing.T) {
 // stopped and what ran is returned with the context's error.
 func TestRunStops(t *testing.T) {
 	t.Parallel()
+	needShell(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	j, err := Run(ctx, Config{Client: &Command{Argv: []string{"sleep", "30"}, KillAfter: time.Second}})
