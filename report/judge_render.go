@@ -128,10 +128,10 @@ func (s *Spread) short() string {
 func scenarioDetail(s *JudgeScenario) string {
 	var parts []string
 	if s.Drains > 0 {
-		parts = append(parts, fmt.Sprintf("%d drains, next message elsewhere after %s", s.Drains, s.DrainReactionUS.short()))
+		parts = append(parts, fmt.Sprintf("%d drain%s, next message elsewhere after %s", s.Drains, plural(int(s.Drains)), s.DrainReactionUS.short()))
 	}
 	if s.Drops > 0 {
-		parts = append(parts, fmt.Sprintf("%d drops", s.Drops))
+		parts = append(parts, fmt.Sprintf("%d drop%s", s.Drops, plural(int(s.Drops))))
 	}
 	if s.ResendDelayUS != nil {
 		parts = append(parts, "resent after "+s.ResendDelayUS.short())
