@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ccsbench/ccsbench/fakeccs"
@@ -234,9 +235,9 @@ func runScenario(ctx context.Context, cfg *Config, sc *Scenario) (js report.Judg
 		Drains: st.Drains, Drops: st.Drops,
 		UpstreamSent: uint64(f.up.sent), UpstreamAcked: uint64(f.up.acked),
 		ReceiptsSent: uint64(f.rc.sent), ReceiptsAcked: uint64(f.rc.acked),
-		UpstreamAckUS:   spread(append(f.up.latency, f.rc.latency...)),
+		UpstreamAckUS:   spread(slices.Concat(f.up.latency, f.rc.latency)),
 		DrainReactionUS: spread(f.reactions),
-		ResendDelayUS:   spread(append(f.resends, f.retryWaits...)),
+		ResendDelayUS:   spread(slices.Concat(f.resends, f.retryWaits)),
 	}
 	if f.last > f.first && f.first >= 0 {
 		js.AckedPerS = float64(f.acks) / (f.last - f.first).Seconds()
