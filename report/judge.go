@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 )
@@ -238,14 +237,9 @@ func DecodeJudgement(r io.Reader) (*Judgement, error) {
 // ReadJudgementFile decodes the scorecard at path (see DecodeJudgement)
 // and sets its Label to the path.
 func ReadJudgementFile(path string) (*Judgement, error) {
-	f, err := os.Open(path)
+	j, err := readFile(path, DecodeJudgement)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	defer f.Close()
-	j, err := DecodeJudgement(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	j.Label = path
 	return j, nil

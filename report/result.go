@@ -255,17 +255,27 @@ func Decode(r io.Reader) (*Result, error) {
 // ReadFile decodes the results file at path (see Decode) and sets the
 // result's Label to the path.
 func ReadFile(path string) (*Result, error) {
-	f, err := os.Open(path)
+	res, err := readFile(path, Decode)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	defer f.Close()
-	res, err := Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	res.Label = path
 	return res, nil
+}
+
+// readFile decodes the file at path with decode; errors name the path.
+func readFile[T any](path string, decode func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	f, err := os.Open(path)
+	if err != nil {
+		return zero, fmt.Errorf("report: %w", err)
+	}
+	defer f.Close()
+	v, err := decode(f)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 // Encode writes r as indented JSON with the schema set to Schema. Values of
