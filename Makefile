@@ -7,7 +7,7 @@ BENCHTIME   ?= 1s
 PKGS        := ./...
 BIN         := bin/ccsbench
 
-.PHONY: all build run test race lint fmt-check vet staticcheck bench fuzz gate baseline soak clean
+.PHONY: all build run test race lint fmt-check vet staticcheck bench fuzz gate baseline soak clean judge-matrix
 
 all: build
 
@@ -87,3 +87,24 @@ k8s-check:
 .PHONY: distributed
 distributed: build
 	CCSBENCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^TestDistributed$$' -v ./cmd/ccsbench/
+
+# The naive example client under every one of its switches, judged on every
+# scenario: one line per switch with the rules it failed (each switch should
+# fail exactly the rule it breaks, none without a switch), then the verdicts
+# side by side in bin/judge-matrix/matrix.md. Takes a few minutes.
+MATRIX_SWITCHES := none -no-window -ignore-drain -lose-on-drain -no-upstream-ack -no-receipt-ack \
+	-retry-now -no-retry -retry-final -no-resend -resend-acked -bad-auth -no-bind
+MATRIX_MESSAGES ?= 2000
+
+judge-matrix: build
+	@mkdir -p bin/judge-matrix
+	$(GO) build -o bin/naive ./examples/clients/naive
+	@for sw in $(MATRIX_SWITCHES); do \
+	  arg=$$sw; [ "$$sw" = none ] && arg=; \
+	  ./$(BIN) judge --messages $(MATRIX_MESSAGES) --scenario-timeout 30s --name "naive $$sw" \
+	    --json bin/judge-matrix/$$sw.json -- bin/naive $$arg \
+	    > bin/judge-matrix/$$sw.txt 2> bin/judge-matrix/$$sw.err; \
+	  printf '%-17s exit %d  %s\n' "$$sw" $$? "$$(tail -n 1 bin/judge-matrix/$$sw.txt)"; \
+	done
+	@./$(BIN) report $(foreach sw,$(MATRIX_SWITCHES),bin/judge-matrix/$(sw).json) --md bin/judge-matrix/matrix.md
+	@echo "verdicts side by side: bin/judge-matrix/matrix.md"

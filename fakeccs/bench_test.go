@@ -61,14 +61,33 @@ func (c *conn) step(t testing.TB) {
 	c.released, c.outAnswers = c.received, 0
 }
 
+// nopObserver observes every event and keeps nothing: what the fake's
+// side of the Observer hook costs.
+type nopObserver struct{}
+
+func (nopObserver) Bind(ConnInfo) ConnObserver                                   { return nopObserver{} }
+func (nopObserver) Read([]byte, time.Duration, uint64)                           {}
+func (nopObserver) Leftover([]byte, time.Duration)                               {}
+func (nopObserver) Answer([]byte, AnswerKind, string)                            {}
+func (nopObserver) Flush(time.Duration, bool)                                    {}
+func (nopObserver) Drain(time.Duration, bool)                                    {}
+func (nopObserver) Upstream([]byte, bool, bool, time.Duration)                   {}
+func (nopObserver) UpstreamAck([]byte, bool, bool, time.Duration, time.Duration) {}
+func (nopObserver) BadAck([]byte, bool, time.Duration)                           {}
+func (nopObserver) End(time.Duration, EndCause)                                  {}
+
 func TestMessagePathAllocs(t *testing.T) { // not parallel: AllocsPerRun forbids it
-	for _, cfg := range []Config{
-		{},
-		{AckDelay: time.Millisecond, AckJitter: time.Millisecond, CanonicalRate: 0.5,
-			Nack: []NackRule{{"SERVICE_UNAVAILABLE", 0.2}}, BadRegistration: []string{"x*"}},
-	} {
+	faults := Config{AckDelay: time.Millisecond, AckJitter: time.Millisecond, CanonicalRate: 0.5,
+		Nack: []NackRule{{"SERVICE_UNAVAILABLE", 0.2}}, BadRegistration: []string{"x*"},
+		BadRegistrationShare: 0.1, UnregisteredShare: 0.1}
+	observed := faults
+	observed.Observer = nopObserver{}
+	for _, cfg := range []Config{{}, faults, observed} {
 		const warm, runs = RecentIDs + 100, 1000
 		c := pathConn(t, cfg, warm+runs+10)
+		if cfg.Observer != nil {
+			c.obs = cfg.Observer.Bind(ConnInfo{})
+		}
 		for range warm {
 			c.step(t)
 		}

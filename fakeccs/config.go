@@ -116,6 +116,28 @@ type Config struct {
 	// soon as nothing is pending; DrainLingerForever: never (for testing
 	// clients that wait for the server's close).
 	DrainLinger time.Duration
+	// DrainDeadline is the longest a draining connection stays open: once
+	// it has passed since the drain began, the stream ends even with
+	// messages pending or still arriving (they are abandoned: the client
+	// must send them again on another connection), as a server ends a
+	// connection whose client keeps sending on it. Zero: no deadline.
+	DrainDeadline time.Duration
+	// DrainAlternate alternates the two forms of draining over the
+	// server's drains: the first, third, fifth... send the control
+	// message, the second, fourth... are made as with DrainAsNack. A
+	// client must handle both. It excludes DrainAsNack.
+	DrainAlternate bool
+
+	// DropTotal and DrainTotal are DropEvery.N and DrainEvery.N counted
+	// over the whole server rather than per connection: the connection
+	// that reads the server's n-th, 2n-th, 3n-th... downstream message
+	// (resends included) is dropped with that message unanswered, or
+	// drained once that message is answered. A drain that falls on a
+	// connection already draining goes to the next connection that
+	// answers a message and is not. So a client spreading its messages
+	// over many connections meets as many drops and drains as one that
+	// uses one. Zero: off.
+	DropTotal, DrainTotal uint64
 
 	// WireForm is how the gcm element of the server's stanzas is written
 	// (ccs.WireDocumented: as the protocol document shows; WirePrefixed,
@@ -169,6 +191,13 @@ type Config struct {
 	// bytes ('/' included) and '?' any single byte; there are no other
 	// metacharacters, so a pattern without them matches exactly that id.
 	BadRegistration, Unregistered []string
+	// BadRegistrationShare and UnregisteredShare are shares (0..1,
+	// summing to at most 1) of all registration ids whose messages are
+	// NACKed with BAD_REGISTRATION or DEVICE_UNREGISTERED. The ids are
+	// picked by a hash of "to" and Seed, so that one registration id
+	// always gets the same answer, whatever the connection and however
+	// often it is sent to.
+	BadRegistrationShare, UnregisteredShare float64
 
 	// DeviceRate limits messages per second to one registration id,
 	// across connections, with a burst of max(1, DeviceRate); messages
@@ -183,6 +212,10 @@ type Config struct {
 	// Seed seeds every random choice (NACK and canonical-id rolls, jitter):
 	// connection k of a server draws from a generator seeded with (Seed, k).
 	Seed uint64
+
+	// Observer, if set, is told every event of every bound connection
+	// (see Observer). Nil costs the per-message path nothing measurable.
+	Observer Observer
 
 	// Logf, if set, receives one line per notable event (connection
 	// refused, stream error sent, listener error). It never receives the
@@ -337,6 +370,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: max stanza %d is below 512 bytes", ErrConfig, c.MaxStanza)
 	case c.WireForm > ccs.WireDefaultNS:
 		return c, fmt.Errorf("%w: wire form %d", ErrConfig, c.WireForm)
+	case c.DrainDeadline < 0:
+		return c, fmt.Errorf("%w: drain deadline must not be negative", ErrConfig)
+	case c.DrainAlternate && c.DrainAsNack:
+		return c, fmt.Errorf("%w: drain-alternate and drain-as-nack exclude each other", ErrConfig)
+	case !shareOK(c.BadRegistrationShare) || !shareOK(c.UnregisteredShare) ||
+		c.BadRegistrationShare+c.UnregisteredShare > 1+1e-9:
+		return c, fmt.Errorf("%w: registration-id shares %v and %v must be in 0..1 and sum to at most 1",
+			ErrConfig, c.BadRegistrationShare, c.UnregisteredShare)
 	}
 	if c.DrainGrace == 0 {
 		c.DrainGrace = DefaultDrainGrace
@@ -356,3 +397,5 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 func rateOK(r float64) bool { return !math.IsNaN(r) && !math.IsInf(r, 0) && r >= 0 }
+
+func shareOK(f float64) bool { return f >= 0 && f <= 1 } // false for NaN

@@ -114,11 +114,14 @@ type conn struct {
 	draining      bool
 	drainStart    int64 // when the drain began
 	drainSent     int64 // when the control message was written, or 0
+	drainAsNack   bool  // this drain has no control message (DrainAsNack, DrainAlternate)
 
 	up         upState
 	upInterval int64 // ns between upstream messages, or 0
 	upNext     int64
 	upMove     []*upEntry // scratch for entries handed to the backlog
+
+	obs ConnObserver // nil: not observed (Config.Observer)
 
 	bufs *connBufs // the pooled state's holder, for recycleBufs
 	// spareFr is the framer of this connection's stream: a pooled one for
@@ -179,12 +182,17 @@ func (c *conn) Read(p []byte) (int, error) {
 		if len(c.out) > 0 {
 			c.flush()
 		}
-		if c.draining && c.stop == nil && c.drained() {
-			// Input that raced the end is answered, not discarded.
-			if n := c.readReady(p); n > 0 {
-				return n, nil
+		if c.draining && c.stop == nil {
+			switch {
+			case c.overdue():
+				c.stop = errDrained // what is pending is abandoned
+			case c.drained():
+				// Input that raced the end is answered, not discarded.
+				if n := c.readReady(p); n > 0 {
+					return n, nil
+				}
+				c.stop = errDrained
 			}
-			c.stop = errDrained
 		}
 		if c.stop != nil {
 			return 0, c.stop
@@ -235,6 +243,9 @@ func (c *conn) flush() {
 		if c.draining && c.drainSent == 0 {
 			c.drainSent = max(1, c.s.clockNow()) // the control message is out
 		}
+	}
+	if c.obs != nil {
+		c.obs.Flush(time.Duration(c.s.clockNow()), err == nil)
 	}
 	c.outAnswers = 0
 	if cap(c.out) > outKeep {
@@ -312,8 +323,15 @@ func (c *conn) arm() {
 	consider(c.dropAt)
 	if !c.draining {
 		consider(c.drainAt)
-	} else if end, ok := c.lingerEnd(); ok {
-		consider(end)
+	} else {
+		// A linger end already past is checked before every wait: as a
+		// deadline it would only spin the loop without reading.
+		if end, ok := c.lingerEnd(); ok && end > c.now {
+			consider(end)
+		}
+		if d := c.cfg.DrainDeadline; d > 0 {
+			consider(c.drainStart + int64(d))
+		}
 	}
 	if next != c.deadline {
 		c.deadline = next
@@ -332,13 +350,16 @@ func (c *conn) arm() {
 // release moves a held answer into out, followed by its receipt.
 func (c *conn) release(h *held) {
 	c.out = append(c.out, h.buf...)
+	if c.obs != nil {
+		c.observeAnswer(h.id, h.ctr)
+	}
 	c.delta[h.ctr]++
 	if h.canon {
 		c.delta[cCanonical]++
 	}
 	c.outAnswers++
 	if h.receipt {
-		c.newReceipt(h.regID, h.origID)
+		c.newReceipt(h.regID, h.id)
 	}
 	c.held.put(h)
 }
@@ -409,7 +430,8 @@ func (c *conn) finish(err error) {
 		c.countRest(cAbandoned)
 		c.raw.Close()
 	case errors.Is(err, errDrained):
-		// drained let it end: every answer is on the wire
+		// drained let it end (every answer is on the wire), or overdue
+		// did (held answers were abandoned above, unread input is below)
 		c.out = append(c.out, ccs.StreamEnd...)
 		c.endStream(true)
 	case errors.Is(err, errClientEnd):
@@ -434,6 +456,26 @@ func (c *conn) finish(err error) {
 		c.leaveBacklog()
 		c.publish()
 	}
+	if c.obs != nil {
+		c.obs.End(time.Duration(c.s.clockNow()), endCause(err))
+	}
+}
+
+// endCause classifies the error that ended a connection for the Observer.
+func endCause(err error) EndCause {
+	var sx *ccs.SyntaxError
+	var se *streamErr
+	switch {
+	case errors.Is(err, errDrop):
+		return EndDropped
+	case errors.Is(err, errDrained):
+		return EndDrained
+	case errors.Is(err, errClientEnd):
+		return EndClientEnd
+	case errors.As(err, &se), errors.As(err, &sx), errors.Is(err, errClientError):
+		return EndStreamError
+	}
+	return EndClosed
 }
 
 // abandonHeld drops the held answers, counting their messages abandoned.
@@ -487,8 +529,16 @@ func (c *conn) countLeftover(ctr int) {
 		}
 		c.delta[cReceived]++
 		c.delta[ctr]++
-		if parsed && c.s.ids != nil && m.MessageID.Kind == ccs.JSONString && len(m.MessageID.Str) > 0 {
+		hasID := parsed && m.MessageID.Kind == ccs.JSONString && len(m.MessageID.Str) > 0
+		if hasID && c.s.ids != nil {
 			c.s.ids.add(hashID(c.s.seed, m.MessageID.Str))
+		}
+		if c.obs != nil {
+			var id []byte
+			if hasID {
+				id = m.MessageID.Str
+			}
+			c.obs.Leftover(id, time.Duration(c.s.clockNow()))
 		}
 	}
 }
@@ -509,6 +559,9 @@ func (c *conn) endStream(framed bool) {
 	c.publish()
 	c.Conn.SetWriteDeadline(time.Now().Add(LingerTimeout))
 	_, err := c.Conn.Write(c.out)
+	if c.obs != nil {
+		c.obs.Flush(time.Duration(c.s.clockNow()), err == nil)
+	}
 	if err == nil {
 		c.released += c.outAnswers
 		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
@@ -609,10 +662,13 @@ func (c *conn) message(st *ccs.Stanza) error {
 // message breaks it when 100 earlier messages of the connection had no
 // answer written before the read that brought it (answers are written
 // only between reads, in Read).
-func (c *conn) arrive() error {
+func (c *conn) arrive(id []byte) error {
 	pending := c.received - c.released
 	c.received++
 	c.delta[cReceived]++
+	if c.obs != nil {
+		c.obs.Read(id, time.Duration(c.now), pending)
+	}
 	if pending >= ccs.MaxPending {
 		c.delta[cWindowViolations]++
 		switch {
@@ -624,7 +680,15 @@ func (c *conn) arrive() error {
 			return &streamErr{cond: ccs.CondPolicyViolation, text: "far more than 100 pending messages"}
 		}
 	}
-	if n := c.cfg.DropEvery.N; n > 0 && c.received == n {
+	drop := c.cfg.DropEvery.N > 0 && c.received == c.cfg.DropEvery.N
+	if c.cfg.DropTotal > 0 || c.cfg.DrainTotal > 0 {
+		v := c.s.total.Add(1)
+		drop = drop || c.cfg.DropTotal > 0 && v%c.cfg.DropTotal == 0
+		if c.cfg.DrainTotal > 0 && v%c.cfg.DrainTotal == 0 {
+			c.s.drainsOwed.Add(1) // taken by afterAnswer, here or on another connection
+		}
+	}
+	if drop {
 		c.delta[cAbandoned]++ // dropped with its connection, unanswered
 		c.drop()
 		return errDrop
@@ -636,35 +700,64 @@ func (c *conn) arrive() error {
 // be read (no message_id, not a JSON object) with a stanza error whose
 // text is in c.desc.
 func (c *conn) downstreamStanzaError(st *ccs.Stanza) error {
-	if err := c.arrive(); err != nil {
+	if err := c.arrive(nil); err != nil {
 		return err
 	}
 	start := len(c.out)
 	c.out = c.s.form.AppendStanzaError(c.out, st.ID, c.jid, st.GCM, c.desc)
-	c.answered(start, cStanzaErrors, false, false, nil, nil)
+	c.answered(start, cStanzaErrors, nil, false, false, nil)
 	c.afterAnswer()
 	return nil
 }
 
-// afterAnswer starts draining after the DrainEvery.N-th message.
+// afterAnswer starts draining after the DrainEvery.N-th message, or when
+// DrainTotal owes a drain.
 func (c *conn) afterAnswer() {
-	if n := c.cfg.DrainEvery.N; n > 0 && c.received == n && !c.draining {
+	if c.draining {
+		return
+	}
+	if n := c.cfg.DrainEvery.N; n > 0 && c.received == n {
 		c.startDrain()
+		return
+	}
+	if c.cfg.DrainTotal > 0 {
+		for owed := c.s.drainsOwed.Load(); owed > 0; owed = c.s.drainsOwed.Load() {
+			if c.s.drainsOwed.CompareAndSwap(owed, owed-1) {
+				c.startDrain()
+				return
+			}
+		}
 	}
 }
 
-// answered takes the answer appended to out from start: it stays there
-// (counted) or, with an ack delay, moves to the held queue.
-func (c *conn) answered(start int, ctr int, ack, canon bool, regID, origID []byte) {
+// observeAnswer tells the Observer about the answer to id counted in ctr.
+func (c *conn) observeAnswer(id []byte, ctr int) {
+	switch {
+	case ctr == cAcks:
+		c.obs.Answer(id, AnswerAck, "")
+	case ctr == cStanzaErrors:
+		c.obs.Answer(id, AnswerStanzaError, "")
+	default:
+		c.obs.Answer(id, AnswerNack, c.s.codes[ctr-numFixed])
+	}
+}
+
+// answered takes the answer to message id appended to out from start: it
+// stays there (counted) or, with an ack delay, moves to the held queue.
+// An ACK with regID set is followed by a delivery receipt.
+func (c *conn) answered(start int, ctr int, id []byte, ack, canon bool, regID []byte) {
 	receipt := ack && regID != nil
 	if !c.delayed {
+		if c.obs != nil {
+			c.observeAnswer(id, ctr)
+		}
 		c.delta[ctr]++
 		if canon {
 			c.delta[cCanonical]++
 		}
 		c.outAnswers++
 		if receipt {
-			c.newReceipt(regID, origID)
+			c.newReceipt(regID, id)
 		}
 		return
 	}
@@ -672,9 +765,11 @@ func (c *conn) answered(start int, ctr int, ack, canon bool, regID, origID []byt
 	h.buf = append(h.buf[:0], c.out[start:]...)
 	c.out = c.out[:start]
 	h.ctr, h.canon, h.receipt = ctr, canon, receipt
+	if receipt || c.obs != nil {
+		h.id = append(h.id[:0], id...)
+	}
 	if receipt {
 		h.regID = append(h.regID[:0], regID...)
-		h.origID = append(h.origID[:0], origID...)
 	}
 	h.due = c.now + c.delay
 	if c.jitter > 0 {
@@ -701,7 +796,7 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 	if s.ids != nil {
 		s.ids.add(h)
 	}
-	if err := c.arrive(); err != nil {
+	if err := c.arrive(id.Str); err != nil {
 		return err
 	}
 	var from []byte
@@ -726,11 +821,18 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 			code, desc = s.ixInvalidJSON, c.desc
 			break
 		}
+		share := -1
+		var shareDesc []byte
+		if s.shareAny > 0 && m.To.Kind == ccs.JSONString {
+			share, shareDesc = s.shareCode(m.To.Str)
+		}
 		switch {
 		case len(s.cfg.BadRegistration) > 0 && matchAny(s.cfg.BadRegistration, m.To.Str):
 			code, desc = s.ixBadRegistration, descBadRegistration
 		case len(s.cfg.Unregistered) > 0 && matchAny(s.cfg.Unregistered, m.To.Str):
 			code, desc = s.ixUnregistered, descUnregistered
+		case share >= 0:
+			code, desc = share, shareDesc
 		case s.devices != nil && !s.devices.allow(hashID(s.seed, from), c.now):
 			code, desc = s.ixRateExceeded, descRateExceeded
 		case len(s.rules) > 0:
@@ -750,7 +852,7 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 	start := len(c.out)
 	if code >= 0 {
 		c.out = s.form.AppendNack(c.out, from, id.Str, s.codes[code], desc)
-		c.answered(start, numFixed+code, false, false, nil, nil)
+		c.answered(start, numFixed+code, id.Str, false, false, nil)
 	} else {
 		var canonical []byte
 		if s.cfg.CanonicalRate > 0 && c.rng.Float64() < s.cfg.CanonicalRate {
@@ -766,7 +868,7 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 				regID = []byte{}
 			}
 		}
-		c.answered(start, cAcks, true, canonical != nil, regID, id.Str)
+		c.answered(start, cAcks, id.Str, true, canonical != nil, regID)
 	}
 	c.afterAnswer()
 	return nil
@@ -807,6 +909,9 @@ func (c *conn) clientAck(m *ccs.Message) {
 		}
 		if e == nil {
 			c.delta[cUnknownAcks]++
+			if c.obs != nil {
+				c.obs.BadAck(id.Str, true, time.Duration(c.now))
+			}
 			return
 		}
 	}
@@ -815,6 +920,9 @@ func (c *conn) clientAck(m *ccs.Message) {
 		return
 	}
 	u.unlink(e)
+	if c.obs != nil {
+		c.obs.UpstreamAck(e.id, e.receipt, unprefixed, time.Duration(e.sentAt), time.Duration(c.now))
+	}
 	switch {
 	case unprefixed:
 		c.delta[cReceiptsAcked]++
@@ -836,6 +944,9 @@ func (c *conn) badAck(m *ccs.Message, desc []byte) {
 	id := m.MessageID.Str
 	if m.MessageID.Kind != ccs.JSONString {
 		id = m.MessageID.Raw
+	}
+	if c.obs != nil {
+		c.obs.BadAck(id, false, time.Duration(c.now))
 	}
 	c.out = c.s.form.AppendNack(c.out, m.To.Str, id, "BAD_ACK", desc)
 }

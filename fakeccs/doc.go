@@ -44,6 +44,25 @@
 // Abandoned are those whose connection ended before they were answered
 // and Discarded those that arrived after the fake ended their stream.
 //
+// Faults can also be set for the server as a whole (Config.DropTotal,
+// DrainTotal: the connection that reads every n-th message of the server
+// is dropped or drained, however a client spreads its messages), drains
+// may alternate between the control message and the NACK form
+// (Config.DrainAlternate) and end at a deadline whatever the client does
+// (Config.DrainDeadline), and a share of registration ids, picked by a
+// hash of the id, may get final NACKs (Config.BadRegistrationShare,
+// UnregisteredShare).
+//
+// # Observing a client
+//
+// Config.Observer is told every event of every connection as the server
+// sees it (each downstream message read and how many were pending, each
+// answer and when the write that carried it went out, drains, upstream
+// messages, their ACKs, the end of the connection and why), on the
+// connection's goroutine. That is all ccsbench judge needs to score a
+// client from the server side. Without an Observer the per-message path
+// only compares a nil interface.
+//
 // # Speed
 //
 // It is built to never be what limits a measurement: each connection is

@@ -1,5 +1,7 @@
 package fakeccs
 
+import "time"
+
 // Draining, as the protocol describes it: "shutting off the flow of
 // messages coming into a connection, but allowing whatever is already in
 // the pipeline to continue". The server tells the client with a
@@ -7,8 +9,9 @@ package fakeccs
 // with NACKs), keeps reading and answering, stops sending upstream
 // messages there, and closes the stream when it is ready. Every decision
 // of a draining connection is made here: startDrain, drainNack for each
-// downstream message, drained before each wait for input; Read writes the
-// control message with the other replies (and flush notes when).
+// downstream message, overdue and drained before each wait for input;
+// Read writes the control message with the other replies (and flush notes
+// when).
 
 // startDrain begins draining at c.now: the control message (unless
 // DrainAsNack) goes out with the next write, and the connection's
@@ -18,8 +21,15 @@ func (c *conn) startDrain() {
 	c.draining = true
 	c.drainStart = c.now
 	c.delta[cDrains]++
-	if !c.cfg.DrainAsNack {
+	c.drainAsNack = c.cfg.DrainAsNack
+	if c.cfg.DrainAlternate {
+		c.drainAsNack = c.s.drainSeq.Add(1)%2 == 0
+	}
+	if !c.drainAsNack {
 		c.out = c.s.form.AppendControl(c.out, "CONNECTION_DRAINING")
+	}
+	if c.obs != nil {
+		c.obs.Drain(time.Duration(c.now), c.drainAsNack)
 	}
 	if c.backlog != nil {
 		c.backlog.leave(c) // no more upstream messages come here
@@ -28,15 +38,23 @@ func (c *conn) startDrain() {
 }
 
 // drainNack reports whether a downstream message read now on a draining
-// connection is NACKed CONNECTION_DRAINING: with DrainAsNack, every one;
-// otherwise those read once Config.DrainGrace has passed since the
-// control message was written (the client has had the time to see it;
-// earlier ones were in the pipeline and are answered as usual).
+// connection is NACKed CONNECTION_DRAINING: in a drain without the control
+// message (DrainAsNack, DrainAlternate), every one; otherwise those read
+// once Config.DrainGrace has passed since the control message was written
+// (the client has had the time to see it; earlier ones were in the
+// pipeline and are answered as usual).
 func (c *conn) drainNack() bool {
-	if c.cfg.DrainAsNack {
+	if c.drainAsNack {
 		return true
 	}
 	return c.drainSent > 0 && c.now-c.drainSent >= int64(max(c.cfg.DrainGrace, 0))
+}
+
+// overdue reports whether Config.DrainDeadline has passed since the drain
+// began: the stream ends now, whatever is pending.
+func (c *conn) overdue() bool {
+	d := c.cfg.DrainDeadline
+	return d > 0 && c.now >= c.drainStart+int64(d)
 }
 
 // drained reports whether a draining connection may end its stream now:

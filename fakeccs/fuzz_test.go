@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -25,15 +26,17 @@ func fuzzServer(t testing.TB, i int) *Server {
 		common := Config{
 			Receipts: true, TrackIDs: true, DeviceRate: 1000, CanonicalRate: 0.3,
 			BadRegistration: []string{"bad*"}, Unregistered: []string{"gone?"},
-			Nack: []NackRule{{"SERVICE_UNAVAILABLE", 0.1}, {"WEIRD_CODE", 0.1}},
+			Nack:                 []NackRule{{"SERVICE_UNAVAILABLE", 0.1}, {"WEIRD_CODE", 0.1}},
+			BadRegistrationShare: 0.1, UnregisteredShare: 0.1, Observer: nopObserver{},
 		}
 		a := common
 		a.DrainEvery, a.DrainLinger, a.WireForm = Every{N: 7}, -1, ccs.WirePrefixed
+		a.DrainTotal, a.DrainAlternate, a.DrainDeadline = 3, true, time.Millisecond
 		a.MaxStanza = 4096
 		b := common
 		b.AckDelay, b.AckJitter, b.UpstreamRate, b.Keepalive = time.Microsecond, time.Microsecond, 1e6, time.Microsecond
 		b.DrainAsNack, b.DrainEvery, b.StrictWindow = true, Every{N: 5}, true
-		b.DropEvery = Every{N: 40}
+		b.DropEvery, b.DropTotal = Every{N: 40}, 23
 		for k, cfg := range []Config{a, b} {
 			srv, err := New(cfg)
 			if err != nil {
@@ -72,10 +75,53 @@ func FuzzServerInput(f *testing.F) {
 			srv = fuzzServer(t, 1)
 		}
 		c, mc := memServerConn(t, srv, input)
+		obs := &countingObserver{read: map[string]int{}}
+		c.obs = obs
 		c.run()
 		checkOutput(t, mc.out.Bytes())
 		checkConnIdentity(t, c)
+		obs.check(t, c)
 	})
+}
+
+// countingObserver checks a connection's events against its counters:
+// every message read is reported once, every answer written too, and no
+// answer is to an id never read.
+type countingObserver struct {
+	nopObserver
+	reads, answers, flushed, unflushed uint64
+	read                               map[string]int
+	bad                                string
+	ended                              int
+}
+
+func (o *countingObserver) Read(id []byte, _ time.Duration, _ uint64) {
+	o.reads++
+	o.read[string(id)]++
+}
+func (o *countingObserver) Leftover(id []byte, _ time.Duration) { o.reads++ }
+func (o *countingObserver) Answer(id []byte, _ AnswerKind, _ string) {
+	o.answers++
+	o.unflushed++
+	if o.read[string(id)] == 0 && o.bad == "" {
+		o.bad = fmt.Sprintf("an answer to %q, never read", id)
+	}
+}
+func (o *countingObserver) Flush(time.Duration, bool)   { o.flushed += o.unflushed; o.unflushed = 0 }
+func (o *countingObserver) End(time.Duration, EndCause) { o.ended++ }
+
+func (o *countingObserver) check(t *testing.T, c *conn) {
+	t.Helper()
+	st := Stats{Nacks: map[string]uint64{}}
+	c.s.fill(&st, func(i int) uint64 { return c.pub[i].Load() })
+	written := st.Acks + st.StanzaErrors
+	for _, n := range st.Nacks {
+		written += n
+	}
+	if o.reads != st.Received || o.flushed != written || o.ended != 1 || o.bad != "" {
+		t.Fatalf("observer: %d read, %d answers written, %d ends, %s; counters: received %d, answers %d",
+			o.reads, o.flushed, o.ended, o.bad, st.Received, written)
+	}
 }
 
 // checkOutput fails unless out is well-formed stanzas (possibly ending

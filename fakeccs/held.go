@@ -9,9 +9,11 @@ type held struct {
 	buf []byte // the encoded answer
 	ctr int    // the counter the answer counts in
 	// canon: the ACK carries a canonical registration_id; receipt: a
-	// delivery receipt follows the ACK (for regID and origID).
+	// delivery receipt follows the ACK (for regID and id).
 	canon, receipt bool
-	regID, origID  []byte
+	// id is the message_id of the message answered, kept for a receipt
+	// and for the Observer; regID the registration id of the receipt.
+	id, regID []byte
 }
 
 // heldQueue is a binary min-heap of helds by (due, seq), with a free list.
@@ -37,7 +39,7 @@ func (q *heldQueue) get() *held {
 
 // put returns x to the free list.
 func (q *heldQueue) put(x *held) {
-	x.buf, x.regID, x.origID = x.buf[:0], x.regID[:0], x.origID[:0]
+	x.buf, x.regID, x.id = x.buf[:0], x.regID[:0], x.id[:0]
 	x.canon, x.receipt = false, false
 	q.free = append(q.free, x)
 }

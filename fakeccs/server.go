@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,18 @@ type Server struct {
 
 	ids     *idSet         // nil unless TrackIDs
 	devices *deviceLimiter // nil unless DeviceRate > 0
+
+	// total counts downstream messages handled across connections, for
+	// DropTotal and DrainTotal; drainsOwed are drains DrainTotal asked
+	// for that no connection has taken yet; drainSeq numbers drains, for
+	// DrainAlternate.
+	total      atomic.Uint64
+	drainsOwed atomic.Int64
+	drainSeq   atomic.Uint64
+	// shareBad and shareAny cut the hash of a registration id (see
+	// shareCode): below shareBad BAD_REGISTRATION, below shareAny
+	// DEVICE_UNREGISTERED; shareAny 0 is off.
+	shareBad, shareAny uint64
 
 	connSeq, upSeq                                                atomic.Uint64
 	connections, authFailures, handshakeFailures, preStreamErrors atomic.Uint64
@@ -109,7 +122,11 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.timed = cfg.AckDelay > 0 || cfg.AckJitter > 0 || cfg.Keepalive > 0 || cfg.UpstreamRate > 0 ||
-		cfg.Receipts || cfg.DropEvery.D > 0 || !cfg.DrainEvery.IsZero()
+		cfg.Receipts || cfg.DropEvery.D > 0 || !cfg.DrainEvery.IsZero() || cfg.DrainTotal > 0
+	if cfg.BadRegistrationShare+cfg.UnregisteredShare > 0 {
+		s.shareBad = shareCut(cfg.BadRegistrationShare)
+		s.shareAny = shareCut(min(1, cfg.BadRegistrationShare+cfg.UnregisteredShare))
+	}
 	if cfg.TrackIDs {
 		s.ids = newIDSet()
 	}
@@ -306,11 +323,18 @@ func (s *Server) serveConn(raw net.Conn) {
 	c := s.newConn(tc, raw)
 	c.in = in
 	defer s.recycleBufs(c)
+	var identity string // as the client sent it, for the Observer
 	sc, err := ccs.ServerHandshake(c, ccs.ServerConfig{
-		Authenticate: s.authenticate,
-		Timeout:      max(time.Until(deadline), time.Millisecond),
-		Framer:       ccs.FramerConfig{MaxStanza: s.cfg.MaxStanza, ReadSize: framerReadSize},
-		Reuse:        c.spareFr,
+		Authenticate: func(id, password string) bool {
+			ok := s.authenticate(id, password)
+			if ok {
+				identity = id
+			}
+			return ok
+		},
+		Timeout: max(time.Until(deadline), time.Millisecond),
+		Framer:  ccs.FramerConfig{MaxStanza: s.cfg.MaxStanza, ReadSize: framerReadSize},
+		Reuse:   c.spareFr,
 	})
 	if err != nil {
 		var sx *ccs.SyntaxError
@@ -342,6 +366,11 @@ func (s *Server) serveConn(raw net.Conn) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.connections.Add(1)
+	if s.cfg.Observer != nil {
+		c.obs = s.cfg.Observer.Bind(ConnInfo{Seq: c.seq, At: time.Duration(s.clockNow()),
+			Identity: identity, Domain: sc.Domain, Remote: raw.RemoteAddr()})
+		c.clock = c.clock || c.obs != nil // events carry the time of the read
+	}
 
 	c.run()
 
@@ -400,4 +429,35 @@ func (d *deviceLimiter) allow(h uint64, now int64) bool {
 	sh.m[h] = b
 	sh.mu.Unlock()
 	return allowed
+}
+
+// shareCut maps a share (0..1) to a cut on 64-bit hashes.
+func shareCut(f float64) uint64 {
+	if f >= 1 {
+		return math.MaxUint64
+	}
+	return uint64(f * (1 << 64))
+}
+
+// shareCode returns the NACK code index and description that
+// Config.BadRegistrationShare and UnregisteredShare give registration id
+// to, or -1. The hash is FNV-1a of the id mixed with Config.Seed
+// (splitmix64's finalizer): the same id gets the same answer on every
+// connection and in every run with the same seed.
+func (s *Server) shareCode(to []byte) (int, []byte) {
+	h := uint64(14695981039346656037)
+	for _, b := range to {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	h ^= s.cfg.Seed
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	h ^= h >> 31
+	switch {
+	case h < s.shareBad:
+		return s.ixBadRegistration, descBadRegistration
+	case h < s.shareAny || s.shareAny == math.MaxUint64:
+		return s.ixUnregistered, descUnregistered
+	}
+	return -1, nil
 }

@@ -80,14 +80,14 @@ type Stats struct {
 	ReceiptsAckedUnprefixed uint64 `json:"receipts_acked_unprefixed"`
 
 	// Drains counts connections that started draining; Drops connections
-	// closed abruptly by Config.DropEvery.
+	// closed abruptly by Config.DropEvery or DropTotal.
 	Drains uint64 `json:"drains"`
 	Drops  uint64 `json:"drops"`
 	// Abandoned counts downstream messages the fake read and never
 	// answered because their connection ended first: answers still held
 	// (Config.AckDelay) when the client ended its stream or the
 	// connection was lost; answers not yet written, and the messages read
-	// but not yet handled, when Config.DropEvery dropped it (the message
+	// but not yet handled, when Config.DropEvery or DropTotal dropped it (the message
 	// that triggered the drop included); the message that broke the
 	// window with Config.StrictWindow and those read behind it. Answers
 	// are only valid on their connection, so the client must send these

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
 )
@@ -351,6 +352,9 @@ func (c *conn) sendUp(e *upEntry, now int64) {
 	c.out = append(c.out, upPrefix...)
 	c.out = append(c.out, c.toAttr...)
 	c.out = append(c.out, e.stanza...)
+	if c.obs != nil {
+		c.obs.Upstream(e.id, e.receipt, e.everSent, time.Duration(now))
+	}
 	switch {
 	case e.everSent:
 		c.delta[cUpstreamResent]++

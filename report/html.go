@@ -149,8 +149,13 @@ func WriteHTML(w io.Writer, results ...*Result) error {
 	}
 	page.Charts = charts
 
+	return writeHTML(w, htmlTemplate, page)
+}
+
+// writeHTML renders tmpl with data and writes the page to w in one write.
+func writeHTML(w io.Writer, tmpl *template.Template, data any) error {
 	var buf bytes.Buffer
-	if err := htmlTemplate.Execute(&buf, page); err != nil {
+	if err := tmpl.Execute(&buf, data); err != nil {
 		return fmt.Errorf("report: rendering HTML: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
@@ -260,24 +265,7 @@ var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ccsbench report</title>
 <style>
-body { font-family: -apple-system, "Segoe UI", "Liberation Sans", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; background: #fff; }
-h1 { font-size: 1.6em; margin-bottom: .2em; }
-h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .6em 0; font-variant-numeric: tabular-nums; }
-th, td { padding: .3em .8em; border: 1px solid #ddd; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
-th { background: #f4f4f4; }
-tr:nth-child(even) td { background: #fafafa; }
-td.fail { color: #b00020; font-weight: bold; }
-td.pass { color: #1b5e20; }
-.run { margin: .8em 0; }
-.swatch { display: inline-block; width: 1em; height: 1em; border-radius: 2px; vertical-align: -.15em; margin-right: .4em; }
-.config code { background: #f4f4f4; padding: 0 .25em; margin: 0 .15em; border-radius: 2px; font-size: .9em; line-height: 1.8; }
-.warning { color: #b00020; font-weight: bold; }
-.note { color: #666; font-style: italic; }
-figure { margin: 1em 0; }
-figure svg { max-width: 100%; height: auto; }
-</style>
+{{template "style"}}</style>
 </head>
 <body>
 <h1>ccsbench report</h1>
@@ -312,4 +300,21 @@ figure svg { max-width: 100%; height: auto; }
 <tbody>
 {{range .Rows}}<tr>{{range .}}<td{{if .Class}} class="{{.Class}}"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody>
-</table>{{end}}`))
+</table>{{end}}{{define "style"}}body { font-family: -apple-system, "Segoe UI", "Liberation Sans", Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; background: #fff; }
+h1 { font-size: 1.6em; margin-bottom: .2em; }
+h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .6em 0; font-variant-numeric: tabular-nums; }
+th, td { padding: .3em .8em; border: 1px solid #ddd; text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f4f4f4; }
+tr:nth-child(even) td { background: #fafafa; }
+td.fail { color: #b00020; font-weight: bold; }
+td.pass { color: #1b5e20; }
+.run { margin: .8em 0; }
+.swatch { display: inline-block; width: 1em; height: 1em; border-radius: 2px; vertical-align: -.15em; margin-right: .4em; }
+.config code { background: #f4f4f4; padding: 0 .25em; margin: 0 .15em; border-radius: 2px; font-size: .9em; line-height: 1.8; }
+.warning { color: #b00020; font-weight: bold; }
+.note { color: #666; font-style: italic; }
+figure { margin: 1em 0; }
+figure svg { max-width: 100%; height: auto; }
+{{end}}`))

@@ -316,17 +316,27 @@ func Decode(r io.Reader) (*Result, error) {
 // ReadFile decodes the results file at path (see Decode) and sets the
 // result's Label to the path.
 func ReadFile(path string) (*Result, error) {
-	f, err := os.Open(path)
+	res, err := readFile(path, Decode)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	defer f.Close()
-	res, err := Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	res.Label = path
 	return res, nil
+}
+
+// readFile decodes the file at path with decode; errors name the path.
+func readFile[T any](path string, decode func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	f, err := os.Open(path)
+	if err != nil {
+		return zero, fmt.Errorf("report: %w", err)
+	}
+	defer f.Close()
+	v, err := decode(f)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 // Encode writes r as indented JSON with the schema set to Schema. Values of
@@ -343,14 +353,20 @@ func (r *Result) Encode(w io.Writer) error {
 	if out.Config == nil {
 		out.Config = map[string]any{}
 	}
+	return writeIndented(w, &out, "results")
+}
+
+// writeIndented writes v to w as indented JSON in one write; what names
+// the document in errors.
+func writeIndented(w io.Writer, v any, what string) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(&out); err != nil {
-		return fmt.Errorf("report: encoding results: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("report: encoding %s: %w", what, err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("report: writing results: %w", err)
+		return fmt.Errorf("report: writing %s: %w", what, err)
 	}
 	return nil
 }

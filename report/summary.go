@@ -20,11 +20,20 @@ func newTextTable(w io.Writer, header ...string) *tablewriter.Table {
 
 // newTable builds a tablewriter table, in markdown when md is set.
 func newTable(w io.Writer, md bool, header ...string) *tablewriter.Table {
+	return newTableLeft(w, md, nil, header...)
+}
+
+// newTableLeft is newTable with the columns in left (besides the first)
+// left-aligned too, for text such as evidence.
+func newTableLeft(w io.Writer, md bool, left []int, header ...string) *tablewriter.Table {
 	aligns := make([]tw.Align, len(header))
 	for i := range aligns {
 		aligns[i] = tw.AlignRight
 	}
 	aligns[0] = tw.AlignLeft
+	for _, i := range left {
+		aligns[i] = tw.AlignLeft
+	}
 	opts := []tablewriter.Option{
 		tablewriter.WithHeaderAutoFormat(tw.Off),
 		tablewriter.WithRowAutoWrap(tw.WrapNone),

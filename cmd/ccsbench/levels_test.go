@@ -21,7 +21,8 @@ var allowedImports = map[string][]string{
 	"driver":          {"ccs", "workload"},
 	"fakeccs":         {"ccs"},
 	"clients/mellium": {"ccs", "driver"},
-	"cmd/ccsbench":    {"ccs", "workload", "driver", "fakeccs", "report", "clients/mellium"},
+	"judge":           {"ccs", "workload", "driver", "fakeccs", "report"},
+	"cmd/ccsbench":    {"ccs", "workload", "driver", "fakeccs", "report", "clients/mellium", "judge"},
 	// Examples are copied by users: they stand alone (examples/clients
 	// holds only their tests).
 	"examples/clients":         {},

@@ -10,6 +10,7 @@
 //	ccsbench report RESULT.json   terminal, markdown or HTML report
 //	ccsbench compare BASE NEW     regression gate between results
 //	ccsbench merge A B ... -o OUT exact merge of distributed runs
+//	ccsbench judge -- COMMAND     score any CCS client against the fake
 //
 // Run `ccsbench help COMMAND` for the flags of one command.
 package main

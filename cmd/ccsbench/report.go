@@ -18,11 +18,14 @@ func init() {
 
 const reportUsage = `Usage: ccsbench report RESULT.json... [--md FILE] [--html FILE]
 
-Reads one or more results files (schema ccsbench.result/v1). With no output
-flag it prints the terminal summary of each. --md writes a markdown report
-fit for a pull-request comment, --html a self-contained HTML page with
-charts; several results are shown side by side and overlaid in the charts.
-FILE "-" means standard output.
+Reads one or more results files (schema ccsbench.result/v1), or one or more
+scorecards of ccsbench judge (schema ` + report.JudgeSchema + `). With no output flag it
+prints the terminal summary of each. --md writes a markdown report fit for a
+pull-request comment, --html a self-contained HTML page with charts; several
+results are shown side by side and overlaid in the charts. Several
+scorecards are shown side by side: rules as rows, clients as columns, and
+the throughput of each scenario beside them. Results and scorecards do not
+mix in one report. FILE "-" means standard output.
 
 Exit status: 0 on success, 2 on bad usage or an unreadable or unwritable file.
 
@@ -41,9 +44,15 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		return rptFail(stderr, "report", errors.New("no results file given (usage: ccsbench report RESULT.json... [--md FILE] [--html FILE])"))
 	}
-	results, err := rptReadResults(paths)
+	results, judgements, err := rptReadAny(paths)
 	if err != nil {
 		return rptFail(stderr, "report", err)
+	}
+	if len(judgements) > 0 {
+		if len(results) > 0 {
+			return rptFail(stderr, "report", errors.New("results files and judge scorecards do not mix in one report"))
+		}
+		return judgeReport(judgements, *md, *html, stdout, stderr)
 	}
 	for _, r := range results {
 		if err := r.Check(); err != nil {
@@ -107,22 +116,79 @@ func rptParse(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.W
 	}
 }
 
+// judgeReport reports judge scorecards: the terminal scorecard without an
+// output flag, else the markdown and HTML asked for.
+func judgeReport(js []*report.Judgement, md, html string, stdout, stderr io.Writer) int {
+	if md == "" && html == "" {
+		if err := report.WriteScorecard(stdout, js...); err != nil {
+			return rptFail(stderr, "report", err)
+		}
+		return 0
+	}
+	if md != "" {
+		if err := rptWriteTo(md, stdout, func(w io.Writer) error { return report.WriteJudgeMarkdown(w, js...) }); err != nil {
+			return rptFail(stderr, "report", err)
+		}
+	}
+	if html != "" {
+		if err := rptWriteTo(html, stdout, func(w io.Writer) error { return report.WriteJudgeHTML(w, js...) }); err != nil {
+			return rptFail(stderr, "report", err)
+		}
+	}
+	return 0
+}
+
+// rptPaths splits comma-separated lists of paths.
+func rptPaths(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		for q := range strings.SplitSeq(p, ",") {
+			if q != "" {
+				out = append(out, q)
+			}
+		}
+	}
+	return out
+}
+
 // rptReadResults reads results files, each labelled with its path.
 func rptReadResults(paths []string) ([]*report.Result, error) {
 	var out []*report.Result
-	for _, p := range paths {
-		for q := range strings.SplitSeq(p, ",") {
-			if q == "" {
-				continue
-			}
-			r, err := report.ReadFile(q)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
+	for _, p := range rptPaths(paths) {
+		r, err := report.ReadFile(p)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, r)
 	}
 	return out, nil
+}
+
+// rptReadAny reads results files and judge scorecards, telling them apart
+// by their schema, each labelled with its path.
+func rptReadAny(paths []string) ([]*report.Result, []*report.Judgement, error) {
+	var results []*report.Result
+	var judgements []*report.Judgement
+	for _, p := range rptPaths(paths) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("report: %w", err)
+		}
+		if report.IsJudgeSchema(report.PeekSchema(data)) {
+			j, err := report.ReadJudgementFile(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			judgements = append(judgements, j)
+			continue
+		}
+		r, err := report.ReadFile(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		results = append(results, r)
+	}
+	return results, judgements, nil
 }
 
 // rptWriteTo renders with fn and writes the output to path ("-" is stdout).

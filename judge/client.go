@@ -1,0 +1,255 @@
+package judge
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/driver"
+	"github.com/ccsbench/ccsbench/report"
+	"github.com/ccsbench/ccsbench/workload"
+)
+
+// Env is what a client is given for one scenario: the environment
+// contract of the judge.
+type Env struct {
+	// Host and Port are where the fake listens (CCS_HOST, CCS_PORT).
+	Host, Port string
+	// SenderID and APIKey are the credentials (CCS_SENDER_ID,
+	// CCS_API_KEY).
+	SenderID, APIKey string
+	// CAFile is a PEM file of the fake's certificate (CCS_CA_FILE);
+	// RootCAs holds the same certificate for clients run in process.
+	CAFile  string
+	RootCAs *x509.CertPool
+	// Messages is how many unique downstream messages to send
+	// (CCS_MESSAGES).
+	Messages int
+	// Rate is the rate to aim for, in messages per second; 0: as fast as
+	// the client can (CCS_RATE).
+	Rate float64
+	// Receipts asks for delivery_receipt_requested (CCS_RECEIPTS=1).
+	Receipts bool
+	// Scenario names the scenario, for logs (CCS_SCENARIO).
+	Scenario string
+}
+
+// Vars returns base (an os.Environ()-like list) with the contract's
+// variables set: CCS_* always (replacing any in base), SSL_CERT_FILE and
+// NODE_EXTRA_CA_CERTS (the CA file, for clients on OpenSSL or Node.js)
+// only when base does not set them.
+func (e Env) Vars(base []string) []string {
+	rcpt := "0"
+	if e.Receipts {
+		rcpt = "1"
+	}
+	set := []string{
+		"CCS_HOST=" + e.Host, "CCS_PORT=" + e.Port,
+		"CCS_SENDER_ID=" + e.SenderID, "CCS_API_KEY=" + e.APIKey,
+		"CCS_CA_FILE=" + e.CAFile,
+		"CCS_MESSAGES=" + strconv.Itoa(e.Messages),
+		"CCS_RATE=" + strconv.FormatFloat(e.Rate, 'f', -1, 64),
+		"CCS_RECEIPTS=" + rcpt,
+		"CCS_SCENARIO=" + e.Scenario,
+	}
+	out := make([]string, 0, len(base)+len(set)+2)
+	has := map[string]bool{}
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "CCS_") {
+			continue
+		}
+		has[k] = true
+		out = append(out, kv)
+	}
+	out = append(out, set...)
+	for _, k := range []string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"} {
+		if !has[k] && e.CAFile != "" {
+			out = append(out, k+"="+e.CAFile)
+		}
+	}
+	return out
+}
+
+// Outcome is how a client's run for one scenario ended.
+type Outcome struct {
+	// Exit is the exit status: 0 every message had a final answer, -1 the
+	// client was ended by a signal or could not start.
+	Exit int
+	// TimedOut reports that the scenario's time ran out (or the judge
+	// was stopped) and the client was told to stop.
+	TimedOut bool
+	// Err says why the client could not be started or run, if so.
+	Err error
+}
+
+// Client is a CCS client the judge runs once per scenario.
+type Client interface {
+	// Info describes the client for the scorecard.
+	Info() report.JudgeClient
+	// Run runs the client against the fake env describes until it exits
+	// or ctx ends (the scenario's timeout: the client is then told to
+	// stop, and made to), writing its output to log.
+	Run(ctx context.Context, env Env, log io.Writer) Outcome
+}
+
+// DefaultKillAfter is how long a command has, after SIGTERM, before
+// SIGKILL.
+const DefaultKillAfter = 5 * time.Second
+
+// Command is a client run as a program: any language, any library. It is
+// started with the contract's environment added to the judge's own, in
+// its own process group; when the scenario's time runs out the group gets
+// SIGTERM, and SIGKILL KillAfter later. Whatever of the group is left
+// when the program exits is killed, so that no stray process keeps
+// connections open into the next scenario.
+type Command struct {
+	// Name is the client's name in scorecards (default: the program's
+	// base name).
+	Name string
+	// Argv is the program and its arguments.
+	Argv []string
+	// KillAfter is the time between SIGTERM and SIGKILL (default
+	// DefaultKillAfter).
+	KillAfter time.Duration
+}
+
+var _ Client = (*Command)(nil)
+
+// Info implements Client.
+func (c *Command) Info() report.JudgeClient {
+	name := c.Name
+	if name == "" && len(c.Argv) > 0 {
+		name = filepath.Base(c.Argv[0])
+	}
+	return report.JudgeClient{Name: name, Command: c.Argv}
+}
+
+// Run implements Client.
+func (c *Command) Run(ctx context.Context, env Env, log io.Writer) Outcome {
+	if len(c.Argv) == 0 {
+		return Outcome{Exit: -1, Err: errors.New("judge: no command")}
+	}
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
+	cmd.Env = env.Vars(os.Environ())
+	cmd.Stdout, cmd.Stderr = log, log
+	// Output pipes left open by a process the client started do not
+	// hold Wait up for long (its group is killed below).
+	cmd.WaitDelay = time.Second
+	ownGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		return Outcome{Exit: -1, Err: fmt.Errorf("judge: starting %s: %w", c.Argv[0], err)}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killAfter := c.KillAfter
+	if killAfter <= 0 {
+		killAfter = DefaultKillAfter
+	}
+	var out Outcome
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		out.TimedOut = true
+		signalGroup(cmd.Process, terminate)
+		select {
+		case err = <-done:
+		case <-time.After(killAfter):
+			signalGroup(cmd.Process, kill)
+			err = <-done
+		}
+	}
+	signalGroup(cmd.Process, kill) // what the program left behind
+	out.Exit = cmd.ProcessState.ExitCode()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		out.Err = err
+	}
+	return out
+}
+
+// Builtin is one of ccsbench's own clients, run in process: the driver
+// (the same workload, window, retry and accounting code as ccsbench run)
+// over a transport, with the contract's settings (Messages, Rate,
+// Receipts) and its default of 8 connections.
+type Builtin struct {
+	// Name is the client's name ("native", "mellium"...).
+	Name string
+	// Transport makes the transport for a target; nil: the driver's
+	// native one.
+	Transport func(addr string, cfg ccs.ClientConfig) driver.Transport
+}
+
+var _ Client = (*Builtin)(nil)
+
+// Info implements Client.
+func (b *Builtin) Info() report.JudgeClient {
+	return report.JudgeClient{Name: b.Name, InProcess: true}
+}
+
+// Run implements Client: exit 0 when every message ended with an outcome
+// and none was lost, 1 otherwise.
+func (b *Builtin) Run(ctx context.Context, env Env, log io.Writer) Outcome {
+	var mu sync.Mutex
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(log, "%s %s: "+format+"\n", append([]any{time.Now().Format("15:04:05.000000"), b.Name}, args...)...)
+	}
+	drainFor := 60 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		drainFor = max(time.Until(dl), time.Second)
+	}
+	msg := workload.DefaultMessageConfig()
+	msg.Receipts = env.Receipts
+	cfg := driver.Config{
+		Target:   net.JoinHostPort(env.Host, env.Port),
+		SenderID: env.SenderID, APIKey: env.APIKey,
+		TLS:          &tls.Config{RootCAs: env.RootCAs, ServerName: env.Host, MinVersion: tls.VersionTLS12},
+		Messages:     uint64(env.Messages),
+		Pacer:        workload.ConstantPacer{Freq: env.Rate},
+		Message:      msg,
+		DrainTimeout: drainFor,
+		OnDisconnect: func(dc driver.Disconnect) {
+			logf("connection %d ended (%s): %s [first of this cause]", dc.Conn+1, dc.Cause, dc.Detail)
+		},
+	}
+	if b.Transport != nil {
+		cfg.Transport = b.Transport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey,
+			TLS: cfg.TLS, Timeout: driver.DefaultDialTimeout})
+	}
+	d, err := driver.New(cfg)
+	if err != nil {
+		logf("%v", err)
+		return Outcome{Exit: -1, Err: err}
+	}
+	res, err := d.Run(ctx)
+	out := Outcome{TimedOut: ctx.Err() != nil}
+	if err != nil {
+		logf("%v", err)
+		out.Exit = 1
+		return out
+	}
+	c := res.Counts
+	logf("%d messages in %v: %d acked, %d nacked %v, %d stanza errors, %d lost, %d unresolved; %d retries, %d reconnects, %d drains, %d upstream, %d receipts",
+		c.Messages, res.Elapsed.Round(time.Millisecond), c.Acked, c.Nacked, c.Nacks, c.StanzaErrors, c.Lost, c.Unresolved,
+		c.Retries, c.Reconnects, c.Draining, c.Upstream, c.Receipts)
+	if err := res.Check(); err != nil {
+		logf("%v", err)
+		out.Exit = 1
+	}
+	return out
+}
