@@ -2,13 +2,12 @@ package judge
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/ccsbench/ccsbench/driver"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
@@ -22,19 +21,14 @@ func benchFake(b *testing.B, observe bool) {
 	if observe {
 		cfg.Observer = rec
 	}
-	srv, err := fakeccs.New(cfg)
+	srv, err := fakeccstest.NewServer(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
 	defer srv.Close()
 	d, err := driver.New(driver.Config{
-		Target: ln.Addr().String(), SenderID: fakeccs.DefaultSenderID, APIKey: fakeccs.DefaultAPIKey,
-		TLS:      &tls.Config{RootCAs: srv.CertPool(), ServerName: "127.0.0.1"},
+		Target: srv.Addr(), SenderID: fakeccs.DefaultSenderID, APIKey: fakeccs.DefaultAPIKey,
+		TLS:      srv.ClientTLS(),
 		Messages: uint64(max(b.N, 1)), Pacer: workload.ConstantPacer{}, DrainTimeout: time.Minute,
 	})
 	if err != nil {

@@ -33,7 +33,7 @@ func BenchmarkRun(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				d, err := driver.New(driver.Config{
-					Transport: cl.tr(srv.Addr().String(), clientConfig(srv)),
+					Transport: cl.tr(srv.Addr(), clientConfig(srv)),
 					Conns:     8,
 					Messages:  benchMessages,
 				})

@@ -12,41 +12,25 @@ import (
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/driver"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
 // startFake runs a fake CCS server with cfg (TrackIDs on) on a loopback
-// port until the test ends.
-func startFake(t testing.TB, cfg fakeccs.Config) *fakeccs.Server {
+// port until the test ends, when its accounting identity is checked.
+func startFake(t testing.TB, cfg fakeccs.Config) *fakeccstest.Server {
 	t.Helper()
 	cfg.TrackIDs = true
-	srv, err := fakeccs.New(cfg)
-	if err != nil {
-		t.Fatalf("fakeccs.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	for srv.Addr() == nil {
-		time.Sleep(time.Millisecond)
-	}
-	return srv
+	return fakeccstest.Start(t, cfg)
 }
 
 // clientConfig returns the credentials and trust for srv.
-func clientConfig(srv *fakeccs.Server) ccs.ClientConfig {
+func clientConfig(srv *fakeccstest.Server) ccs.ClientConfig {
 	fc := srv.Config()
 	return ccs.ClientConfig{
 		SenderID: fc.SenderID,
 		APIKey:   fc.APIKey,
-		TLS:      &tls.Config{RootCAs: srv.CertPool()},
+		TLS:      srv.ClientTLS(),
 		Timeout:  5 * time.Second,
 	}
 }
@@ -157,7 +141,7 @@ func TestRunFaults(t *testing.T) {
 			t.Parallel()
 			srv := startFake(t, tc.fake)
 			cfg := driver.Config{
-				Transport:    NewTransport(srv.Addr().String(), clientConfig(srv)),
+				Transport:    NewTransport(srv.Addr(), clientConfig(srv)),
 				Conns:        3,
 				Pacer:        workload.ConstantPacer{Freq: 3000},
 				Duration:     600 * time.Millisecond,
@@ -225,8 +209,8 @@ func TestDialErrors(t *testing.T) {
 		is    error
 	}{
 		{"refused", closedAddr, good, "dial", nil},
-		{"untrusted", srv.Addr().String(), untrusted, "tls", ccs.ErrTLS},
-		{"wrong-key", srv.Addr().String(), wrongKey, "auth", ccs.ErrAuthRefused},
+		{"untrusted", srv.Addr(), untrusted, "tls", ccs.ErrTLS},
+		{"wrong-key", srv.Addr(), wrongKey, "auth", ccs.ErrAuthRefused},
 	}
 	t.Cleanup(func() { // after the parallel subtests
 		if st := srv.Stats(); st.AuthFailures != 1 {

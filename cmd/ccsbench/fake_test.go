@@ -20,6 +20,7 @@ import (
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/driver"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/report"
 	"github.com/ccsbench/ccsbench/workload"
 )
@@ -339,42 +340,31 @@ func TestDriverAgainstEveryWireForm(t *testing.T) {
 		domain := []string{ccs.Domain, ccs.FCMDomain}[i%2]
 		t.Run(form.String(), func(t *testing.T) {
 			t.Parallel()
-			srv, err := fakeccs.New(fakeccs.Config{WireForm: form, TrackIDs: true, Receipts: true, UpstreamRate: 300,
+			srv := fakeccstest.Start(t, fakeccs.Config{WireForm: form, TrackIDs: true, Receipts: true, UpstreamRate: 300,
 				DrainEvery: fakeccs.Every{N: 300}, DrainLinger: 100 * time.Millisecond,
 				Nack: []fakeccs.NackRule{{Code: "BAD_REGISTRATION", Rate: 0.05}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
 			msgs := workload.DefaultMessageConfig()
 			msgs.Receipts, msgs.InvalidRate = true, 0.02
-			d, err := driver.New(driver.Config{Target: ln.Addr().String(), SenderID: fakeccs.DefaultSenderID,
-				APIKey: fakeccs.DefaultAPIKey, LoginDomain: domain, TLS: &tls.Config{RootCAs: srv.CertPool()},
+			d, err := driver.New(driver.Config{Target: srv.Addr(), SenderID: fakeccs.DefaultSenderID,
+				APIKey: fakeccs.DefaultAPIKey, LoginDomain: domain, TLS: srv.ClientTLS(),
 				Conns: 3, Pacer: workload.ConstantPacer{Freq: 3000}, Duration: 500 * time.Millisecond,
 				DrainTimeout: 3 * time.Second, Message: msgs})
 			if err != nil {
 				t.Fatal(err)
 			}
 			res, err := d.Run(context.Background())
-			srv.Close()
-			<-served
+			st, cerr := srv.Close()
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			st := srv.Stats()
 			c := res.Counts
 			t.Logf("driver %+v", c)
 			t.Logf("fake %+v", st)
 			if err := res.Check(); err != nil {
 				t.Errorf("driver Check: %v", err)
 			}
-			if err := st.CheckIdentity(); err != nil {
-				t.Errorf("fake CheckIdentity: %v", err)
+			if cerr != nil {
+				t.Errorf("fake Close: %v", cerr)
 			}
 			if c.Unresolved != 0 || c.Acked+c.Nacked != c.Messages || c.Nacks["BAD_REGISTRATION"] != st.Nacks["BAD_REGISTRATION"] ||
 				c.Nacks["INVALID_JSON"] == 0 || c.Nacks["INVALID_JSON"] != st.Nacks["INVALID_JSON"] {

@@ -15,14 +15,16 @@ const modulePath = "github.com/ccsbench/ccsbench"
 // allowedImports is the import rule of docs/ARCHITECTURE.md: for each
 // package, the packages of this module its non-test files may import.
 var allowedImports = map[string][]string{
-	"ccs":             {},
-	"workload":        {},
-	"report":          {},
-	"driver":          {"ccs", "workload"},
-	"fakeccs":         {"ccs"},
-	"clients/mellium": {"ccs", "driver"},
-	"judge":           {"ccs", "workload", "driver", "fakeccs", "report"},
-	"cmd/ccsbench":    {"ccs", "workload", "driver", "fakeccs", "report", "clients/mellium", "judge"},
+	"ccs":      {},
+	"workload": {},
+	"report":   {},
+	"driver":   {"ccs", "workload"},
+	"fakeccs":  {"ccs"},
+	// A test harness (like net/http/httptest): used by tests only.
+	"fakeccs/fakeccstest": {"fakeccs"},
+	"clients/mellium":     {"ccs", "driver"},
+	"judge":               {"ccs", "workload", "driver", "fakeccs", "report"},
+	"cmd/ccsbench":        {"ccs", "workload", "driver", "fakeccs", "report", "clients/mellium", "judge"},
 	// Examples are copied by users: they stand alone (examples/clients
 	// holds only their tests).
 	"examples/clients":         {},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/report"
 )
 
@@ -131,27 +132,14 @@ func TestRunUsageErrors(t *testing.T) {
 
 func TestRunWrongKey(t *testing.T) {
 	t.Parallel()
-	srv, err := fakeccs.New(fakeccs.Config{SenderID: "42", APIKey: "right-key"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	defer func() {
-		srv.Close()
-		<-done
-	}()
+	srv := fakeccstest.Start(t, fakeccs.Config{SenderID: "42", APIKey: "right-key"})
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, srv.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	const key = "wrong-key-77d1e0"
 	start := time.Now()
-	code, out, errs := callRun("--target", ln.Addr().String(), "--sender-id", "42", "--api-key", key,
+	code, out, errs := callRun("--target", srv.Addr(), "--sender-id", "42", "--api-key", key,
 		"--ca", ca, "--duration", "1s", "--progress=false")
 	if code != 1 {
 		t.Fatalf("run = %d; want 1\nstdout:\n%s\nstderr:\n%s", code, out, errs)
