@@ -28,15 +28,15 @@ type Driver struct {
 	unlimited bool
 	red       *ccs.Redactor // removes the API key from what the driver passes on
 
-	recs  []record
+	recs  recTable
 	slots []*slot
 
 	base    time.Time
 	started atomic.Bool
 	ran     atomic.Bool
 
-	connIDs    atomic.Uint32
-	histAllocs atomic.Uint64 // pairs of interval histograms allocated (reused across reconnects)
+	connIDs     atomic.Uint32
+	batchAllocs atomic.Uint64 // sample batches allocated (reused across intervals and reconnects)
 
 	stopCreate  atomic.Bool
 	stopCreateC chan struct{}
@@ -78,8 +78,9 @@ type Driver struct {
 	col collector
 }
 
-// New validates cfg, applies defaults and prepares a Driver: records,
-// buffers and histograms are allocated here, not during the run.
+// New validates cfg, applies defaults and prepares a Driver. Records are
+// allocated during the run, a chunk at a time as a connection needs them
+// (see recTable), and so are buffers, which grow with the load.
 func New(cfg Config) (*Driver, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -102,21 +103,14 @@ func New(cfg Config) (*Driver, error) {
 		disc:        newTally(MaxCauseKeys, CauseOther),
 	}
 	d.nackTextMax = MaxKeyLen + d.red.Longest()
-	per := c.Window + c.Backlog
-	d.recs = make([]record, c.Conns*per)
-	payloadCap := gen.MaxJSONLen(maxIDLen)
+	per := uint32(c.Window + c.Backlog)
 	d.slots = make([]*slot, c.Conns)
 	for i := range d.slots {
-		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), hists: make(chan *[2]ivlHists, 2)}
+		s := &slot{d: d, index: i, events: make(chan slotEvent, 4)}
+		s.pool.init(uint32(i), per)
 		d.slots[i] = s
-		for k := per - 1; k >= 0; k-- {
-			idx := uint32(i*per + k)
-			r := &d.recs[idx]
-			r.origin = uint16(i)
-			r.payload = make([]byte, 0, payloadCap)
-			s.pool.push(d.recs, idx)
-		}
 	}
+	d.recs.chunks = make([]atomic.Pointer[recChunk], len(d.slots)*int(d.slots[0].pool.chunks))
 	if c.Messages > 0 {
 		d.budget.Store(c.Messages)
 	}
@@ -155,8 +149,8 @@ func (d *Driver) takeBudget() bool {
 	}
 }
 
-// initRecord makes record i a new message intended at t0.
-func (d *Driver) initRecord(r *record, i uint32, t0 int64) {
+// initRecord makes r a new message intended at t0.
+func (d *Driver) initRecord(r *record, t0 int64) {
 	r.gen++
 	r.live = true
 	r.t0, r.t1 = t0, 0
@@ -164,13 +158,12 @@ func (d *Driver) initRecord(r *record, i uint32, t0 int64) {
 	r.held = nil
 	r.attempts, r.retries, r.losses = 0, 0, 0
 	r.lastNack, r.nacked = 0, false
-	r.setID(d.cfg.IDPrefix, r.gen, i)
 }
 
 // free ends record i's message and returns the record to its pool.
 func (d *Driver) free(r *record, i uint32) {
 	r.live = false
-	d.slots[r.origin].pool.push(d.recs, i)
+	d.slots[r.origin].pool.push(&d.recs, i)
 }
 
 func (d *Driver) wakeScheduler() {
@@ -487,16 +480,16 @@ func (d *Driver) place(t0 int64, rr *int) bool {
 		if p == nil || !p.win.claim() {
 			continue
 		}
-		i, ok := s.pool.pop(d.recs)
+		i, ok := s.pool.pop(&d.recs)
 		if !ok {
 			p.win.release()
 			continue
 		}
-		r := &d.recs[i]
-		d.initRecord(r, i, t0)
+		r := d.recs.at(i)
+		d.initRecord(r, t0)
 		r.held = p
 		d.created.Store(d.created.Load() + 1)
-		s.in.push(d.recs, i)
+		s.in.push(&d.recs, i)
 		p.notify()
 		*rr = (*rr + k + 1) % n
 		return true

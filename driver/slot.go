@@ -43,10 +43,10 @@ type slot struct {
 
 	events chan slotEvent
 
-	// hists holds interval histograms of this slot's retired connections
-	// for the next ones: a replacement every few milliseconds (frequent
-	// draining) must not allocate 4 histograms (~560 KB) each time.
-	hists chan *[2]ivlHists
+	// spare holds sample batches the collector drained, for the readers
+	// of the slot's connections (which take the whole list at once): a
+	// replacement every few milliseconds (frequent draining) reuses them.
+	spare atomic.Pointer[sampleBatch]
 
 	draining, reconnects, dialFailures atomic.Uint64
 
@@ -55,29 +55,15 @@ type slot struct {
 	rng     *rand.Rand
 }
 
-// takeHists returns a reset pair of interval histograms, reused if the
-// slot has one.
-func (s *slot) takeHists() *[2]ivlHists {
-	select {
-	case h := <-s.hists:
-		return h
-	default:
-	}
-	s.d.histAllocs.Add(1)
-	return &[2]ivlHists{{svc: newHist(), rsp: newHist()}, {svc: newHist(), rsp: newHist()}}
-}
-
-// putHists gives a retired connection's histograms back for reuse; the
-// collector has merged and reset them.
-func (s *slot) putHists(h *[2]ivlHists) {
-	for i := range h {
-		h[i].svc.Reset()
-		h[i].rsp.Reset()
-		h[i].acked = 0
-	}
-	select {
-	case s.hists <- h:
-	default:
+// giveBatches returns the chain first..last of drained batches to the
+// slot's spares (the collector is the only producer).
+func (s *slot) giveBatches(first, last *sampleBatch) {
+	for {
+		h := s.spare.Load()
+		last.next.Store(h)
+		if s.spare.CompareAndSwap(h, first) {
+			return
+		}
 	}
 }
 
@@ -234,9 +220,9 @@ func (s *slot) spill() {
 	l := s.in.takeAll()
 	for l != 0 {
 		i := l - 1
-		l = d.recs[i].next.Load()
+		l = d.recs.at(i).next.Load()
 		t := d.pickSlot(s)
-		t.in.push(d.recs, i)
+		t.in.push(&d.recs, i)
 		t.notifyCurrent()
 	}
 }
