@@ -22,6 +22,17 @@
 // under the same workload. Their methods take and return byte slices into
 // reused buffers, so the hot path makes no interface allocation.
 //
+// Run first makes every connection: at most DialConcurrency handshakes at
+// once (an errgroup with a limit), started no faster than ConnRate a
+// second when a ramp is asked for; the first failure cancels the dials in
+// progress through the group's context, and closes the connections made.
+// Sending starts when all are made. Every handshake (dial, TLS, stream,
+// authentication and bind, the initial ones and replacements) is timed
+// into Result.Handshakes, and Result.AllConnected is the time from the
+// first dial to the last connection bound. With several sender ids
+// (SenderIDs), connection i authenticates as sender i mod n (RoundRobin
+// over one transport per sender id), at most MaxConnsPerSender each.
+//
 // The writer appends every stanza that is ready (new messages, resends,
 // the ACKs its reader handed over) into one buffer and flushes only when
 // nothing more is ready or the buffer passed 64 KiB: never one write per

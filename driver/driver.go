@@ -9,8 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/workload"
+	"golang.org/x/sync/errgroup"
 )
 
 // errStreamEnd ends a reader when the server closed its stream.
@@ -65,6 +67,12 @@ type Driver struct {
 	retired countSnap
 	dialErr error
 
+	// Connecting: the time (µs) of every successful handshake, and how
+	// long Run took to make the initial connections.
+	hsMu         sync.Mutex
+	handshakes   *hdrhistogram.Histogram
+	allConnected time.Duration
+
 	// Counts keyed by what the server sent, bounded in keys and length:
 	// final NACKs of unknown codes, and disconnects by cause.
 	unknown, disc *tally
@@ -98,11 +106,12 @@ func New(cfg Config) (*Driver, error) {
 		stopCreateC: make(chan struct{}),
 		schedWake:   make(chan struct{}, 1),
 		done:        make(chan struct{}),
-		red:         ccs.NewRedactor(c.SenderID, c.APIKey),
+		red:         ccs.NewRedactorSenders(c.APIKey, c.senders()...),
 		unknown:     newTally(MaxNackKeys, NackOther),
 		disc:        newTally(MaxCauseKeys, CauseOther),
 	}
 	d.nackTextMax = MaxKeyLen + d.red.Longest()
+	d.handshakes = newHist()
 	per := uint32(c.Window + c.Backlog)
 	d.slots = make([]*slot, c.Conns)
 	for i := range d.slots {
@@ -279,39 +288,73 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	return d.result(stopT), nil
 }
 
-// connectAll dials every connection in parallel; any failure closes the
-// others and is returned as a *DialError.
+// connectAll dials every connection, at most DialConcurrency at once and
+// no faster than ConnRate; the first failure cancels the dials in
+// progress, closes the connections made and is returned as a *DialError.
 func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
 	n := len(d.slots)
 	conns := make([]Conn, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	// Bound the parallel handshakes so that a large Conns does not burst.
-	sem := make(chan struct{}, 32)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.DialConcurrency)
+	start := time.Now()
+	ramp := time.NewTimer(time.Hour)
+	defer ramp.Stop()
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
-			defer cancel()
-			conns[i], errs[i] = d.tr.Dial(dctx, i)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err == nil {
-			continue
+		if d.cfg.ConnRate > 0 {
+			ramp.Reset(time.Until(start.Add(time.Duration(float64(i) / d.cfg.ConnRate * float64(time.Second)))))
+			select {
+			case <-ramp.C:
+			case <-gctx.Done():
+			}
 		}
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			c, err := d.dial(gctx, i)
+			if err != nil {
+				return &DialError{Conn: i, Stage: stageOf(err), Err: d.red.Error(err)}
+			}
+			conns[i] = c
+			return nil
+		})
+	}
+	err := g.Wait()
+	d.allConnected = time.Since(start)
+	if err == nil && ctx.Err() != nil {
+		// Cancelled while waiting to start a dial.
+		for i, c := range conns {
+			if c == nil {
+				err = &DialError{Conn: i, Stage: "dial", Err: ctx.Err()}
+				break
+			}
+		}
+	}
+	if err != nil {
 		for _, c := range conns {
 			if c != nil {
 				_ = c.Close()
 			}
 		}
-		return nil, &DialError{Conn: i, Stage: stageOf(err), Err: d.red.Error(err)}
+		return nil, err
 	}
 	return conns, nil
+}
+
+// dial opens logical connection i within DialTimeout and notes how long
+// its handshake took.
+func (d *Driver) dial(ctx context.Context, i int) (Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
+	defer cancel()
+	start := time.Now()
+	c, err := d.tr.Dial(ctx, i)
+	if err == nil {
+		us := clampUS(int64(time.Since(start)))
+		d.hsMu.Lock()
+		_ = d.handshakes.RecordValue(us)
+		d.hsMu.Unlock()
+	}
+	return c, err
 }
 
 // close ends the run: no more sending, every stream closed with

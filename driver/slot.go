@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"context"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -163,9 +162,7 @@ func (s *slot) replace(failed bool) {
 		return
 	}
 	for !d.closing.Load() {
-		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
-		c, err := d.tr.Dial(ctx, s.index)
-		cancel()
+		c, err := d.dial(d.ctx, s.index)
 		if err == nil {
 			p := newPconn(d, s, c)
 			if !d.register(p) {

@@ -191,6 +191,13 @@ type Result struct {
 	// LastDialError is the last failed dial of a replacement connection,
 	// if any.
 	LastDialError error
+	// Handshakes holds the time (µs) from the start of a dial to a
+	// connection authenticated and bound, of every connection made: the
+	// initial ones and their replacements.
+	Handshakes *hdrhistogram.Histogram
+	// AllConnected is how long making the initial connections took, from
+	// the first dial to the last connection bound; sending starts then.
+	AllConnected time.Duration
 }
 
 // ErrUnresolved is wrapped by Result.Check when messages were left
@@ -572,6 +579,10 @@ func (d *Driver) result(stopT int64) *Result {
 	d.mu.Lock()
 	r.LastDialError = d.dialErr
 	d.mu.Unlock()
+	d.hsMu.Lock()
+	r.Handshakes = d.handshakes.Clone()
+	d.hsMu.Unlock()
+	r.AllConnected = d.allConnected
 	cnt := &r.Counts
 	cnt.Messages = snap.created
 	cnt.Acked = snap.acked

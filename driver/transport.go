@@ -96,6 +96,24 @@ type Event struct {
 	Payload, Condition []byte
 }
 
+// RoundRobin returns a Transport that opens logical connection i with
+// ts[i % len(ts)] (one transport per sender id, say), named after ts[0].
+// ts must not be empty.
+func RoundRobin(ts ...Transport) Transport {
+	if len(ts) == 1 {
+		return ts[0]
+	}
+	return roundRobin(ts)
+}
+
+type roundRobin []Transport
+
+func (r roundRobin) Dial(ctx context.Context, index int) (Conn, error) {
+	return r[index%len(r)].Dial(ctx, index)
+}
+
+func (r roundRobin) Name() string { return r[0].Name() }
+
 // NewNativeTransport returns the Transport built on package ccs: direct
 // TLS to addr, the stream handshake of ccs.Dial with cfg, ccs's framer and
 // JSON reader on the read side and its encoders on the write side. Its

@@ -284,7 +284,19 @@ func TestConfigErrors(t *testing.T) {
 		{"no stop rule", func(c *Config) { c.Duration = 0 }},
 		{"window over 100", func(c *Config) { c.Window = 101 }},
 		{"window over max", func(c *Config) { c.Window = MaxWindow + 1; c.AllowWindowOverride = true }},
-		{"conns", func(c *Config) { c.Conns = MaxConns + 1 }},
+		{"conns", func(c *Config) { c.Conns = MaxConnsPerSender + 1 }},
+		{"conns per sender", func(c *Config) { c.SenderIDs = []string{"1", "2"}; c.Conns = 2*MaxConnsPerSender + 1 }},
+		{"empty sender", func(c *Config) { c.SenderIDs = []string{"1", ""} }},
+		{"senders", func(c *Config) { c.SenderIDs = make([]string, MaxSenders+1) }},
+		{"dial concurrency", func(c *Config) { c.DialConcurrency = -1 }},
+		{"conn rate", func(c *Config) { c.ConnRate = -1 }},
+		{"record ids", func(c *Config) {
+			c.SenderIDs = make([]string, MaxSenders)
+			for i := range c.SenderIDs {
+				c.SenderIDs[i] = fmt.Sprint(i + 1)
+			}
+			c.Conns, c.Backlog = MaxSenders*MaxConnsPerSender, MaxRecords-DefaultWindow
+		}},
 		{"warmup", func(c *Config) { c.Warmup = time.Second }},
 		{"backoff", func(c *Config) { c.InitialBackoff = time.Second; c.MaxBackoff = time.Millisecond }},
 		{"jitter", func(c *Config) { c.BackoffJitter = 2 }},
