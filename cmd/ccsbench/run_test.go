@@ -50,6 +50,17 @@ func TestRunEmbeddedJSON(t *testing.T) {
 	if _, ok := r.Config["api-key"]; ok {
 		t.Errorf("config holds the api-key")
 	}
+	if c := r.Connect; c == nil || c.Conns != 2 || c.Handshakes != 2 || c.HandshakeUS.P50 <= 0 || c.AllConnectedS <= 0 {
+		t.Errorf("connect = %+v; want 2 connections, 2 timed handshakes and the time to connect", c)
+	} else if h, err := report.DecodeHistogram(r.Histograms.Handshake); err != nil || h.TotalCount() != 2 {
+		t.Errorf("handshake histogram: %v, %v; want 2 values", h, err)
+	}
+	if !strings.Contains(out, "handshake p50 / p99") || !strings.Contains(out, "connected in") {
+		t.Errorf("summary lacks the connection figures:\n%s", out)
+	}
+	if r.Config["dial-concurrency"] != float64(32) || r.Config["conn-rate"] != float64(0) {
+		t.Errorf("config dial-concurrency=%v conn-rate=%v; want 32 and 0", r.Config["dial-concurrency"], r.Config["conn-rate"])
+	}
 	if r.Config["conns"] != float64(2) || r.Config["fake-receipts"] != true {
 		t.Errorf("config conns=%v fake-receipts=%v", r.Config["conns"], r.Config["fake-receipts"])
 	}
@@ -119,6 +130,10 @@ func TestRunUsageErrors(t *testing.T) {
 		{"--payload-bytes", "5000"},
 		{"stray-argument"},
 		{"--client", "bogus"},
+		{"--dial-concurrency", "0"},
+		{"--conn-rate", "-1"},
+		{"--conns", "1001"},
+		{"--conns", "2001", "--sender-id", "1,2"},
 	} {
 		if code, _, errs := callRun(args...); code != 2 {
 			t.Errorf("run %q = %d; want 2 (stderr %q)", args, code, errs)
