@@ -2,6 +2,8 @@ package ccs
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"strconv"
 )
 
@@ -14,7 +16,69 @@ import (
 const (
 	gcmOpen  = `<gcm xmlns="google:mobile:data">`
 	gcmClose = `</gcm></message>`
+	// The prefixed form of the gcm element (same namespace).
+	dataOpen     = `<data:gcm xmlns:data="google:mobile:data">`
+	dataEnd      = `</data:gcm>`
+	gcmEnd       = `</gcm>`
+	messageClose = `</message>`
 )
+
+// WireForm is how a server writes the <gcm> element of the stanzas it
+// sends. All forms put the element in the namespace google:mobile:data, so
+// a client that matches the namespace (never the prefix) reads them alike.
+type WireForm uint8
+
+// The wire forms of server stanzas.
+const (
+	// WireDocumented is the form of the protocol document: ACKs, upstream
+	// messages, receipts and stanza errors as <gcm xmlns="google:mobile:data">,
+	// NACKs and control messages as <data:gcm xmlns:data="google:mobile:data">.
+	WireDocumented WireForm = iota
+	// WirePrefixed writes every gcm element as
+	// <data:gcm xmlns:data="google:mobile:data">, as traffic captured from
+	// the FCM service shows for ACKs too.
+	WirePrefixed
+	// WireDefaultNS writes every gcm element as
+	// <gcm xmlns="google:mobile:data">.
+	WireDefaultNS
+)
+
+var wireFormNames = [...]string{"documented", "prefixed", "default-ns"}
+
+// String returns the form's name as ParseWireForm reads it.
+func (f WireForm) String() string {
+	if int(f) < len(wireFormNames) {
+		return wireFormNames[f]
+	}
+	return "invalid"
+}
+
+// ErrWireForm is wrapped by ParseWireForm's error for an unknown name.
+var ErrWireForm = errors.New("ccs: unknown wire form")
+
+// ParseWireForm reads "documented", "prefixed" or "default-ns"; "" is
+// WireDocumented.
+func ParseWireForm(s string) (WireForm, error) {
+	if s == "" {
+		return WireDocumented, nil
+	}
+	for i, n := range wireFormNames {
+		if s == n {
+			return WireForm(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q: want documented, prefixed or default-ns", ErrWireForm, s)
+}
+
+// gcm returns the open and close tags of the gcm element in form f, for a
+// stanza that the protocol document shows prefixed (NACKs and control
+// messages) or not.
+func (f WireForm) gcm(documentedPrefixed bool) (open, end string) {
+	if f == WirePrefixed || f == WireDocumented && documentedPrefixed {
+		return dataOpen, dataEnd
+	}
+	return gcmOpen, gcmEnd
+}
 
 // esc classifies bytes: 0 copy as is, 1 XML-escape in text (<, >, &),
 // 2 also JSON-escape inside a JSON string (", \, control characters).
@@ -151,11 +215,19 @@ func AppendDownstream(dst, json []byte) []byte {
 	return append(dst, gcmClose...)
 }
 
-// AppendAck appends the ACK a server sends for a downstream message:
-// {"from":FROM,"message_id":ID,"message_type":"ack"}, with
-// "registration_id":CANONICAL when canonical is not empty.
+// AppendAck appends the ACK a server sends for a downstream message, in
+// the documented form: {"from":FROM,"message_id":ID,"message_type":"ack"},
+// with "registration_id":CANONICAL when canonical is not empty.
 func AppendAck(dst, from, id, canonical []byte) []byte {
-	dst = append(dst, `<message>`+gcmOpen+`{"from":`...)
+	return WireDocumented.AppendAck(dst, from, id, canonical)
+}
+
+// AppendAck is the package's AppendAck in form f.
+func (f WireForm) AppendAck(dst, from, id, canonical []byte) []byte {
+	open, end := f.gcm(false)
+	dst = append(dst, `<message>`...)
+	dst = append(dst, open...)
+	dst = append(dst, `{"from":`...)
 	dst = appendJSONString(dst, from)
 	dst = append(dst, `,"message_id":`...)
 	dst = appendJSONString(dst, id)
@@ -164,7 +236,8 @@ func AppendAck(dst, from, id, canonical []byte) []byte {
 		dst = appendJSONString(dst, canonical)
 	}
 	dst = append(dst, `,"message_type":"ack"}`...)
-	return append(dst, gcmClose...)
+	dst = append(dst, end...)
+	return append(dst, messageClose...)
 }
 
 // AppendNack appends a NACK in the prefixed-namespace form CCS uses:
@@ -172,7 +245,15 @@ func AppendAck(dst, from, id, canonical []byte) []byte {
 // "message_id":ID,"from":FROM,"error":CODE,"error_description":DESC}</data:gcm></message>.
 // The description is omitted when empty.
 func AppendNack(dst, from, id []byte, code string, desc []byte) []byte {
-	dst = append(dst, `<message><data:gcm xmlns:data="google:mobile:data">{"message_type":"nack","message_id":`...)
+	return WireDocumented.AppendNack(dst, from, id, code, desc)
+}
+
+// AppendNack is the package's AppendNack in form f.
+func (f WireForm) AppendNack(dst, from, id []byte, code string, desc []byte) []byte {
+	open, end := f.gcm(true)
+	dst = append(dst, `<message>`...)
+	dst = append(dst, open...)
+	dst = append(dst, `{"message_type":"nack","message_id":`...)
 	dst = appendJSONString(dst, id)
 	dst = append(dst, `,"from":`...)
 	dst = appendJSONString(dst, from)
@@ -182,15 +263,27 @@ func AppendNack(dst, from, id []byte, code string, desc []byte) []byte {
 		dst = append(dst, `,"error_description":`...)
 		dst = appendJSONString(dst, desc)
 	}
-	return append(dst, `}</data:gcm></message>`...)
+	dst = append(dst, '}')
+	dst = append(dst, end...)
+	return append(dst, messageClose...)
 }
 
 // AppendControl appends a control message, e.g. with controlType
-// "CONNECTION_DRAINING".
+// "CONNECTION_DRAINING", in the prefixed form of the protocol document.
 func AppendControl(dst []byte, controlType string) []byte {
-	dst = append(dst, `<message><data:gcm xmlns:data="google:mobile:data">{"message_type":"control","control_type":`...)
+	return WireDocumented.AppendControl(dst, controlType)
+}
+
+// AppendControl is the package's AppendControl in form f.
+func (f WireForm) AppendControl(dst []byte, controlType string) []byte {
+	open, end := f.gcm(true)
+	dst = append(dst, `<message>`...)
+	dst = append(dst, open...)
+	dst = append(dst, `{"message_type":"control","control_type":`...)
 	dst = appendJSONStr(dst, controlType)
-	return append(dst, `}</data:gcm></message>`...)
+	dst = append(dst, '}')
+	dst = append(dst, end...)
+	return append(dst, messageClose...)
 }
 
 // AppendUpstreamAck appends the ACK an app server sends for an upstream
@@ -220,9 +313,17 @@ type Upstream struct {
 // {"category":..,"data":..,"message_id":..,"from":..,"time_to_live":..}</gcm></message>.
 // u.Data must be a valid JSON object; it is XML-escaped here.
 func AppendUpstream(dst []byte, u *Upstream) []byte {
+	return WireDocumented.AppendUpstream(dst, u)
+}
+
+// AppendUpstream is the package's AppendUpstream in form f.
+func (f WireForm) AppendUpstream(dst []byte, u *Upstream) []byte {
+	open, end := f.gcm(false)
 	dst = append(dst, `<message to="`...)
 	dst = appendAttr(dst, u.To)
-	dst = append(dst, `" from="`+DevicesJID+`" type="normal">`+gcmOpen+`{"category":`...)
+	dst = append(dst, `" from="`+DevicesJID+`" type="normal">`...)
+	dst = append(dst, open...)
+	dst = append(dst, `{"category":`...)
 	dst = appendJSONString(dst, u.Category)
 	dst = append(dst, `,"data":`...)
 	if len(u.Data) == 0 {
@@ -237,7 +338,8 @@ func AppendUpstream(dst []byte, u *Upstream) []byte {
 	dst = append(dst, `,"time_to_live":`...)
 	dst = strconv.AppendInt(dst, u.TTL, 10)
 	dst = append(dst, '}')
-	return append(dst, gcmClose...)
+	dst = append(dst, end...)
+	return append(dst, messageClose...)
 }
 
 // ReceiptIDPrefix starts the message id of every delivery receipt.
@@ -257,9 +359,17 @@ type Receipt struct {
 // the ACK of a message that had delivery_receipt_requested. The app server
 // must ACK it with its own id.
 func AppendReceipt(dst []byte, r *Receipt) []byte {
+	return WireDocumented.AppendReceipt(dst, r)
+}
+
+// AppendReceipt is the package's AppendReceipt in form f.
+func (f WireForm) AppendReceipt(dst []byte, r *Receipt) []byte {
+	open, end := f.gcm(false)
 	dst = append(dst, `<message to="`...)
 	dst = appendAttr(dst, r.To)
-	dst = append(dst, `" from="`+Domain+`" type="normal">`+gcmOpen+`{"category":`...)
+	dst = append(dst, `" from="`+Domain+`" type="normal">`...)
+	dst = append(dst, open...)
+	dst = append(dst, `{"category":`...)
 	dst = appendJSONString(dst, r.Category)
 	dst = append(dst, `,"data":{"device_registration_id":`...)
 	dst = appendJSONString(dst, r.RegistrationID)
@@ -270,7 +380,8 @@ func AppendReceipt(dst []byte, r *Receipt) []byte {
 	dst = append(dst, `},"from":"`+Domain+`","message_id":"`+ReceiptIDPrefix...)
 	dst = appendJSONBody(dst, r.OriginalMessageID)
 	dst = append(dst, `","message_type":"receipt","time_to_live":0}`...)
-	return append(dst, gcmClose...)
+	dst = append(dst, end...)
+	return append(dst, messageClose...)
 }
 
 // AppendStanzaError appends the stanza error CCS sends for a payload it
@@ -279,13 +390,21 @@ func AppendReceipt(dst []byte, r *Receipt) []byte {
 // with <bad-request/> and text. id and to are the stanza's attributes
 // (to: the sender's full JID); payload is the decoded gcm character data.
 func AppendStanzaError(dst, id, to, payload, text []byte) []byte {
+	return WireDocumented.AppendStanzaError(dst, id, to, payload, text)
+}
+
+// AppendStanzaError is the package's AppendStanzaError in form f.
+func (f WireForm) AppendStanzaError(dst, id, to, payload, text []byte) []byte {
+	open, end := f.gcm(false)
 	dst = append(dst, `<message id="`...)
 	dst = appendAttr(dst, id)
 	dst = append(dst, `" type="error" to="`...)
 	dst = appendAttr(dst, to)
-	dst = append(dst, `">`+gcmOpen...)
+	dst = append(dst, `">`...)
+	dst = append(dst, open...)
 	dst = appendText(dst, payload)
-	dst = append(dst, `</gcm><error code="400" type="modify"><bad-request xmlns="`+NSStanzas+`"/><text xmlns="`+NSStanzas+`">`...)
+	dst = append(dst, end...)
+	dst = append(dst, `<error code="400" type="modify"><bad-request xmlns="`+NSStanzas+`"/><text xmlns="`+NSStanzas+`">`...)
 	dst = appendText(dst, text)
 	return append(dst, `</text></error></message>`...)
 }

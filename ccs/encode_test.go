@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -251,6 +252,95 @@ func TestAppendTextMatchesReference(t *testing.T) {
 			}
 			if got, want := appendText(nil, s), ref(s); !bytes.Equal(got, want) {
 				t.Fatalf("appendText(%q) = %q; want %q", s, got, want)
+			}
+		}
+	}
+}
+
+func TestParseWireForm(t *testing.T) {
+	t.Parallel()
+	for _, f := range []WireForm{WireDocumented, WirePrefixed, WireDefaultNS} {
+		if got, err := ParseWireForm(f.String()); err != nil || got != f {
+			t.Errorf("ParseWireForm(%q) = %v, %v; want %v", f.String(), got, err, f)
+		}
+	}
+	if got, err := ParseWireForm(""); err != nil || got != WireDocumented {
+		t.Errorf(`ParseWireForm("") = %v, %v; want documented`, got, err)
+	}
+	for _, s := range []string{"Prefixed", "default", "x"} {
+		if _, err := ParseWireForm(s); !errors.Is(err, ErrWireForm) {
+			t.Errorf("ParseWireForm(%q) error = %v; want ErrWireForm", s, err)
+		}
+	}
+}
+
+// TestWireForms checks every server stanza in every form: the gcm element
+// is written as the form says, encoding/xml and the Framer both find it by
+// namespace, and its payload is the same in every form.
+func TestWireForms(t *testing.T) {
+	t.Parallel()
+	up := &Upstream{To: []byte("1@fcm.googleapis.com"), Category: []byte("c"), From: []byte("R"), ID: []byte("u-1"), Data: []byte(`{"a":"<b>"}`)}
+	rc := &Receipt{To: up.To, Category: up.Category, RegistrationID: []byte("R"), OriginalMessageID: []byte("m&1"), SentMillis: 7}
+	stanzas := []struct {
+		name     string
+		prefixed bool // in the documented form
+		enc      func(WireForm) []byte
+	}{
+		{"ack", false, func(f WireForm) []byte { return f.AppendAck(nil, []byte("R"), []byte("m-1"), []byte("C")) }},
+		{"nack", true, func(f WireForm) []byte { return f.AppendNack(nil, []byte("R"), []byte("m-1"), "BAD_ACK", []byte("d<")) }},
+		{"control", true, func(f WireForm) []byte { return f.AppendControl(nil, "CONNECTION_DRAINING") }},
+		{"upstream", false, func(f WireForm) []byte { return f.AppendUpstream(nil, up) }},
+		{"receipt", false, func(f WireForm) []byte { return f.AppendReceipt(nil, rc) }},
+		{"stanza error", false, func(f WireForm) []byte {
+			return f.AppendStanzaError(nil, []byte("3"), []byte("1@gcm.googleapis.com/r"), []byte(`{"x":"<&>"}`), []byte("t"))
+		}},
+	}
+	for _, st := range stanzas {
+		want := st.enc(WireDocumented)
+		_, wantJSON := decodeStanza(t, want)
+		for _, f := range []WireForm{WireDocumented, WirePrefixed, WireDefaultNS} {
+			b := st.enc(f)
+			prefixed := f == WirePrefixed || f == WireDocumented && st.prefixed
+			hasData := bytes.Contains(b, []byte(`<data:gcm xmlns:data="google:mobile:data">`)) && bytes.Contains(b, []byte(`</data:gcm>`))
+			hasPlain := bytes.Contains(b, []byte(`<gcm xmlns="google:mobile:data">`)) && bytes.Contains(b, []byte(`</gcm>`))
+			if hasData != prefixed || hasPlain == prefixed {
+				t.Errorf("%s in form %v = %q; want the gcm element prefixed: %v", st.name, f, b, prefixed)
+			}
+			if st.name == "stanza error" {
+				var m xmlMessage
+				if err := xml.Unmarshal(b, &m); err != nil || m.GCM.XMLName.Space != NSGCM || m.GCM.Text != `{"x":"<&>"}` {
+					t.Errorf("%s in form %v: encoding/xml gives %+v, %v", st.name, f, m, err)
+				}
+			} else if _, j := decodeStanza(t, b); !reflect.DeepEqual(j, wantJSON) {
+				t.Errorf("%s in form %v: payload %v; want %v", st.name, f, j, wantJSON)
+			}
+			fr := NewFramer(bytes.NewReader(append([]byte(testHeader), b...)), FramerConfig{})
+			if _, err := fr.Next(); err != nil {
+				t.Fatal(err)
+			}
+			item, err := fr.Next()
+			if err != nil || !item.HasGCM || !json.Valid(item.GCM) && st.name != "stanza error" {
+				t.Errorf("%s in form %v: Framer gives %+v, %v; want the gcm payload", st.name, f, item, err)
+			}
+		}
+	}
+}
+
+func TestWireFormAllocs(t *testing.T) {
+	buf := make([]byte, 0, 4096)
+	up := &Upstream{To: []byte("1@gcm.googleapis.com"), Category: []byte("c"), From: benchFrom, ID: benchID, Data: []byte(`{"a":"b"}`)}
+	rc := &Receipt{To: up.To, Category: up.Category, RegistrationID: benchFrom, OriginalMessageID: benchID}
+	for _, f := range []WireForm{WirePrefixed, WireDefaultNS} {
+		for name, fn := range map[string]func(){
+			"AppendAck":         func() { buf = f.AppendAck(buf[:0], benchFrom, benchID, nil) },
+			"AppendNack":        func() { buf = f.AppendNack(buf[:0], benchFrom, benchID, "SERVICE_UNAVAILABLE", nil) },
+			"AppendControl":     func() { buf = f.AppendControl(buf[:0], "CONNECTION_DRAINING") },
+			"AppendUpstream":    func() { buf = f.AppendUpstream(buf[:0], up) },
+			"AppendReceipt":     func() { buf = f.AppendReceipt(buf[:0], rc) },
+			"AppendStanzaError": func() { buf = f.AppendStanzaError(buf[:0], benchID, benchFrom, benchPayload, benchID) },
+		} {
+			if n := testing.AllocsPerRun(100, fn); n != 0 {
+				t.Errorf("%v.%s allocates %v times per call; want 0", f, name, n)
 			}
 		}
 	}

@@ -21,8 +21,14 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // ClientConfig configures the client half of the stream handshake.
 type ClientConfig struct {
 	// SenderID is the GCM sender id; the SASL identity is
-	// SenderID@gcm.googleapis.com, as the CCS document says.
+	// SenderID@LoginDomain, as the CCS document says. A SenderID that
+	// already has an "@domain" is sent as it is.
 	SenderID string
+	// LoginDomain is the XMPP domain the client logs in to: the domain of
+	// its SASL identity and the "to" of its stream headers. Empty: the
+	// domain of a SenderID with one, else Domain (gcm.googleapis.com), as
+	// the CCS document says; FCM-era clients use FCMDomain.
+	LoginDomain string
 	// APIKey is the SASL password. It never appears in errors or logs.
 	APIKey string
 	// Resource is the resource to request at bind; empty lets the server
@@ -113,13 +119,32 @@ type clientHS struct {
 	cfg ClientConfig
 }
 
-// streamHeader is what a client sends to open (and restart) its stream: an
-// open tag, never self-closing (a self-closing header made CCS drop the
-// connection).
-const clientStreamHeader = `<stream:stream to="` + Domain + `" version="1.0" xmlns="` + NSClient + `" xmlns:stream="` + NSStream + `">`
+// clientStreamHeader is what a client sends to open (and restart) its
+// stream to domain: an open tag, never self-closing (a self-closing header
+// made CCS drop the connection).
+func clientStreamHeader(domain string) string {
+	return `<stream:stream to="` + string(appendAttr(nil, []byte(domain))) + `" version="1.0" xmlns="` + NSClient + `" xmlns:stream="` + NSStream + `">`
+}
+
+// login returns the SASL identity and the stream domain of cfg.
+func (cfg *ClientConfig) login() (identity, domain string) {
+	identity, domain = cfg.SenderID, cfg.LoginDomain
+	if at := strings.LastIndexByte(identity, '@'); at >= 0 {
+		if domain == "" {
+			domain = identity[at+1:]
+		}
+		return identity, domain
+	}
+	if domain == "" {
+		domain = Domain
+	}
+	return identity + "@" + domain, domain
+}
 
 func (h *clientHS) run() (*Conn, *HandshakeError) {
-	if err := h.write("stream", clientStreamHeader); err != nil {
+	identity, domain := h.cfg.login()
+	header := clientStreamHeader(domain)
+	if err := h.write("stream", header); err != nil {
 		return nil, err
 	}
 	if _, err := h.expect("stream", KindStreamStart); err != nil {
@@ -140,10 +165,6 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w: server does not offer SASL PLAIN", ErrUnexpected)}
 	}
 
-	identity := h.cfg.SenderID
-	if !strings.Contains(identity, "@") {
-		identity += "@" + Domain
-	}
 	if err := h.write("auth", `<auth mechanism="PLAIN" xmlns="`+NSSASL+`">`+PlainMessage(identity, h.cfg.APIKey)+`</auth>`); err != nil {
 		return nil, err
 	}
@@ -164,7 +185,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 	}
 
 	h.f.Restart()
-	if err := h.write("stream", clientStreamHeader); err != nil {
+	if err := h.write("stream", header); err != nil {
 		return nil, err
 	}
 	start, err := h.expect("stream", KindStreamStart)
@@ -359,8 +380,8 @@ func (e *Element) textOrEmpty() string {
 // ServerConfig configures the server half of the stream handshake.
 type ServerConfig struct {
 	// Authenticate checks a SASL PLAIN identity and password. The identity
-	// is given as sent (SENDER or SENDER@gcm.googleapis.com); use
-	// SenderOf to normalise it. Required.
+	// is given as sent (SENDER, SENDER@gcm.googleapis.com or
+	// SENDER@fcm.googleapis.com); use SenderOf to normalise it. Required.
 	Authenticate func(identity, password string) bool
 	// Timeout bounds the whole handshake (default 10 s; the fake's
 	// --auth-timeout).
@@ -378,13 +399,42 @@ type ServerConn struct {
 	net.Conn
 	Framer   *Framer // positioned after the bind IQ
 	SenderID string  // the authenticated sender id (local part)
-	JID      string  // the bound full JID
+	// Domain is the CCS domain the client logged in to (Domain or
+	// FCMDomain): its SASL identity's, else its stream header's "to".
+	// The bound JID and the server's stream headers use it.
+	Domain string
+	JID    string // the bound full JID, SENDER@Domain/resource
+}
+
+// CCSDomain returns Domain or FCMDomain when d is one of them (in any
+// letter case), or "".
+func CCSDomain(d string) string {
+	switch {
+	case strings.EqualFold(d, Domain):
+		return Domain
+	case strings.EqualFold(d, FCMDomain):
+		return FCMDomain
+	}
+	return ""
 }
 
 // SenderOf returns the sender id of a SASL identity: the identity without
-// "@gcm.googleapis.com" when it has that suffix.
+// its "@gcm.googleapis.com" or "@fcm.googleapis.com". An identity with any
+// other domain is returned whole (it names no CCS sender).
 func SenderOf(identity string) string {
-	return strings.TrimSuffix(identity, "@"+Domain)
+	if at := strings.LastIndexByte(identity, '@'); at >= 0 && CCSDomain(identity[at+1:]) != "" {
+		return identity[:at]
+	}
+	return identity
+}
+
+// domainOf returns the CCS domain of a SASL identity, or "" when it has
+// none (or another).
+func domainOf(identity string) string {
+	if at := strings.LastIndexByte(identity, '@'); at >= 0 {
+		return CCSDomain(identity[at+1:])
+	}
+	return ""
 }
 
 // NewStreamID returns a stream id as CCS makes them: 16 upper-case hex
@@ -401,12 +451,16 @@ const (
 	serverFeaturesBind = `<stream:features><bind xmlns="` + NSBind + `"/><session xmlns="` + NSSession + `"/></stream:features>`
 )
 
-func serverStreamHeader() string {
-	return `<stream:stream from="` + Domain + `" id="` + NewStreamID() + `" version="1.0" xmlns:stream="` + NSStream + `" xmlns="` + NSClient + `">`
+// serverStreamHeader is the server's stream header, from domain (one of
+// the CCS domains, so it needs no escaping).
+func serverStreamHeader(domain string) string {
+	return `<stream:stream from="` + domain + `" id="` + NewStreamID() + `" version="1.0" xmlns:stream="` + NSStream + `" xmlns="` + NSClient + `">`
 }
 
 // ServerHandshake runs the server half: answers the stream header with a
-// 16-hex-character id and the three SASL mechanisms, checks PLAIN with
+// 16-hex-character id and the three SASL mechanisms (from the CCS domain
+// the header's "to" names, gcm.googleapis.com when it names none), checks
+// PLAIN with
 // cfg.Authenticate (<failure><not-authorized/></failure> on refusal, then
 // the stream is closed), then restart, bind (requested resource + 8 hex
 // characters), and returns. Later session IQs and pings are answered by the
@@ -444,10 +498,17 @@ type serverHS struct {
 }
 
 func (h *serverHS) run() (*ServerConn, *HandshakeError) {
-	if _, err := h.expect("stream", KindStreamStart); err != nil {
+	start, err := h.expect("stream", KindStreamStart)
+	if err != nil {
 		return nil, err
 	}
-	if err := h.write("stream", serverStreamHeader()+serverFeaturesSASL); err != nil {
+	// The domain a client names in its header is the one it is answered
+	// from; the identity's domain, if any, then decides the bound JID.
+	domain := CCSDomain(string(start.To))
+	if domain == "" {
+		domain = Domain
+	}
+	if err := h.write("stream", serverStreamHeader(domain)+serverFeaturesSASL); err != nil {
 		return nil, err
 	}
 	h.headerSent = true
@@ -474,10 +535,20 @@ func (h *serverHS) run() (*ServerConn, *HandshakeError) {
 	}
 
 	h.f.Restart()
-	if _, err := h.expect("stream", KindStreamStart); err != nil {
+	start, err = h.expect("stream", KindStreamStart)
+	if err != nil {
 		return nil, err
 	}
-	if err := h.write("stream", serverStreamHeader()+serverFeaturesBind); err != nil {
+	if d := domainOf(identity); d != "" {
+		domain = d
+	} else if d := CCSDomain(string(start.To)); d != "" {
+		domain = d
+	}
+	from := CCSDomain(string(start.To))
+	if from == "" {
+		from = domain
+	}
+	if err := h.write("stream", serverStreamHeader(from)+serverFeaturesBind); err != nil {
 		return nil, err
 	}
 	sender := SenderOf(identity)
@@ -505,7 +576,7 @@ func (h *serverHS) run() (*ServerConn, *HandshakeError) {
 		resource := strings.TrimSpace(iq.Child(NSBind, "bind").Child(NSBind, "resource").textOrEmpty())
 		var b [4]byte
 		rand.Read(b[:])
-		jid := sender + "@" + Domain + "/" + resource + strings.ToUpper(hex.EncodeToString(b[:]))
+		jid := sender + "@" + domain + "/" + resource + strings.ToUpper(hex.EncodeToString(b[:]))
 		reply := AppendAttrEscaped([]byte(`<iq type="result" id="`), st.ID)
 		reply = append(reply, `"><bind xmlns="`+NSBind+`"><jid>`...)
 		reply = appendText(reply, []byte(jid))
@@ -513,7 +584,7 @@ func (h *serverHS) run() (*ServerConn, *HandshakeError) {
 		if err := h.write("bind", string(reply)); err != nil {
 			return nil, err
 		}
-		return &ServerConn{Conn: h.c, Framer: h.f, SenderID: sender, JID: jid}, nil
+		return &ServerConn{Conn: h.c, Framer: h.f, SenderID: sender, Domain: domain, JID: jid}, nil
 	}
 }
 
@@ -565,7 +636,7 @@ func (h *serverHS) fail(err *HandshakeError) {
 	}
 	var out []byte
 	if !h.headerSent {
-		out = append(out, serverStreamHeader()...)
+		out = append(out, serverStreamHeader(Domain)...)
 	}
 	out = AppendStreamError(out, cond, "")
 	h.c.SetWriteDeadline(time.Now().Add(time.Second))

@@ -130,22 +130,125 @@ const hdr = `<stream:stream to="gcm.googleapis.com" version="1.0" xmlns="jabber:
 
 func TestServerHandshakeIdentities(t *testing.T) {
 	t.Parallel()
-	for _, id := range []string{testSender, testSender + "@gcm.googleapis.com"} {
-		out, err := scripted(t, ServerConfig{}, hdr, plain(id, testKey), hdr,
+	const gcm, fcm = "gcm.googleapis.com", "fcm.googleapis.com"
+	header := func(to string) string {
+		return `<stream:stream to="` + to + `" version="1.0" xmlns="jabber:client" xmlns:stream="http://etherx.jabber.org/streams">`
+	}
+	tests := []struct {
+		to, identity       string
+		from1, from2, jidD string // the two headers' from, the bound JID's domain
+	}{
+		{gcm, testSender, gcm, gcm, gcm},
+		{gcm, testSender + "@" + gcm, gcm, gcm, gcm},
+		{fcm, testSender + "@" + fcm, fcm, fcm, fcm},
+		{fcm, testSender, fcm, fcm, fcm},
+		{"FCM.googleapis.COM", testSender + "@FCM.GOOGLEAPIS.COM", fcm, fcm, fcm},
+		{gcm, testSender + "@" + fcm, gcm, gcm, fcm}, // each header answered from the domain it names
+		{"fcm-xmpp.googleapis.com", testSender, gcm, gcm, gcm},
+	}
+	for _, tt := range tests {
+		out, err := scripted(t, ServerConfig{}, header(tt.to), plain(tt.identity, testKey), header(tt.to),
 			`<iq type="set" id="b"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>x</resource></bind></iq>`)
 		if err != nil {
-			t.Fatalf("identity %q: %v", id, err)
+			t.Fatalf("to %q identity %q: ServerHandshake: %v", tt.to, tt.identity, err)
 		}
 		for _, want := range []string{"<mechanism>X-OAUTH2</mechanism><mechanism>X-GOOGLE-TOKEN</mechanism><mechanism>PLAIN</mechanism>",
 			`<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>`, `<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/>`,
-			`<jid>123456789012@gcm.googleapis.com/x`} {
+			`<jid>123456789012@` + tt.jidD + `/x`} {
 			if !strings.Contains(out, want) {
-				t.Errorf("identity %q: server output lacks %q:\n%s", id, want, out)
+				t.Errorf("to %q identity %q: server output lacks %q:\n%s", tt.to, tt.identity, want, out)
 			}
 		}
-		if n := strings.Count(out, `<stream:stream from="gcm.googleapis.com" id="`); n != 2 {
-			t.Errorf("server sent %d stream headers; want 2", n)
+		froms := regexp.MustCompile(`<stream:stream from="([^"]*)" id="`).FindAllStringSubmatch(out, -1)
+		if len(froms) != 2 || froms[0][1] != tt.from1 || froms[1][1] != tt.from2 {
+			t.Errorf("to %q identity %q: stream headers from %q; want %q then %q", tt.to, tt.identity, froms, tt.from1, tt.from2)
 		}
+	}
+	for _, id := range []string{testSender + "@example.com", testSender + "@fcm.googleapis.com.evil", "x" + testSender} {
+		out, err := scripted(t, ServerConfig{}, hdr, plain(id, testKey))
+		if !errors.Is(err, ErrAuthRefused) || !strings.Contains(out, "<not-authorized/>") {
+			t.Errorf("identity %q: ServerHandshake = %v, output %q; want it refused", id, err, out)
+		}
+		if strings.Contains(err.Error(), testKey) {
+			t.Errorf("identity %q: error %q contains the API key", id, err)
+		}
+	}
+}
+
+func TestSenderOf(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"42", "42"}, {"42@gcm.googleapis.com", "42"}, {"42@fcm.googleapis.com", "42"}, {"42@GCM.googleapis.com", "42"},
+		{"42@example.com", "42@example.com"}, {"a@b@fcm.googleapis.com", "a@b"}, {"", ""},
+	} {
+		if got := SenderOf(tt.in); got != tt.want {
+			t.Errorf("SenderOf(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// recordingConn keeps a copy of everything read through it.
+type recordingConn struct {
+	net.Conn
+	mu  sync.Mutex
+	got bytes.Buffer
+}
+
+func (r *recordingConn) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.mu.Lock()
+	r.got.Write(p[:n])
+	r.mu.Unlock()
+	return n, err
+}
+
+func (r *recordingConn) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got.String()
+}
+
+func TestClientLoginDomain(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		sender, domain     string
+		wantTo, wantIdent  string
+		wantJID, wantSrvDm string
+	}{
+		{testSender, "", "gcm.googleapis.com", testSender + "@gcm.googleapis.com", "@gcm.googleapis.com/", Domain},
+		{testSender, FCMDomain, "fcm.googleapis.com", testSender + "@fcm.googleapis.com", "@fcm.googleapis.com/", FCMDomain},
+		{testSender + "@fcm.googleapis.com", "", "fcm.googleapis.com", testSender + "@fcm.googleapis.com", "@fcm.googleapis.com/", FCMDomain},
+	}
+	for _, tt := range tests {
+		cc, sc := net.Pipe()
+		rec := &recordingConn{Conn: sc}
+		srv := serve(t, rec, ServerConfig{})
+		c, err := ClientHandshake(context.Background(), cc, ClientConfig{SenderID: tt.sender, LoginDomain: tt.domain, APIKey: testKey})
+		if err != nil {
+			t.Fatalf("ClientHandshake(%q, LoginDomain %q): %v", tt.sender, tt.domain, err)
+		}
+		r := <-srv
+		if r.err != nil {
+			t.Fatalf("ServerHandshake: %v", r.err)
+		}
+		got := rec.String()
+		if n := strings.Count(got, `<stream:stream to="`+tt.wantTo+`" `); n != 2 {
+			t.Errorf("LoginDomain %q: client sent %d stream headers to %q:\n%s", tt.domain, n, tt.wantTo, got)
+		}
+		m := regexp.MustCompile(`<auth mechanism="PLAIN" [^>]*>([^<]*)</auth>`).FindStringSubmatch(got)
+		if m == nil {
+			t.Fatalf("no auth in %q", got)
+		}
+		creds, _ := base64.StdEncoding.DecodeString(m[1])
+		if want := "\x00" + tt.wantIdent + "\x00" + testKey; string(creds) != want {
+			t.Errorf("LoginDomain %q: PLAIN credentials %q; want %q", tt.domain, creds, want)
+		}
+		if !strings.HasPrefix(c.JID, testSender+tt.wantJID) || r.sc.Domain != tt.wantSrvDm || r.sc.SenderID != testSender {
+			t.Errorf("LoginDomain %q: JID %q, server domain %q sender %q; want %s%s..., %s, %s",
+				tt.domain, c.JID, r.sc.Domain, r.sc.SenderID, testSender, tt.wantJID, tt.wantSrvDm, testSender)
+		}
+		cc.Close()
+		sc.Close()
 	}
 }
 

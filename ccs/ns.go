@@ -25,6 +25,9 @@ const (
 	// Domain is the XMPP domain of CCS, used in the stream header and in
 	// SASL identities whatever host is dialled.
 	Domain = "gcm.googleapis.com"
+	// FCMDomain is the domain FCM-era clients log in to instead (they dial
+	// fcm-xmpp.googleapis.com); a CCS server accepts both.
+	FCMDomain = "fcm.googleapis.com"
 	// DevicesJID is the JID upstream messages come from.
 	DevicesJID = "devices@gcm.googleapis.com"
 )

@@ -18,10 +18,6 @@ const Redacted = "[REDACTED]"
 // carry it are long and always removed.
 const MinSecretLen = 6
 
-// FCMDomain is the domain FCM-era clients put in their SASL identity
-// (SENDER@fcm.googleapis.com) instead of Domain.
-const FCMDomain = "fcm.googleapis.com"
-
 // Redactor removes an API key from text: the key itself, the base64 SASL
 // PLAIN message that carries it for every identity a client may send
 // (PlainIdentities), and the forms these take once escaped for JSON, XML

@@ -144,7 +144,7 @@ func echoServer(c net.Conn, reply func(blob string) string) {
 	if st, err := f.Next(); err != nil || st.Kind != KindStreamStart {
 		return
 	}
-	io.WriteString(c, serverStreamHeader()+serverFeaturesSASL)
+	io.WriteString(c, serverStreamHeader(Domain)+serverFeaturesSASL)
 	for {
 		st, err := f.Next()
 		if err != nil {

@@ -81,8 +81,8 @@ type Config struct {
 	// Transport is set.
 	Target string
 	// SenderID and APIKey are the credentials (SASL PLAIN identity
-	// SENDER@gcm.googleapis.com and password). Required unless Transport
-	// is set. The API key never appears in errors, logs or results.
+	// SENDER@LoginDomain and password). Required unless Transport is set.
+	// The API key never appears in errors, logs or results.
 	SenderID, APIKey string
 	// SenderIDs, when not empty, replaces SenderID with several sender
 	// ids sharing APIKey (at most MaxSenders): logical connection i
@@ -91,6 +91,10 @@ type Config struct {
 	// MaxConnsPerSender of them. With Transport set, it only sets that
 	// limit.
 	SenderIDs []string
+	// LoginDomain is the XMPP domain the native transport logs in to:
+	// ccs.Domain (gcm.googleapis.com, the default when empty) or
+	// ccs.FCMDomain (fcm.googleapis.com, as FCM-era clients do).
+	LoginDomain string
 	// TLS is the client TLS configuration (nil: system roots, server name
 	// from Target).
 	TLS *tls.Config
@@ -376,18 +380,18 @@ func (c *Config) withDefaults() (Config, error) {
 		if cfg.APIKey == "" {
 			return bad("no API key")
 		}
-		senders := cfg.SenderIDs
-		if len(senders) == 0 {
-			senders = []string{cfg.SenderID}
+		if cfg.LoginDomain != "" && ccs.CCSDomain(cfg.LoginDomain) == "" {
+			return bad("login domain %q: want %s or %s", cfg.LoginDomain, ccs.Domain, ccs.FCMDomain)
 		}
-		ts := make([]Transport, len(senders))
-		for i, id := range senders {
-			ts[i] = NewNativeTransport(cfg.Target, ccs.ClientConfig{
-				SenderID: id,
-				APIKey:   cfg.APIKey,
-				TLS:      cfg.TLS,
-				Timeout:  cfg.DialTimeout,
-			})
+		ts := make([]Transport, 0, max(1, len(cfg.SenderIDs)))
+		for _, id := range cfg.senders() {
+			ts = append(ts, NewNativeTransport(cfg.Target, ccs.ClientConfig{
+				SenderID:    id,
+				LoginDomain: cfg.LoginDomain,
+				APIKey:      cfg.APIKey,
+				TLS:         cfg.TLS,
+				Timeout:     cfg.DialTimeout,
+			}))
 		}
 		cfg.Transport = RoundRobin(ts...)
 	}

@@ -149,10 +149,12 @@ func TestRunLateAnswersNotCounted(t *testing.T) {
 
 // Frequent draining replaces connections many times a second: their
 // sample batches are reused per slot, not allocated for each new
-// connection.
+// connection. The fake closes a drained connection as soon as nothing is
+// pending on it (no linger), so that connections are replaced, not
+// accumulated.
 func TestRunDrainReusesBatches(t *testing.T) {
 	t.Parallel()
-	srv := startFake(t, fakeccs.Config{DrainEvery: fakeccs.Every{D: 20 * time.Millisecond}})
+	srv := startFake(t, fakeccs.Config{DrainEvery: fakeccs.Every{D: 20 * time.Millisecond}, DrainLinger: -1})
 	cfg := fakeConfig(srv)
 	cfg.Conns = 2
 	cfg.Pacer = workload.ConstantPacer{Freq: 2000}

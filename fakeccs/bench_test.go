@@ -120,6 +120,44 @@ func BenchmarkFakeTLS8x100TrackIDs(b *testing.B) {
 
 func benchTLS(b *testing.B, cfg Config, conns int) {
 	srv := startServer(b, cfg)
+	clients := dialPipelined(b, srv, conns)
+	quota := (b.N + conns - 1) / conns
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	pipeline(b, clients, quota)
+	el, cpu := time.Since(start), cpuTime()-cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(quota*conns)/el.Seconds(), "acks/s")
+	// CPU time of the process (fake and client) per ACK: what the
+	// throughput would be on idle cores, whatever else the machine runs.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(quota*conns), "cpu-ns/ack")
+	st := waitStats(b, srv, "every ACK counted", func(s Stats) bool { return s.Acks >= uint64(quota*conns) })
+	if st.WindowViolations != 0 {
+		b.Fatalf("window_violations %d; want 0", st.WindowViolations)
+	}
+}
+
+// dialPipelined opens n connections to srv for pipeline.
+func dialPipelined(tb testing.TB, srv *Server, n int) []*ccs.Conn {
+	tb.Helper()
+	clients := make([]*ccs.Conn, n)
+	for i := range clients {
+		c, err := ccs.Dial(context.Background(), srv.Addr().String(), clientConfig(srv))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { c.Close() })
+		clients[i] = c
+	}
+	return clients
+}
+
+// pipeline sends quota messages on each client as fast as the window
+// allows: a correct client at full load, kept at 100 messages in flight by
+// a writer (pre-encoded stanzas, many per write) and a reader that counts
+// </message> (every answer ends with it; nothing else is sent).
+func pipeline(tb testing.TB, clients []*ccs.Conn, quota int) {
 	const pool = 4 * RecentIDs // ids recur only after the duplicate check forgot them
 	stanzas := messageStream(pool, "")
 	ends := make([]int, 0, pool) // end offset of each stanza in stanzas
@@ -128,21 +166,9 @@ func benchTLS(b *testing.B, cfg Config, conns int) {
 		i += j
 		ends = append(ends, i)
 	}
-	clients := make([]*ccs.Conn, conns)
-	for i := range clients {
-		c, err := ccs.Dial(context.Background(), srv.Addr().String(), clientConfig(srv))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		clients[i] = c
-	}
-	quota := (b.N + conns - 1) / conns
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for _, c := range clients {
+		c.SetDeadline(time.Now().Add(time.Minute))
 		var acked atomic.Int64
 		notify := make(chan struct{}, 1)
 		wg.Add(2)
@@ -152,7 +178,9 @@ func benchTLS(b *testing.B, cfg Config, conns int) {
 			for sent < quota {
 				n := min(ccs.MaxPending-(sent-int(acked.Load())), quota-sent)
 				if n <= 0 {
-					<-notify
+					if _, ok := <-notify; !ok {
+						return // the reader failed
+					}
 					continue
 				}
 				// Stanzas next..next+n-1 of the pool, possibly wrapping.
@@ -163,7 +191,7 @@ func benchTLS(b *testing.B, cfg Config, conns int) {
 						from = ends[next-1]
 					}
 					if _, err := c.Write(stanzas[from:ends[next+k-1]]); err != nil {
-						b.Error(err)
+						tb.Error(err)
 						return
 					}
 					n -= k
@@ -174,6 +202,7 @@ func benchTLS(b *testing.B, cfg Config, conns int) {
 		}()
 		go func() { // reader: counts answers
 			defer wg.Done()
+			defer close(notify)
 			buf := make([]byte, 64<<10)
 			tag := []byte("</message>")
 			carry := 0
@@ -181,7 +210,7 @@ func benchTLS(b *testing.B, cfg Config, conns int) {
 			for got < quota {
 				n, err := c.Read(buf[carry:])
 				if err != nil {
-					b.Error(err)
+					tb.Error(err)
 					return
 				}
 				data := buf[:carry+n]
@@ -205,16 +234,6 @@ func benchTLS(b *testing.B, cfg Config, conns int) {
 		}()
 	}
 	wg.Wait()
-	el, cpu := time.Since(start), cpuTime()-cpu0
-	b.StopTimer()
-	b.ReportMetric(float64(quota*conns)/el.Seconds(), "acks/s")
-	// CPU time of the process (fake and client) per ACK: what the
-	// throughput would be on idle cores, whatever else the machine runs.
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(quota*conns), "cpu-ns/ack")
-	st := waitStats(b, srv, "every ACK counted", func(s Stats) bool { return s.Acks >= uint64(quota*conns) })
-	if st.WindowViolations != 0 {
-		b.Fatalf("window_violations %d; want 0", st.WindowViolations)
-	}
 }
 
 // cpuTime returns the user and system CPU time of the process so far.

@@ -43,9 +43,16 @@ const (
 	// to be sent per connection and per sender backlog; the oldest beyond
 	// it are discarded and counted in Stats.UpstreamDropped.
 	MaxQueuedUpstream = 10000
-	// DrainGrace is how long a connection draining with DrainAsNack waits
-	// for a message to NACK before it closes anyway, once nothing is pending.
-	DrainGrace = time.Second
+	// DefaultDrainGrace is Config.DrainGrace when zero: how long after the
+	// CONNECTION_DRAINING control message was written messages are still
+	// taken as being in the pipeline (sent before the client could see it).
+	DefaultDrainGrace = 100 * time.Millisecond
+	// DefaultDrainLinger is Config.DrainLinger when zero: how long a
+	// draining connection stays open at least.
+	DefaultDrainLinger = time.Second
+	// DrainLingerForever as Config.DrainLinger keeps draining connections
+	// open until the client closes them.
+	DrainLingerForever = time.Duration(math.MaxInt64)
 	// LingerTimeout is how long the fake waits for the client's stream end
 	// after it closed its own stream, before it closes the TCP connection.
 	LingerTimeout = 2 * time.Second
@@ -58,8 +65,10 @@ const (
 // with default credentials, a self-signed certificate and every fault off.
 type Config struct {
 	// SenderID and APIKey are the credentials accepted (SASL identity
-	// SENDER or SENDER@gcm.googleapis.com, password the key). Empty values
-	// take DefaultSenderID and DefaultAPIKey.
+	// SENDER, SENDER@gcm.googleapis.com or SENDER@fcm.googleapis.com,
+	// password the key). A client is answered from the domain it used: its
+	// identity's, else its stream header's "to" (see ccs.ServerHandshake).
+	// Empty values take DefaultSenderID and DefaultAPIKey.
 	SenderID, APIKey string
 
 	// TLS is the server's TLS configuration. Nil: a self-signed ECDSA P-256
@@ -84,15 +93,34 @@ type Config struct {
 	// stay unanswered), or D after it was bound.
 	DropEvery Every
 	// DrainEvery drains a connection once its N-th downstream message is
-	// answered, or D after it was bound: a CONNECTION_DRAINING control
-	// message (or, with DrainAsNack, a NACK CONNECTION_DRAINING for every
-	// later message), pending messages still answered, then
-	// </stream:stream> and close once none is pending (with DrainAsNack,
-	// once one NACK was sent or DrainGrace passed). Later messages are
-	// NACKed CONNECTION_DRAINING in both forms; no new upstream messages
-	// are sent on a draining connection.
+	// answered, or D after it was bound, as the protocol describes: a
+	// CONNECTION_DRAINING control message, and the connection stays open
+	// and keeps reading. Messages that arrive within DrainGrace after the
+	// control message was written were in the pipeline and are answered
+	// as usual; later ones are NACKed CONNECTION_DRAINING. No upstream
+	// message or receipt is sent on a draining connection: its queued and
+	// (once due for a resend) unacknowledged ones move to another
+	// connection of the sender, or to its next one. The stream ends
+	// (</stream:stream>) once nothing is pending and DrainLinger has
+	// passed since the drain began. With DrainAsNack there is no control
+	// message: every message after the drain point is NACKed
+	// CONNECTION_DRAINING.
 	DrainEvery  Every
 	DrainAsNack bool
+	// DrainGrace: see DrainEvery. Zero: DefaultDrainGrace; negative: none
+	// (every message read after the control message was written is
+	// NACKed).
+	DrainGrace time.Duration
+	// DrainLinger is how long a draining connection stays open at least
+	// (see DrainEvery). Zero: DefaultDrainLinger; negative: it closes as
+	// soon as nothing is pending; DrainLingerForever: never (for testing
+	// clients that wait for the server's close).
+	DrainLinger time.Duration
+
+	// WireForm is how the gcm element of the server's stanzas is written
+	// (ccs.WireDocumented: as the protocol document shows; WirePrefixed,
+	// WireDefaultNS: every one alike).
+	WireForm ccs.WireForm
 
 	// AuthTimeout closes connections that have not finished the TLS and
 	// stream handshake (authenticated and bound) in time. Zero:
@@ -104,8 +132,9 @@ type Config struct {
 	UpstreamRate float64
 	// UpstreamResend is how long an upstream message or receipt may stay
 	// unacknowledged before it is sent again. Zero: DefaultUpstreamResend.
-	// Unacknowledged ones are also sent again on the sender's next
-	// connection when their connection closes.
+	// Unacknowledged ones are also sent again on another connection of
+	// the sender (an open one, or its next one) when their connection
+	// closes, or drains (see DrainEvery).
 	UpstreamResend time.Duration
 
 	// Receipts sends a delivery receipt after the ACK of every message with
@@ -124,10 +153,9 @@ type Config struct {
 	// each).
 	TrackIDs bool
 
-	// StrictWindow closes a connection that sends a downstream message
-	// while 100 of its earlier ones are unanswered, with a
-	// policy-violation stream error. Without it such messages are only
-	// counted in Stats.WindowViolations.
+	// StrictWindow closes a connection that breaks the window (see
+	// Stats.WindowViolations) with a policy-violation stream error.
+	// Without it such messages are only counted.
 	StrictWindow bool
 
 	// CanonicalRate is the fraction (0..1) of ACKs that carry a
@@ -272,7 +300,7 @@ func validCode(s string) bool {
 	return true
 }
 
-// check validates c and fills defaults into a copy.
+// withDefaults validates c and fills defaults into a copy.
 func (c Config) withDefaults() (Config, error) {
 	if c.SenderID == "" {
 		c.SenderID = DefaultSenderID
@@ -307,6 +335,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: canonical rate %v is outside 0..1", ErrConfig, c.CanonicalRate)
 	case c.MaxStanza < 512:
 		return c, fmt.Errorf("%w: max stanza %d is below 512 bytes", ErrConfig, c.MaxStanza)
+	case c.WireForm > ccs.WireDefaultNS:
+		return c, fmt.Errorf("%w: wire form %d", ErrConfig, c.WireForm)
+	}
+	if c.DrainGrace == 0 {
+		c.DrainGrace = DefaultDrainGrace
+	}
+	if c.DrainLinger == 0 {
+		c.DrainLinger = DefaultDrainLinger
 	}
 	if err := checkNackRules(c.Nack); err != nil {
 		return c, err

@@ -33,9 +33,15 @@ const (
 	// framerReadSize is the framer's read size: one TLS record of
 	// plaintext at most arrives per read.
 	framerReadSize = 16 << 10
+	// flushAt is the size of the reply buffer at which it is written even
+	// though more input is readable, so that a client that never stops
+	// writing still gets answers. It holds the answers to far more than
+	// 100 messages, so a burst that breaks the window is read whole first.
+	flushAt = 32 << 10
 	// outKeep is the largest reply buffer kept between writes; a larger
 	// one (after a burst of upstream resends, say) is dropped after use.
-	outKeep = 32 << 10
+	// It leaves room for a read buffer's answers beyond flushAt.
+	outKeep = 64 << 10
 )
 
 // WriteTimeout is how long a write to a client may block (the client not
@@ -50,19 +56,21 @@ const (
 )
 
 // conn is one client connection. One goroutine owns it: it reads through
-// the Framer, whose reads come back to conn.Read; there, before blocking,
-// the replies of everything parsed so far are written in one TLS write,
-// and timed work (delayed answers, upstream, keepalives, periodic drops
-// and drains) runs, with the read deadline set to the next due time. So a
-// connection needs no lock, no writer goroutine and no timer per message.
+// the Framer, whose reads come back to conn.Read; there, once no input is
+// readable without waiting, the replies of everything parsed so far are
+// written in one TLS write, and timed work (delayed answers, upstream,
+// keepalives, periodic drops and drains) runs, with the read deadline set
+// to the next due time. So a connection needs no lock, no writer goroutine
+// and no timer per message.
 type conn struct {
 	net.Conn          // the TLS connection
 	s        *Server  // owner
 	cfg      *Config  // the server's configuration
 	raw      net.Conn // the TCP connection under TLS, for abrupt closes
+	in       *inConn  // the same, as TLS reads it (nil: no probe)
 	fr       *ccs.Framer
 	jid      []byte // the bound full JID, for stanza errors
-	bare     []byte // SENDER@gcm.googleapis.com, the "to" of upstream messages
+	toAttr   []byte // SENDER@domain, attribute-escaped: the "to" of upstream messages
 	backlog  *backlog
 	rng      *rand.Rand
 	seq      uint64 // connection number, from 1
@@ -76,6 +84,9 @@ type conn struct {
 	// wakeAt is the due time of the earliest held answer (0: none), for
 	// the server's waker; the waker sets it to 0 when it interrupts Read.
 	wakeAt atomic.Int64
+	// kicked is set by another goroutine that wants the timed work run
+	// now (upstream messages moved to this connection); see kick.
+	kicked atomic.Bool
 	stop   error // set by tick or a failed write: Read returns it
 	wdue   int64 // when the write deadline was last pushed forward
 
@@ -101,12 +112,13 @@ type conn struct {
 	dropAt        int64 // when --drop-every D drops, or 0
 	drainAt       int64 // when --drain-every D drains, or 0
 	draining      bool
-	drainStart    int64
-	drainNacks    uint64
+	drainStart    int64 // when the drain began
+	drainSent     int64 // when the control message was written, or 0
 
 	up         upState
 	upInterval int64 // ns between upstream messages, or 0
 	upNext     int64
+	upMove     []*upEntry // scratch for entries handed to the backlog
 
 	bufs *connBufs // the pooled state's holder, for recycleBufs
 	// spareFr is the framer of this connection's stream: a pooled one for
@@ -140,8 +152,12 @@ func (s *Server) newConn(tc net.Conn, raw net.Conn) *conn {
 }
 
 // Read is what the Framer reads from. Once the stream is bound it first
-// runs due timed work, writes every reply produced since the last read,
-// and arms the read deadline for the next timed work.
+// runs due timed work; then, while replies are waiting, it returns input
+// that is already readable; only when there is none does it write every
+// reply produced since the last write and wait, with the read deadline
+// armed for the next timed work. So a burst a client wrote is read whole
+// before it is answered (the window rule depends on it), and no answer is
+// held back while no input is ready.
 func (c *conn) Read(p []byte) (int, error) {
 	if c.phase != phaseRun {
 		return c.Conn.Read(p)
@@ -151,12 +167,24 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.now = c.s.clockNow()
 			c.tick()
 		}
+		if c.stop == errDrop {
+			return 0, errDrop
+		}
+		if len(c.out) > 0 && len(c.out) < flushAt && c.stop == nil {
+			if n := c.readReady(p); n > 0 {
+				return n, nil
+			}
+		}
 		c.publish() // before the write: a client never sees an answer before its count
 		if len(c.out) > 0 {
 			c.flush()
 		}
-		if c.draining && c.stop == nil {
-			c.checkDrained()
+		if c.draining && c.stop == nil && c.drained() {
+			// Input that raced the end is answered, not discarded.
+			if n := c.readReady(p); n > 0 {
+				return n, nil
+			}
+			c.stop = errDrained
 		}
 		if c.stop != nil {
 			return 0, c.stop
@@ -179,17 +207,34 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 }
 
-// flush writes out and counts its answers as released.
+// readReady reads into p what is readable without waiting, and returns
+// its length (0: nothing, or the connection cannot be probed).
+func (c *conn) readReady(p []byte) int {
+	if c.in == nil {
+		return 0
+	}
+	c.in.probe = true
+	n, _ := c.Conn.Read(p) // an error recurs at the next read (or was a timeout)
+	c.in.probe = false
+	if n > 0 && c.clock {
+		c.now = c.s.clockNow()
+	}
+	return n
+}
+
+// flush writes out and counts its answers as released. A write that
+// fails ends the connection; its answers stay counted as written.
 func (c *conn) flush() {
 	if now := c.s.clockNow(); now-c.wdue > int64(time.Second) { // push the deadline at most once a second
 		c.wdue = now
 		c.Conn.SetWriteDeadline(c.s.epoch.Add(time.Duration(now) + c.s.writeTimeout))
 	}
 	_, err := c.Conn.Write(c.out)
-	if err != nil {
-		c.delta[cAbandoned] += c.outAnswers
-	} else {
+	if err == nil {
 		c.released += c.outAnswers
+		if c.draining && c.drainSent == 0 {
+			c.drainSent = max(1, c.s.clockNow()) // the control message is out
+		}
 	}
 	c.outAnswers = 0
 	if cap(c.out) > outKeep {
@@ -230,7 +275,18 @@ func (c *conn) tick() {
 		c.delta[cKeepalives]++
 		c.nextKeepalive = now + ka
 	}
+	if c.kicked.Load() {
+		c.kicked.Store(false) // before pumpUpstream looks: a later kick is not lost
+	}
 	c.pumpUpstream()
+}
+
+// kick makes the connection run its timed work at once; any goroutine may
+// call it. The flag closes the race with arm, which may be setting a later
+// deadline at the same time: arm checks it after setting its own.
+func (c *conn) kick() {
+	c.kicked.Store(true)
+	c.Conn.SetReadDeadline(aLongTimeAgo)
 }
 
 // arm sets the read deadline to the next timed work, when it changed.
@@ -256,18 +312,21 @@ func (c *conn) arm() {
 	consider(c.dropAt)
 	if !c.draining {
 		consider(c.drainAt)
-	} else if c.cfg.DrainAsNack {
-		consider(c.drainStart + int64(DrainGrace))
+	} else if end, ok := c.lingerEnd(); ok {
+		consider(end)
 	}
-	if next == c.deadline {
-		return
+	if next != c.deadline {
+		c.deadline = next
+		if next < 0 {
+			c.Conn.SetReadDeadline(time.Time{})
+		} else {
+			c.Conn.SetReadDeadline(c.s.epoch.Add(time.Duration(next)))
+		}
 	}
-	c.deadline = next
-	if next < 0 {
-		c.Conn.SetReadDeadline(time.Time{})
-		return
+	if c.kicked.Load() {
+		c.Conn.SetReadDeadline(aLongTimeAgo)
+		c.deadline = -2
 	}
-	c.Conn.SetReadDeadline(c.s.epoch.Add(time.Duration(next)))
 }
 
 // release moves a held answer into out, followed by its receipt.
@@ -284,35 +343,12 @@ func (c *conn) release(h *held) {
 	c.held.put(h)
 }
 
-// drop closes the connection abruptly at the next read.
+// drop closes the connection abruptly, without writing what out holds:
+// Read returns errDrop before it writes anything, and finish counts the
+// unwritten answers as abandoned.
 func (c *conn) drop() {
 	c.delta[cDrops]++
-	c.out = c.out[:0]
 	c.stop = errDrop
-}
-
-// startDrain begins draining: the control message (unless DrainAsNack),
-// then every later downstream message is NACKed CONNECTION_DRAINING.
-func (c *conn) startDrain() {
-	c.draining = true
-	c.drainStart = c.now
-	c.delta[cDrains]++
-	if !c.cfg.DrainAsNack {
-		c.out = ccs.AppendControl(c.out, "CONNECTION_DRAINING")
-	}
-}
-
-// checkDrained ends a draining connection once every downstream message
-// has been answered on the wire (and, with DrainAsNack, once a NACK told
-// the client, or DrainGrace passed).
-func (c *conn) checkDrained() {
-	if c.received != c.released || c.held.len() > 0 || len(c.out) > 0 {
-		return
-	}
-	if c.cfg.DrainAsNack && c.drainNacks == 0 && c.now-c.drainStart < int64(DrainGrace) {
-		return
-	}
-	c.stop = errDrained
 }
 
 // run serves the bound stream until it ends, then closes the connection.
@@ -331,6 +367,7 @@ func (c *conn) run() {
 	}
 	c.upNext = c.now
 	if c.backlog != nil {
+		c.backlog.join(c)
 		c.adoptBacklog()
 	}
 	err := c.loop()
@@ -353,39 +390,42 @@ func (c *conn) loop() error {
 	}
 }
 
-// finish closes the connection as err requires.
+// finish closes the connection as err requires, and accounts for every
+// downstream message read and not answered.
 func (c *conn) finish(err error) {
 	var sx *ccs.SyntaxError
 	var se *streamErr
+	if c.backlog != nil {
+		c.backlog.leave(c) // no kick may cut the reads after the stream's end short
+	}
+	// Held answers die with their connection (answers are only valid on
+	// it), whatever ends it: a client that ends its stream gives up on its
+	// pending messages, and a stalled server stays stalled.
+	c.abandonHeld()
 	switch {
 	case errors.Is(err, errDrop):
-		c.abandon()
+		c.discardOut()
 		c.phase = phaseDone
+		c.countRest(cAbandoned)
 		c.raw.Close()
 	case errors.Is(err, errDrained):
-		// checkDrained let it end: every answer is on the wire
+		// drained let it end: every answer is on the wire
 		c.out = append(c.out, ccs.StreamEnd...)
-		c.endStream()
+		c.endStream(true)
 	case errors.Is(err, errClientEnd):
-		// A client that ends its stream gives up on its pending messages
-		// (answers are only valid on their connection): the held answers
-		// are dropped, not sent, so a stalled server stays stalled.
-		c.abandonHeld()
 		c.out = append(c.out, ccs.StreamEnd...)
-		c.endStream()
+		c.endStream(false) // nothing follows the client's end
 	case errors.As(err, &se):
-		c.abandon()
-		c.out = ccs.AppendStreamError(c.out[:0], se.cond, se.text)
+		c.out = ccs.AppendStreamError(c.out, se.cond, se.text)
 		c.delta[cStreamErrors]++
-		c.endStream()
+		c.endStream(true)
 	case errors.As(err, &sx):
 		c.logf("stream error %s to %s: %s", ccs.Condition(err), c.raw.RemoteAddr(), sx.Detail)
-		c.abandon()
-		c.out = ccs.AppendStreamError(c.out[:0], ccs.Condition(err), sx.Detail)
+		c.out = ccs.AppendStreamError(c.out, ccs.Condition(err), sx.Detail)
 		c.delta[cStreamErrors]++
-		c.endStream()
+		c.endStream(false) // nothing can be read past bad XML
 	default: // EOF, a reset, a failed write, the server closing
-		c.abandon()
+		c.discardOut() // empty: answers are written before every read that can fail
 		c.phase = phaseDone
 		c.raw.Close() // no TLS close_notify: it could block on a client that does not read
 	}
@@ -404,13 +444,53 @@ func (c *conn) abandonHeld() {
 	}
 }
 
-// abandon counts every downstream message not answered on the wire as
-// abandoned (held, or answered in out that is not going to be written)
-// when the connection is lost.
-func (c *conn) abandon() {
-	c.abandonHeld()
-	c.delta[cAbandoned] += c.outAnswers
-	c.outAnswers = 0
+// discardOut drops the replies in out, which are never going to be
+// written (the connection is dropped or lost). Their answers were counted in
+// delta, not yet published (publish always comes just before the write of
+// out), so they are taken back and counted as abandoned instead.
+func (c *conn) discardOut() {
+	if c.outAnswers > 0 {
+		c.delta[cAbandoned] += c.outAnswers
+		c.delta[cAcks], c.delta[cCanonical], c.delta[cStanzaErrors] = 0, 0, 0
+		clear(c.delta[numFixed:])
+		c.outAnswers = 0
+	}
+	c.out = c.out[:0]
+}
+
+// countRest counts the downstream messages among what the fake has read
+// from the client and not handled yet (no further read waits), as
+// received and in counter ctr, when the connection ends.
+func (c *conn) countRest(ctr int) {
+	c.Conn.SetReadDeadline(aLongTimeAgo)
+	c.countLeftover(ctr)
+}
+
+// countLeftover reads the client's stanzas after the fake stopped
+// handling them (phase done) until an error (a deadline, the end of the
+// stream or of the connection), and counts each downstream message as
+// received and in counter ctr: it is never answered. Their ids are
+// tracked (Config.TrackIDs) like any other.
+func (c *conn) countLeftover(ctr int) {
+	for {
+		st, err := c.fr.Next()
+		if err != nil || st.Kind == ccs.KindStreamEnd {
+			return
+		}
+		if st.Kind != ccs.KindMessage || !st.HasGCM || string(st.Type) == "error" {
+			continue
+		}
+		m := &c.msg
+		parsed := c.jr.Parse(st.GCM, m) == nil // if not, a downstream message to be answered with a stanza error
+		if parsed && m.Type != ccs.TypeNone {
+			continue // an ACK or another kind: not a downstream message
+		}
+		c.delta[cReceived]++
+		c.delta[ctr]++
+		if parsed && c.s.ids != nil && m.MessageID.Kind == ccs.JSONString && len(m.MessageID.Str) > 0 {
+			c.s.ids.add(hashID(c.s.seed, m.MessageID.Str))
+		}
+	}
 }
 
 // endStream writes out (which ends with the stream's closing tag), closes
@@ -418,20 +498,28 @@ func (c *conn) abandon() {
 // so that the client reads everything before the connection goes (an early
 // close with unread input would reset it). There is no TLS close_notify:
 // its write could block for seconds on a client that does not read, and
-// after </stream:stream> the client needs none.
-func (c *conn) endStream() {
+// after </stream:stream> the client needs none. With framed (the framer
+// can still read), the downstream messages the fake holds are counted as
+// abandoned, and those that arrive after its stream end as discarded.
+func (c *conn) endStream(framed bool) {
 	c.phase = phaseDone
+	if framed {
+		c.countRest(cAbandoned)
+	}
 	c.publish()
 	c.Conn.SetWriteDeadline(time.Now().Add(LingerTimeout))
 	_, err := c.Conn.Write(c.out)
-	if err != nil {
-		c.delta[cAbandoned] += c.outAnswers
-	} else {
+	if err == nil {
 		c.released += c.outAnswers
 		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
-		c.raw.SetReadDeadline(time.Now().Add(LingerTimeout))
+		deadline := time.Now().Add(LingerTimeout)
+		if framed {
+			c.Conn.SetReadDeadline(deadline)
+			c.countLeftover(cDiscarded)
+		}
+		c.raw.SetReadDeadline(deadline)
 		io.CopyN(io.Discard, c.raw, 4<<20)
 	}
 	c.outAnswers = 0
@@ -517,20 +605,27 @@ func (c *conn) message(st *ccs.Stanza) error {
 }
 
 // arrive counts a downstream message and applies the window, drop and
-// drain rules that do not depend on its content.
+// drain rules that do not depend on its content. The window rule: the
+// message breaks it when 100 earlier messages of the connection had no
+// answer written before the read that brought it (answers are written
+// only between reads, in Read).
 func (c *conn) arrive() error {
-	if c.received-c.released >= ccs.MaxPending {
+	pending := c.received - c.released
+	c.received++
+	c.delta[cReceived]++
+	if pending >= ccs.MaxPending {
 		c.delta[cWindowViolations]++
-		if c.cfg.StrictWindow {
+		switch {
+		case c.cfg.StrictWindow:
+			c.delta[cAbandoned]++
 			return &streamErr{cond: ccs.CondPolicyViolation, text: "more than 100 pending messages"}
-		}
-		if c.received-c.released >= MaxHeld {
+		case pending >= MaxHeld:
+			c.delta[cAbandoned]++
 			return &streamErr{cond: ccs.CondPolicyViolation, text: "far more than 100 pending messages"}
 		}
 	}
-	c.received++
-	c.delta[cReceived]++
 	if n := c.cfg.DropEvery.N; n > 0 && c.received == n {
+		c.delta[cAbandoned]++ // dropped with its connection, unanswered
 		c.drop()
 		return errDrop
 	}
@@ -545,7 +640,7 @@ func (c *conn) downstreamStanzaError(st *ccs.Stanza) error {
 		return err
 	}
 	start := len(c.out)
-	c.out = ccs.AppendStanzaError(c.out, st.ID, c.jid, st.GCM, c.desc)
+	c.out = c.s.form.AppendStanzaError(c.out, st.ID, c.jid, st.GCM, c.desc)
 	c.answered(start, cStanzaErrors, false, false, nil, nil)
 	c.afterAnswer()
 	return nil
@@ -601,13 +696,13 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 		c.desc = append(c.desc, '\n')
 		return c.downstreamStanzaError(st)
 	}
-	if err := c.arrive(); err != nil {
-		return err
-	}
 	s := c.s
 	h := hashID(s.seed, id.Str)
 	if s.ids != nil {
 		s.ids.add(h)
+	}
+	if err := c.arrive(); err != nil {
+		return err
 	}
 	var from []byte
 	switch {
@@ -621,9 +716,8 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 	var desc []byte
 	seen := c.recent.contains(h)
 	switch {
-	case c.draining:
+	case c.draining && c.drainNack():
 		code, desc = s.ixDraining, descDraining
-		c.drainNacks++
 	case seen:
 		code, desc = s.ixInvalidJSON, descDuplicate
 	default:
@@ -655,7 +749,7 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 
 	start := len(c.out)
 	if code >= 0 {
-		c.out = ccs.AppendNack(c.out, from, id.Str, s.codes[code], desc)
+		c.out = s.form.AppendNack(c.out, from, id.Str, s.codes[code], desc)
 		c.answered(start, numFixed+code, false, false, nil, nil)
 	} else {
 		var canonical []byte
@@ -663,7 +757,7 @@ func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
 			c.canon = appendCanonical(c.canon[:0], s, from)
 			canonical = c.canon
 		}
-		c.out = ccs.AppendAck(c.out, from, id.Str, canonical)
+		c.out = s.form.AppendAck(c.out, from, id.Str, canonical)
 		var regID []byte
 		if s.cfg.Receipts && m.DeliveryReceiptRequested.Kind == ccs.JSONBool &&
 			string(m.DeliveryReceiptRequested.Raw) == "true" {
@@ -691,7 +785,9 @@ func appendCanonical(dst []byte, s *Server, to []byte) []byte {
 }
 
 // clientAck settles an upstream message or receipt the app server ACKs,
-// answering a malformed ACK with a BAD_ACK NACK.
+// answering a malformed ACK with a BAD_ACK NACK. A receipt may be ACKed
+// with its id or with the id stripped of "dr2:" (as some client libraries
+// send it).
 func (c *conn) clientAck(m *ccs.Message) {
 	id, to := &m.MessageID, &m.To
 	if id.Kind != ccs.JSONString || len(id.Str) == 0 || to.Kind != ccs.JSONString {
@@ -700,32 +796,48 @@ func (c *conn) clientAck(m *ccs.Message) {
 	}
 	u := &c.up
 	e := u.unacked[hashID(c.s.seed, id.Str)]
+	unprefixed := false
 	if e == nil || !bytes.Equal(e.id, id.Str) {
-		c.delta[cUnknownAcks]++
-		return
+		e = nil
+		if !bytes.HasPrefix(id.Str, receiptPrefix) {
+			c.scratch = append(append(c.scratch[:0], receiptPrefix...), id.Str...)
+			if r := u.unacked[hashID(c.s.seed, c.scratch)]; r != nil && r.receipt && bytes.Equal(r.id, c.scratch) {
+				e, unprefixed = r, true
+			}
+		}
+		if e == nil {
+			c.delta[cUnknownAcks]++
+			return
+		}
 	}
 	if !bytes.Equal(e.ackTo, to.Str) {
 		c.badAck(m, descBadAckTo)
 		return
 	}
 	u.unlink(e)
-	if e.receipt {
+	switch {
+	case unprefixed:
 		c.delta[cReceiptsAcked]++
-	} else {
+		c.delta[cReceiptsAckedUnprefixed]++
+	case e.receipt:
+		c.delta[cReceiptsAcked]++
+	default:
 		c.delta[cUpstreamAcked]++
 	}
 	u.put(e)
 }
 
-// badAck answers a malformed ACK.
+var receiptPrefix = []byte(ccs.ReceiptIDPrefix)
+
+// badAck answers a malformed ACK with a BAD_ACK NACK (counted in BadAcks,
+// not among the NACKs of downstream messages).
 func (c *conn) badAck(m *ccs.Message, desc []byte) {
 	c.delta[cBadAcks]++
-	c.delta[numFixed+c.s.ixBadAck]++
 	id := m.MessageID.Str
 	if m.MessageID.Kind != ccs.JSONString {
 		id = m.MessageID.Raw
 	}
-	c.out = ccs.AppendNack(c.out, m.To.Str, id, "BAD_ACK", desc)
+	c.out = c.s.form.AppendNack(c.out, m.To.Str, id, "BAD_ACK", desc)
 }
 
 // Descriptions of the NACKs the fake sends for its own reasons.

@@ -7,15 +7,57 @@
 // and counts what it saw (Stats), including the exact set of message ids
 // across connections for proving a load driver's accounting.
 //
+// # Where real clients look
+//
+// Logins: a client may authenticate as SENDER, SENDER@gcm.googleapis.com
+// or SENDER@fcm.googleapis.com (FCM-era clients) and name either domain
+// in its stream header; it is answered from the domain it used (stream
+// header, bound JID, the "to" of its upstream messages and receipts).
+//
+// Draining follows the protocol text: after CONNECTION_DRAINING the
+// connection stays open and keeps reading; what was in the pipeline (sent
+// within Config.DrainGrace of the control message) is answered as usual,
+// later messages get NACK CONNECTION_DRAINING; no upstream message or
+// receipt is sent there, and those not ACKed move to another connection of
+// the sender (or its next one); the stream ends once nothing is pending
+// and Config.DrainLinger has passed.
+//
+// The window: a downstream message is a violation when, as the fake reads
+// it, 100 earlier messages of its connection have no answer written before
+// that read. No server can know whether a client read an answer, only
+// whether it could have; a client that keeps to the window never trips
+// the rule, at any delay and load. To see as much as the rule allows, the
+// fake writes its answers only when no more input is readable without
+// waiting, so a burst is read whole before it is answered. A client that
+// writes one message at a time is answered as fast as it writes; an ACK
+// delay of a few milliseconds is what exposes it.
+//
+// Receipt ACKs are accepted with the receipt's id ("dr2:"+original id) or
+// without the prefix, as Google's Go client library sends them
+// (Stats.ReceiptsAckedUnprefixed). Config.WireForm chooses how the gcm
+// element of the fake's stanzas is written (the protocol document's mixed
+// forms, all prefixed, or none), so that a client can be shown to match
+// namespaces rather than text.
+//
+// Every downstream message read ends in one outcome: Received == Acks +
+// Nacks + StanzaErrors + Abandoned + Discarded (Stats.CheckIdentity), where
+// Abandoned are those whose connection ended before they were answered
+// and Discarded those that arrived after the fake ended their stream.
+//
+// # Speed
+//
 // It is built to never be what limits a measurement: each connection is
-// one goroutine that parses a whole read buffer, appends every reply into
-// one reused buffer and writes it once before reading again; timed work
-// (delayed answers from a per-connection heap, upstream messages,
-// keepalives) runs in the same goroutine, woken by the read deadline
-// (delayed answers are made punctual by one waker thread per server, since
-// the runtime's timers are only millisecond-precise). The
-// path of a downstream message allocates nothing and takes no lock (unless
-// Config.TrackIDs or Config.DeviceRate, which share sharded tables).
+// one goroutine that parses everything a client has sent, appends every
+// reply into one reused buffer and writes it once no more input is
+// readable (or the buffer has grown past 32 KiB); it knows more input is
+// readable by reading through TLS in a mode where the socket is read
+// without waiting (see inConn). Timed work (delayed answers from a
+// per-connection heap, upstream messages, keepalives, drains) runs in the
+// same goroutine, woken by the read deadline (delayed answers are made
+// punctual by one waker thread per server, since the runtime's timers are
+// only millisecond-precise). The path of a downstream message allocates
+// nothing and takes no lock (unless Config.TrackIDs or Config.DeviceRate,
+// which share sharded tables).
 //
 // Use it embedded:
 //

@@ -144,7 +144,7 @@ func TestKeepalive(t *testing.T) {
 
 func TestDrainControl(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, Config{DrainEvery: Every{N: 3}, AckDelay: 20 * time.Millisecond})
+	srv := startServer(t, Config{DrainEvery: Every{N: 3}, AckDelay: 20 * time.Millisecond, DrainLinger: -1})
 	c := dial(t, srv)
 	for i := range 3 {
 		c.send(msg(fmt.Sprintf("m-%d", i)))
@@ -165,7 +165,8 @@ func TestDrainControl(t *testing.T) {
 		}
 	}
 	// The control message follows the third message; its pending answers
-	// (held by the ack delay) still come, then the stream ends.
+	// (held by the ack delay) still come, then the stream ends (at once:
+	// no linger).
 	if strings.Join(got, ",") != "control,ack,ack,ack,end" || !sawEnd || !errors.Is(err, io.EOF) {
 		t.Fatalf("got %v then %v; want control, 3 acks, the stream end", got, err)
 	}
@@ -178,7 +179,7 @@ func TestDrainControl(t *testing.T) {
 
 func TestDrainAsNack(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, Config{DrainEvery: Every{N: 2}, DrainAsNack: true})
+	srv := startServer(t, Config{DrainEvery: Every{N: 2}, DrainAsNack: true, DrainLinger: 100 * time.Millisecond})
 	c := dial(t, srv)
 	c.send(msg("m-0"))
 	c.send(msg("m-1"))
@@ -194,7 +195,7 @@ func TestDrainAsNack(t *testing.T) {
 
 func TestDrainAfterDuration(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, Config{DrainEvery: Every{D: 30 * time.Millisecond}})
+	srv := startServer(t, Config{DrainEvery: Every{D: 30 * time.Millisecond}, DrainLinger: 50 * time.Millisecond})
 	c := dial(t, srv)
 	c.send(msg("m-0"))
 	wantAck(t, c.next(), "m-0")

@@ -18,7 +18,8 @@ var (
 )
 
 // fuzzServer returns one of two servers shared by fuzz runs: everything
-// answered at once, or with delays, upstream and draining.
+// answered at once (draining, prefixed stanzas), or with delays, upstream,
+// draining by NACKs, a strict window and drops.
 func fuzzServer(t testing.TB, i int) *Server {
 	fuzzOnce.Do(func() {
 		common := Config{
@@ -27,11 +28,12 @@ func fuzzServer(t testing.TB, i int) *Server {
 			Nack: []NackRule{{"SERVICE_UNAVAILABLE", 0.1}, {"WEIRD_CODE", 0.1}},
 		}
 		a := common
-		a.DrainEvery = Every{N: 7}
+		a.DrainEvery, a.DrainLinger, a.WireForm = Every{N: 7}, -1, ccs.WirePrefixed
 		a.MaxStanza = 4096
 		b := common
 		b.AckDelay, b.AckJitter, b.UpstreamRate, b.Keepalive = time.Microsecond, time.Microsecond, 1e6, time.Microsecond
 		b.DrainAsNack, b.DrainEvery, b.StrictWindow = true, Every{N: 5}, true
+		b.DropEvery = Every{N: 40}
 		for k, cfg := range []Config{a, b} {
 			srv, err := New(cfg)
 			if err != nil {
@@ -72,6 +74,7 @@ func FuzzServerInput(f *testing.F) {
 		c, mc := memServerConn(t, srv, input)
 		c.run()
 		checkOutput(t, mc.out.Bytes())
+		checkConnIdentity(t, c)
 	})
 }
 

@@ -36,11 +36,40 @@ func startServer(t testing.TB, cfg Config) *Server {
 		if err := <-done; err != nil {
 			t.Errorf("Serve returned %v after Close; want nil", err)
 		}
+		checkIdentity(t, srv)
 	})
 	for srv.Addr() == nil {
 		time.Sleep(time.Millisecond)
 	}
 	return srv
+}
+
+// checkIdentity fails the test unless the accounting identity of srv,
+// closed, holds: every downstream message it read has one outcome. Every
+// server a test starts is checked (startServer does it when the test ends).
+func checkIdentity(t testing.TB, srv *Server) {
+	t.Helper()
+	st := srv.Stats()
+	checkStatsIdentity(t, &st)
+}
+
+// checkConnIdentity is checkIdentity for a connection served by
+// memServerConn, which no server counts.
+func checkConnIdentity(t testing.TB, c *conn) {
+	t.Helper()
+	st := Stats{Nacks: map[string]uint64{}}
+	c.s.fill(&st, func(i int) uint64 { return c.pub[i].Load() })
+	checkStatsIdentity(t, &st)
+}
+
+func checkStatsIdentity(t testing.TB, st *Stats) {
+	t.Helper()
+	if err := st.CheckIdentity(); err != nil {
+		t.Errorf("CheckIdentity: %v (stats %+v)", err, *st)
+	}
+	if st.ActiveConnections != 0 {
+		t.Errorf("identity checked with %d connections open", st.ActiveConnections)
+	}
 }
 
 // client is a test's CCS client: a ccs.Conn and a reader with deadlines.
@@ -97,10 +126,11 @@ func (c *client) ack(to, id string) {
 // item is a copy of one item the server sent.
 type item struct {
 	Kind                               ccs.Kind
-	Type, ID                           string
+	Type, ID, To, From                 string
 	GCM                                string
 	ErrorCondition, ErrorText, ErrCode string
 	Child                              string
+	Raw                                string
 	JSON                               map[string]any
 }
 
@@ -126,9 +156,9 @@ func (c *client) nextErr(wait time.Duration) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
-	it := item{Kind: st.Kind, Type: string(st.Type), ID: string(st.ID), GCM: string(st.GCM),
-		ErrorCondition: string(st.ErrorCondition), ErrorText: string(st.ErrorText),
-		ErrCode: string(st.ErrorCode), Child: string(st.Child)}
+	it := item{Kind: st.Kind, Type: string(st.Type), ID: string(st.ID), To: string(st.To), From: string(st.From),
+		GCM: string(st.GCM), ErrorCondition: string(st.ErrorCondition), ErrorText: string(st.ErrorText),
+		ErrCode: string(st.ErrorCode), Child: string(st.Child), Raw: string(st.Raw)}
 	if st.HasGCM && it.Type != "error" {
 		if err := json.Unmarshal(st.GCM, &it.JSON); err != nil {
 			c.t.Fatalf("server sent a payload that is not JSON: %q: %v", st.GCM, err)
@@ -278,7 +308,7 @@ func memServerConn(t testing.TB, srv *Server, input []byte) (*conn, *memConn) {
 		t.Fatalf("memServerConn: header: %v", err)
 	}
 	c.jid = []byte(srv.cfg.SenderID + "@gcm.googleapis.com/fuzz01234567")
-	c.bare = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
+	c.toAttr = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
 	c.pub = make(counters, len(srv.totals))
 	c.delta = make([]uint64, len(srv.totals))
 	if srv.cfg.UpstreamRate > 0 || srv.cfg.Receipts {

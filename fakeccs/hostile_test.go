@@ -264,7 +264,10 @@ func TestHostileClientNeverReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		srv.Close()
+		checkIdentity(t, srv)
+	}()
 	for srv.Addr() == nil {
 		time.Sleep(time.Millisecond)
 	}

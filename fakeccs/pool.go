@@ -8,11 +8,13 @@ const maxPooledHelds = 2 * ccs.MaxPending
 // connBufs is the per-connection state that a closed connection leaves
 // for the next one: the stanza framer (Reset for the next stream), the
 // reply buffer, the recent-id tables, the held answers' free list, the
-// counters' delta and scratch buffers. A server
+// counters' delta, scratch buffers and the list of upstream entries moved
+// to the sender's backlog. A server
 // keeps them in a sync.Pool, so that connection churn (--drain-every,
 // --drop-every, reconnecting clients) does not allocate them anew; what
 // the pool holds is bounded (outKeep for the reply buffer, 2*RecentIDs
-// slots per recent-id table, maxPooledHelds helds).
+// slots per recent-id table, maxPooledHelds helds, 2*MaxUnackedUpstream
+// moved entries).
 type connBufs struct {
 	fr                   *ccs.Framer
 	out                  []byte
@@ -20,6 +22,7 @@ type connBufs struct {
 	held                 heldQueue
 	delta                []uint64
 	desc, canon, scratch []byte
+	upMove               []*upEntry
 }
 
 // takeBufs gives c the state of a closed connection, or fresh state.
@@ -30,6 +33,7 @@ func (s *Server) takeBufs(c *conn) {
 	}
 	c.out, c.recent, c.held, c.delta = b.out, b.recent, b.held, b.delta
 	c.desc, c.canon, c.scratch = b.desc, b.canon, b.scratch
+	c.upMove = b.upMove
 	c.spareFr = b.fr
 	*b = connBufs{}
 	c.bufs = b
@@ -59,10 +63,14 @@ func (s *Server) recycleBufs(c *conn) {
 	b.delta = c.delta
 	clear(b.delta)
 	b.desc, b.canon, b.scratch = c.desc[:0], c.canon[:0], c.scratch[:0]
+	if cap(c.upMove) <= 2*MaxUnackedUpstream {
+		clear(c.upMove[:cap(c.upMove)])
+		b.upMove = c.upMove[:0]
+	}
 	// The framer the handshake used (a pooled one Reset, or a new one).
 	b.fr = c.spareFr
 	c.spareFr, c.fr = nil, nil
 	c.out, c.recent, c.held, c.delta = nil, recentIDs{}, heldQueue{}, nil
-	c.desc, c.canon, c.scratch = nil, nil, nil
+	c.desc, c.canon, c.scratch, c.upMove = nil, nil, nil, nil
 	s.bufs.Put(b)
 }

@@ -27,6 +27,7 @@ type Server struct {
 	pool    *x509.CertPool
 	epoch   time.Time // connection clocks count ns from here
 	seed    maphash.Seed
+	form    ccs.WireForm
 	timed   bool // some feature needs per-connection timed work
 	// writeTimeout is WriteTimeout (shorter in tests).
 	writeTimeout time.Duration
@@ -81,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		epoch:   time.Now(),
 		seed:    maphash.MakeSeed(),
+		form:    cfg.WireForm,
 		lns:     map[net.Listener]struct{}{},
 		raws:    map[net.Conn]struct{}{},
 		conns:   map[*conn]struct{}{},
@@ -294,13 +296,15 @@ func (s *Server) serveConn(raw net.Conn) {
 	}()
 	deadline := time.Now().Add(s.cfg.AuthTimeout)
 	raw.SetDeadline(deadline)
-	tc := tls.Server(raw, s.tlsCfg)
+	in := newInConn(raw)
+	tc := tls.Server(in, s.tlsCfg)
 	if err := tc.Handshake(); err != nil {
 		s.handshakeFailures.Add(1)
 		s.logf("fakeccs: TLS handshake with %s: %v", raw.RemoteAddr(), err)
 		return
 	}
 	c := s.newConn(tc, raw)
+	c.in = in
 	defer s.recycleBufs(c)
 	sc, err := ccs.ServerHandshake(c, ccs.ServerConfig{
 		Authenticate: s.authenticate,
@@ -324,7 +328,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	c.fr = sc.Framer
 	c.spareFr = sc.Framer
 	c.jid = []byte(sc.JID)
-	c.bare = []byte(sc.SenderID + "@" + ccs.Domain)
+	c.toAttr = ccs.AppendAttrEscaped(nil, []byte(sc.SenderID+"@"+sc.Domain))
 	if s.cfg.UpstreamRate > 0 || s.cfg.Receipts {
 		c.backlog = s.senderBacklog(sc.SenderID)
 	}

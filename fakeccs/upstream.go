@@ -3,6 +3,7 @@ package fakeccs
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ccsbench/ccsbench/ccs"
 )
@@ -17,15 +18,22 @@ const (
 	upstreamDevices = 64
 )
 
+// upPrefix starts every upstream message and receipt (ccs.AppendUpstream,
+// ccs.AppendReceipt); the app server's JID follows. An entry keeps its
+// stanza without it and without the JID, which each connection writes
+// with its own login domain, so that an entry can move to a connection
+// that logged in to the other domain.
+const upPrefix = `<message to="`
+
 // upEntry is an upstream message or delivery receipt the fake sends and
 // the app server must ACK: kept until ACKed, sent again after
-// Config.UpstreamResend, and handed to the sender's next connection when
-// its connection closes.
+// Config.UpstreamResend, and handed to another connection of the sender
+// (or its next one) when its connection drains or closes.
 type upEntry struct {
 	hash       uint64
 	id         []byte // message_id, as the ACK must carry it
 	ackTo      []byte // the "to" the ACK must carry: the message's "from"
-	stanza     []byte // the encoded stanza
+	stanza     []byte // the encoded stanza after upPrefix and the JID
 	receipt    bool
 	everSent   bool  // sent before, on this or an earlier connection
 	sentAt     int64 // when last sent on this connection (ns since epoch)
@@ -117,10 +125,14 @@ func (u *upState) unlink(e *upEntry) {
 }
 
 // backlog holds a sender's upstream messages and receipts that were not
-// ACKed on a connection that closed, for the sender's next connection.
+// ACKed on a connection that drained or closed, for another connection
+// of the sender: one that is open (woken to take them) or the next one.
 type backlog struct {
 	mu      sync.Mutex
 	entries []*upEntry
+	n       atomic.Int64 // len(entries), read without the lock
+	conns   []*conn      // the sender's connections that take upstream messages
+	next    int          // round robin over conns
 }
 
 // senderBacklog returns the backlog of a sender id, made on first use.
@@ -135,25 +147,88 @@ func (s *Server) senderBacklog(sender string) *backlog {
 	return b
 }
 
-// adoptBacklog moves the sender's backlog into the connection's queue.
-func (c *conn) adoptBacklog() {
-	b := c.backlog
+// join makes c one of the connections that take the backlog.
+func (b *backlog) join(c *conn) {
+	b.mu.Lock()
+	b.conns = append(b.conns, c)
+	b.mu.Unlock()
+}
+
+// leave removes c (draining or closing) from the connections that take
+// the backlog, waking another one if entries wait.
+func (b *backlog) leave(c *conn) {
+	b.mu.Lock()
+	for i, x := range b.conns {
+		if x == c {
+			last := len(b.conns) - 1
+			b.conns[i] = b.conns[last]
+			b.conns[last] = nil
+			b.conns = b.conns[:last]
+			break
+		}
+	}
+	if len(b.entries) > 0 {
+		b.wakeLocked()
+	}
+	b.mu.Unlock()
+}
+
+// add appends entries, oldest first, keeping at most MaxQueuedUpstream,
+// wakes one connection to take them, and returns how many were dropped.
+func (b *backlog) add(entries []*upEntry) (dropped int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.entries = append(b.entries, entries...)
+	if over := len(b.entries) - MaxQueuedUpstream; over > 0 {
+		clear(b.entries[:over])
+		b.entries = b.entries[over:]
+		dropped = over
+	}
+	b.n.Store(int64(len(b.entries)))
+	b.wakeLocked()
+	return dropped
+}
+
+// wakeLocked kicks one of the connections that take the backlog.
+func (b *backlog) wakeLocked() {
+	if len(b.conns) == 0 {
+		return
+	}
+	b.next = (b.next + 1) % len(b.conns)
+	b.conns[b.next].kick()
+}
+
+// take removes and returns every entry.
+func (b *backlog) take() []*upEntry {
 	b.mu.Lock()
 	entries := b.entries
 	b.entries = nil
+	b.n.Store(0)
 	b.mu.Unlock()
-	for _, e := range entries {
+	return entries
+}
+
+// adoptBacklog moves the sender's backlog into the connection's queue.
+func (c *conn) adoptBacklog() {
+	for _, e := range c.backlog.take() {
 		if c.up.enqueue(e) {
 			c.delta[cUpstreamDropped]++
 		}
 	}
 }
 
+// handOff moves entries to the sender's backlog.
+func (c *conn) handOff(entries []*upEntry) {
+	if len(entries) > 0 {
+		c.delta[cUpstreamDropped] += uint64(c.backlog.add(entries))
+	}
+}
+
 // leaveBacklog hands every unacked and queued entry to the sender's
-// backlog, oldest first, keeping at most MaxQueuedUpstream.
+// backlog, oldest first, when the connection closes.
 func (c *conn) leaveBacklog() {
 	u := &c.up
-	var moved []*upEntry
+	moved := c.upMove[:0]
 	for e := u.head; e != nil; {
 		next := e.next
 		e.prev, e.next = nil, nil
@@ -165,18 +240,9 @@ func (c *conn) leaveBacklog() {
 	for u.queued() > 0 {
 		moved = append(moved, u.pop())
 	}
-	if len(moved) == 0 {
-		return
-	}
-	b := c.backlog
-	b.mu.Lock()
-	b.entries = append(b.entries, moved...)
-	if over := len(b.entries) - MaxQueuedUpstream; over > 0 {
-		clear(b.entries[:over])
-		b.entries = b.entries[over:]
-		c.delta[cUpstreamDropped] += uint64(over)
-	}
-	b.mu.Unlock()
+	c.handOff(moved)
+	clear(moved)
+	c.upMove = moved[:0]
 }
 
 var upCategory = []byte(UpstreamCategory)
@@ -192,10 +258,10 @@ func (c *conn) newUpstream() {
 	c.scratch = append(c.scratch[:0], `{"seq":"`...)
 	c.scratch = strconv.AppendUint(c.scratch, seq, 10)
 	c.scratch = append(c.scratch, `","source":"fakeccs"}`...)
-	e.stanza = ccs.AppendUpstream(e.stanza[:0], &ccs.Upstream{
-		To: c.bare, Category: upCategory, From: e.ackTo, ID: e.id,
+	e.stanza = cutTo(c.s.form.AppendUpstream(e.stanza[:0], &ccs.Upstream{
+		Category: upCategory, From: e.ackTo, ID: e.id,
 		Data: c.scratch, TTL: UpstreamTTL,
-	})
+	}))
 	e.hash = hashID(c.s.seed, e.id)
 	if c.up.enqueue(e) {
 		c.delta[cUpstreamDropped]++
@@ -208,23 +274,52 @@ func (c *conn) newReceipt(regID, origID []byte) {
 	e.receipt = true
 	e.id = append(append(e.id[:0], ccs.ReceiptIDPrefix...), origID...)
 	e.ackTo = append(e.ackTo[:0], ccs.Domain...)
-	e.stanza = ccs.AppendReceipt(e.stanza[:0], &ccs.Receipt{
-		To: c.bare, Category: upCategory, RegistrationID: regID,
+	e.stanza = cutTo(c.s.form.AppendReceipt(e.stanza[:0], &ccs.Receipt{
+		Category: upCategory, RegistrationID: regID,
 		OriginalMessageID: origID, SentMillis: c.s.wallMillis(c.now),
-	})
+	}))
 	e.hash = hashID(c.s.seed, e.id)
 	if c.up.enqueue(e) {
 		c.delta[cUpstreamDropped]++
 	}
 }
 
+// cutTo removes upPrefix from a stanza encoded with an empty "to" (it
+// then starts with the attribute's closing quote), in place.
+func cutTo(stanza []byte) []byte {
+	return stanza[:copy(stanza, stanza[len(upPrefix):])]
+}
+
 // pumpUpstream sends what is due: resends of entries unacked for too
-// long, queued entries, and new upstream messages at Config.UpstreamRate,
-// while fewer than MaxUnackedUpstream are unacked.
+// long, queued entries (the sender's backlog first taken over), and new
+// upstream messages at Config.UpstreamRate, while fewer than
+// MaxUnackedUpstream are unacked. A draining connection sends none: it
+// hands its queued entries, and its unacked ones once due for a resend,
+// to the sender's backlog (until then their ACKs are valid here).
 func (c *conn) pumpUpstream() {
 	u := &c.up
 	now := c.now
 	resend := int64(c.s.cfg.UpstreamResend)
+	if c.draining {
+		if c.backlog == nil {
+			return
+		}
+		moved := c.upMove[:0]
+		for e := u.head; e != nil && e.sentAt+resend <= now; e = u.head {
+			u.unlink(e)
+			moved = append(moved, e)
+		}
+		for u.queued() > 0 {
+			moved = append(moved, u.pop())
+		}
+		c.handOff(moved)
+		clear(moved)
+		c.upMove = moved[:0]
+		return
+	}
+	if c.backlog != nil && c.backlog.n.Load() > 0 {
+		c.adoptBacklog()
+	}
 	for e := u.head; e != nil && e.sentAt+resend <= now; e = u.head {
 		u.unlink(e)
 		c.sendUp(e, now)
@@ -232,7 +327,7 @@ func (c *conn) pumpUpstream() {
 	for u.queued() > 0 && len(u.unacked) < MaxUnackedUpstream {
 		c.sendUp(u.pop(), now)
 	}
-	if c.upInterval == 0 || c.draining { // no new upstream on a draining connection
+	if c.upInterval == 0 {
 		return
 	}
 	for c.upNext <= now && len(u.unacked) < MaxUnackedUpstream {
@@ -253,6 +348,8 @@ func (c *conn) sendUp(e *upEntry, now int64) {
 		c.up.put(e)
 		return
 	}
+	c.out = append(c.out, upPrefix...)
+	c.out = append(c.out, c.toAttr...)
 	c.out = append(c.out, e.stanza...)
 	switch {
 	case e.everSent:

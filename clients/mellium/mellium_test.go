@@ -260,15 +260,23 @@ func TestDialErrors(t *testing.T) {
 // localpart that the library's PLAIN would send.
 func TestLoginIdentity(t *testing.T) {
 	t.Parallel()
-	var identity string
-	s := startScripted(t, func(id, _ string) bool { identity = id; return true }, func(t *testing.T, sc *ccs.ServerConn) {})
-	c, err := NewTransport(s.addr, s.cfg).Dial(context.Background(), 0)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	c.Close()
-	s.wait(t)
-	if want := s.cfg.SenderID + "@" + ccs.Domain; identity != want {
-		t.Errorf("SASL identity = %q; want %q", identity, want)
+	for _, domain := range []string{"", ccs.Domain, ccs.FCMDomain} {
+		var identity string
+		s := startScripted(t, func(id, _ string) bool { identity = id; return true }, func(t *testing.T, sc *ccs.ServerConn) {})
+		cfg := s.cfg
+		cfg.LoginDomain = domain
+		c, err := NewTransport(s.addr, cfg).Dial(context.Background(), 0)
+		if err != nil {
+			t.Fatalf("Dial with login domain %q: %v", domain, err)
+		}
+		c.Close()
+		s.wait(t)
+		want := s.cfg.SenderID + "@" + ccs.Domain
+		if domain != "" {
+			want = s.cfg.SenderID + "@" + domain
+		}
+		if identity != want {
+			t.Errorf("login domain %q: SASL identity = %q; want %q", domain, identity, want)
+		}
 	}
 }

@@ -27,7 +27,8 @@ const readSize = 32 << 10
 // NewTransport returns a driver.Transport whose connections are
 // mellium.im/xmpp sessions: TLS from the first byte to addr with cfg.TLS
 // (nil: system roots, server name from addr), SASL PLAIN with the identity
-// SENDER@gcm.googleapis.com and cfg.APIKey as the password, resource
+// SENDER@DOMAIN (DOMAIN is cfg.LoginDomain, by default gcm.googleapis.com,
+// and also the stream's domain) and cfg.APIKey as the password, resource
 // binding (cfg.Resource, or one the server chooses), the whole handshake
 // bounded by cfg.Timeout (default ccs.DefaultHandshakeTimeout). cfg.Session
 // and cfg.Framer are not used: the library binds without the optional
@@ -76,13 +77,17 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 	}
 	nc.r = bufio.NewReaderSize(nc.Conn, readSize)
 
+	domain := t.cfg.LoginDomain
+	if domain == "" {
+		domain = ccs.Domain
+	}
 	local, identity := t.cfg.SenderID, t.cfg.SenderID
 	if at := strings.IndexByte(local, '@'); at >= 0 {
 		local = local[:at]
 	} else {
-		identity += "@" + ccs.Domain
+		identity += "@" + domain
 	}
-	origin, err := jid.New(local, ccs.Domain, t.cfg.Resource)
+	origin, err := jid.New(local, domain, t.cfg.Resource)
 	if err != nil {
 		nc.Close()
 		return nil, &ccs.HandshakeError{Stage: "stream", Err: fmt.Errorf("%w: sender id %q is not a JID localpart: %w", ccs.ErrUnexpected, local, err)}

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
 )
 
@@ -40,15 +41,54 @@ Without --cert/--key it makes a self-signed ECDSA certificate for 127.0.0.1
 and localhost; --cert-out FILE writes it for clients to trust (ccsbench run
 --ca FILE). Credentials default to sender id ` + fakeccs.DefaultSenderID + ` and the public test
 key "` + fakeccs.DefaultAPIKey + `"; --sender-id/--api-key or CCSBENCH_SENDER_ID/CCSBENCH_API_KEY
-set others (a key you set is never printed).
+set others (a key you set is never printed). A client may log in as SENDER,
+SENDER@gcm.googleapis.com or SENDER@fcm.googleapis.com, and name either
+domain in its stream header; it is answered from the domain it used (stream
+header, bound JID, the "to" of upstream messages and receipts).
 
 Periods (--drop-every, --drain-every) are a message count per connection
 (1000) or a duration (30s). --nack takes CODE=RATE,... with any code, known
 or not, and rates (0..1) summing to at most 1. Registration-id patterns are
 globs where * matches any run of characters and ? one character.
 
-Exit status: 0 after a clean stop, 1 when the server cannot start or fails,
-2 on bad usage.
+Draining (--drain-every) is as the protocol describes it: a
+CONNECTION_DRAINING control message, and the connection stays open and keeps
+reading. Messages that arrive within --drain-grace after it were in the
+pipeline and are answered as usual; later ones are NACKed
+CONNECTION_DRAINING. No upstream message or receipt is sent on a draining
+connection: those it has not had ACKed move to another connection of the
+sender, or to its next one. The stream ends once nothing is pending and
+--drain-linger has passed since the drain began (0: at once; never: the
+client must close it). --drain-as-nack drains without the control message:
+every later message is NACKed CONNECTION_DRAINING.
+
+The window: a message is a window violation when, as the fake reads it, 100
+earlier messages of its connection have no answer written before that read
+(--strict-window closes the connection on the first). A client that keeps to
+the window never trips it, at any delay or load. The fake reads all the
+input a client has sent before it writes the answers, so a burst of more
+than 100 messages is caught even at zero delay; but a client that writes a
+message at a time is answered as fast as it writes, so an --ack-delay of a
+few milliseconds is what reliably exposes a client without flow control.
+
+Receipt ACKs may carry the receipt's id (dr2:...) or the id without dr2:, as
+some client libraries send them; both count in receipts_acked, the second
+also in receipts_acked_unprefixed. --wire-form sets how the gcm element of
+the fake's stanzas is written: documented (ACKs, upstream messages and
+receipts as <gcm xmlns="google:mobile:data">, NACKs and control messages as
+<data:gcm xmlns:data="google:mobile:data">, as the protocol document shows),
+prefixed (all prefixed, as FCM was seen to send ACKs too) or default-ns (none
+prefixed): a client must match the namespace, not the text.
+
+Every downstream message the fake reads ends in one outcome: received = acks
++ nacks + stanza_errors + abandoned (unanswered when its connection ended:
+held answers, a drop, a stream error) + discarded (sent after the fake ended
+the stream). BAD_ACK NACKs answer ACKs and count in bad_acks only. The stats
+(--stats, /stats.json, /metrics) carry every count; the exit summary checks
+the identity.
+
+Exit status: 0 after a clean stop, 1 when the server cannot start or fails
+(or its accounting does not add up), 2 on bad usage.
 
 Flags:
 `
@@ -61,6 +101,9 @@ type fakeOptions struct {
 	nack                      string
 	dropEvery, drainEvery     string
 	drainAsNack               bool
+	drainGrace                time.Duration
+	drainLinger               lingerFlag
+	wireForm                  string
 	authTimeout               time.Duration
 	upstreamRate              float64
 	upstreamResend            time.Duration
@@ -87,6 +130,10 @@ func fakeFlags(fs *flag.FlagSet, prefix string) *fakeOptions {
 	fs.StringVar(&o.dropEvery, p("drop-every"), "", "close each connection abruptly (no stream end) after `N|D` messages or time")
 	fs.StringVar(&o.drainEvery, p("drain-every"), "", "drain each connection (CONNECTION_DRAINING, then close) after `N|D` messages or time")
 	fs.BoolVar(&o.drainAsNack, p("drain-as-nack"), false, "drain by NACKing later messages CONNECTION_DRAINING instead of a control message")
+	fs.DurationVar(&o.drainGrace, p("drain-grace"), fakeccs.DefaultDrainGrace, "after CONNECTION_DRAINING, answer messages as usual for `D` (the pipeline), then NACK them CONNECTION_DRAINING")
+	o.drainLinger = lingerFlag(fakeccs.DefaultDrainLinger)
+	fs.Var(&o.drainLinger, p("drain-linger"), "end a drained stream once nothing is pending and `D` has passed since the drain (0: at once; never: the client closes it)")
+	fs.StringVar(&o.wireForm, p("wire-form"), ccs.WireDocumented.String(), "write the gcm element of server stanzas `documented|prefixed|default-ns`")
 	fs.DurationVar(&o.authTimeout, p("auth-timeout"), fakeccs.DefaultAuthTimeout, "close connections not authenticated and bound within `D`")
 	fs.Float64Var(&o.upstreamRate, p("upstream-rate"), 0, "send `R` upstream (device) messages per second on each connection")
 	fs.DurationVar(&o.upstreamResend, p("upstream-resend"), fakeccs.DefaultUpstreamResend, "resend upstream messages and receipts not ACKed within `D`")
@@ -108,7 +155,8 @@ func fakeFlags(fs *flag.FlagSet, prefix string) *fakeOptions {
 func (o *fakeOptions) config() (fakeccs.Config, error) {
 	cfg := fakeccs.Config{
 		AckDelay: o.ackDelay, AckJitter: o.ackJitter,
-		DrainAsNack: o.drainAsNack, AuthTimeout: o.authTimeout,
+		DrainAsNack: o.drainAsNack, DrainGrace: o.drainGrace, DrainLinger: time.Duration(o.drainLinger),
+		AuthTimeout:  o.authTimeout,
 		UpstreamRate: o.upstreamRate, UpstreamResend: o.upstreamResend,
 		Receipts: o.receipts, Keepalive: o.keepalive,
 		TrackIDs: o.trackIDs, StrictWindow: o.strictWindow,
@@ -131,6 +179,17 @@ func (o *fakeOptions) config() (fakeccs.Config, error) {
 	if cfg.DrainEvery, err = fakeccs.ParseEvery(o.drainEvery); err != nil {
 		return cfg, bad("drain-every", "%w", err)
 	}
+	if cfg.WireForm, err = ccs.ParseWireForm(o.wireForm); err != nil {
+		return cfg, bad("wire-form", "%w", err)
+	}
+	// Zero on the command line means none; in the Config it means the
+	// default, and none is negative.
+	if o.drainGrace == 0 {
+		cfg.DrainGrace = -1
+	}
+	if o.drainLinger == 0 {
+		cfg.DrainLinger = -1
+	}
 	rateOK := func(r float64) bool { return !math.IsNaN(r) && !math.IsInf(r, 0) && r >= 0 }
 	switch {
 	case o.ackDelay < 0:
@@ -143,6 +202,8 @@ func (o *fakeOptions) config() (fakeccs.Config, error) {
 		return cfg, bad("upstream-resend", "must be positive")
 	case o.keepalive < 0:
 		return cfg, bad("keepalive", "must not be negative")
+	case o.drainGrace < 0:
+		return cfg, bad("drain-grace", "must not be negative")
 	case !rateOK(o.upstreamRate):
 		return cfg, bad("upstream-rate", "%v must be finite and not negative", o.upstreamRate)
 	case !rateOK(o.deviceRate):
@@ -153,6 +214,30 @@ func (o *fakeOptions) config() (fakeccs.Config, error) {
 		return cfg, bad("max-stanza", "%d is below 512 bytes", o.maxStanza)
 	}
 	return cfg, nil
+}
+
+// lingerFlag is --drain-linger: a duration, or "never"
+// (fakeccs.DrainLingerForever).
+type lingerFlag time.Duration
+
+func (l *lingerFlag) String() string {
+	if time.Duration(*l) == fakeccs.DrainLingerForever {
+		return "never"
+	}
+	return time.Duration(*l).String()
+}
+
+func (l *lingerFlag) Set(s string) error {
+	if s == "never" {
+		*l = lingerFlag(fakeccs.DrainLingerForever)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return errors.New(`want a duration (0 or more) or "never"`)
+	}
+	*l = lingerFlag(d)
+	return nil
 }
 
 func splitList(s string) []string {
@@ -324,8 +409,14 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	for _, n := range stats.Nacks {
 		nacks += n
 	}
-	fmt.Fprintf(stdout, "fake CCS stopped: %d connections, %d messages received, %d acks, %d nacks, %d stanza errors, %d window violations\n",
-		stats.Connections, stats.Received, stats.Acks, nacks, stats.StanzaErrors, stats.WindowViolations)
+	fmt.Fprintf(stdout, "fake CCS stopped: %d connections, %d messages received, %d acks, %d nacks, %d stanza errors, "+
+		"%d abandoned, %d discarded, %d window violations\n",
+		stats.Connections, stats.Received, stats.Acks, nacks, stats.StanzaErrors, stats.Abandoned, stats.Discarded,
+		stats.WindowViolations)
+	if err := stats.CheckIdentity(); err != nil {
+		fmt.Fprintf(stderr, "ccsbench fake: %v\n", err)
+		code = 1
+	}
 	return code
 }
 
@@ -412,25 +503,27 @@ var (
 		counterOf("acks", "ACKs sent.", func(s *fakeccs.Stats) uint64 { return s.Acks }),
 		counterOf("canonical", "ACKs with a canonical registration_id.", func(s *fakeccs.Stats) uint64 { return s.Canonical }),
 		counterOf("stanza_errors", "Downstream messages answered with a stanza error.", func(s *fakeccs.Stats) uint64 { return s.StanzaErrors }),
-		counterOf("window_violations", "Messages received while 100 were pending on their connection.", func(s *fakeccs.Stats) uint64 { return s.WindowViolations }),
+		counterOf("window_violations", "Messages read while 100 earlier ones of their connection had no answer written.", func(s *fakeccs.Stats) uint64 { return s.WindowViolations }),
 		counterOf("upstream_sent", "Upstream messages sent the first time.", func(s *fakeccs.Stats) uint64 { return s.UpstreamSent }),
 		counterOf("upstream_acked", "Upstream messages ACKed by the app server.", func(s *fakeccs.Stats) uint64 { return s.UpstreamAcked }),
 		counterOf("upstream_resent", "Upstream messages and receipts sent again.", func(s *fakeccs.Stats) uint64 { return s.UpstreamResent }),
 		counterOf("upstream_dropped", "Upstream messages and receipts discarded from full queues.", func(s *fakeccs.Stats) uint64 { return s.UpstreamDropped }),
-		counterOf("bad_acks", "Malformed ACKs from the app server.", func(s *fakeccs.Stats) uint64 { return s.BadAcks }),
+		counterOf("bad_acks", "Malformed ACKs from the app server (each answered with a BAD_ACK NACK).", func(s *fakeccs.Stats) uint64 { return s.BadAcks }),
 		counterOf("unknown_acks", "ACKs of ids with nothing unacknowledged.", func(s *fakeccs.Stats) uint64 { return s.UnknownAcks }),
 		counterOf("receipts_sent", "Delivery receipts sent the first time.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsSent }),
 		counterOf("receipts_acked", "Delivery receipts ACKed by the app server.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsAcked }),
+		counterOf("receipts_acked_unprefixed", "Delivery receipts ACKed with the id stripped of dr2:.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsAckedUnprefixed }),
 		counterOf("drains", "Connections drained.", func(s *fakeccs.Stats) uint64 { return s.Drains }),
 		counterOf("drops", "Connections dropped abruptly.", func(s *fakeccs.Stats) uint64 { return s.Drops }),
-		counterOf("abandoned", "Downstream messages left unanswered because their connection ended first (client stream end or lost connection).", func(s *fakeccs.Stats) uint64 { return s.Abandoned }),
+		counterOf("abandoned", "Downstream messages left unanswered because their connection ended first (client stream end, lost or dropped connection, stream error).", func(s *fakeccs.Stats) uint64 { return s.Abandoned }),
+		counterOf("discarded", "Downstream messages that arrived after the fake ended their stream.", func(s *fakeccs.Stats) uint64 { return s.Discarded }),
 		counterOf("stream_errors", "Stream errors sent.", func(s *fakeccs.Stats) uint64 { return s.StreamErrors }),
 		counterOf("keepalives", "Whitespace keepalives sent.", func(s *fakeccs.Stats) uint64 { return s.Keepalives }),
 		counterOf("pings", "XEP-0199 pings answered.", func(s *fakeccs.Stats) uint64 { return s.Pings }),
 		counterOf("iq_errors", "IQs answered with service-unavailable.", func(s *fakeccs.Stats) uint64 { return s.IQErrors }),
 		counterOf("ignored", "Stanzas ignored.", func(s *fakeccs.Stats) uint64 { return s.Ignored }),
 	}
-	fakeNacksDesc = prometheus.NewDesc("ccsbench_fake_nacks_total", "NACKs sent, by code.", []string{"code"}, nil)
+	fakeNacksDesc = prometheus.NewDesc("ccsbench_fake_nacks_total", "NACKs of downstream messages sent, by code.", []string{"code"}, nil)
 )
 
 // Describe implements prometheus.Collector.

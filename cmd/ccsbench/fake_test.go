@@ -18,7 +18,10 @@ import (
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/driver"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/report"
+	"github.com/ccsbench/ccsbench/workload"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
@@ -116,12 +119,14 @@ func TestFakeCommandServes(t *testing.T) {
 		return string(b)
 	}
 	var js map[string]any
-	if err := json.Unmarshal([]byte(get("/stats.json")), &js); err != nil || js["received"] != float64(1) {
-		t.Fatalf("/stats.json: %v, %v; want received 1", js, err)
+	if err := json.Unmarshal([]byte(get("/stats.json")), &js); err != nil || js["received"] != float64(1) ||
+		js["discarded"] != float64(0) || js["receipts_acked_unprefixed"] != float64(0) {
+		t.Fatalf("/stats.json: %v, %v; want received 1, discarded and receipts_acked_unprefixed 0", js, err)
 	}
 	metrics := get("/metrics")
 	for _, want := range []string{"ccsbench_fake_received_total 1", `ccsbench_fake_nacks_total{code="BAD_REGISTRATION"} 1`,
-		"ccsbench_fake_unique_ids_total 1", "ccsbench_fake_active_connections 1"} {
+		"ccsbench_fake_unique_ids_total 1", "ccsbench_fake_active_connections 1", "ccsbench_fake_discarded_total 0",
+		"ccsbench_fake_abandoned_total 0", "ccsbench_fake_receipts_acked_unprefixed_total 0"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
 		}
@@ -141,14 +146,19 @@ func TestFakeCommandServes(t *testing.T) {
 		t.Fatalf("--stats: %v", err)
 	}
 	var stats fakeccs.Stats
-	if err := json.Unmarshal(b, &stats); err != nil || stats.Received != 1 || stats.Nacks["BAD_REGISTRATION"] != 1 {
+	if err := json.Unmarshal(b, &stats); err != nil || stats.Received != 1 || stats.Nacks["BAD_REGISTRATION"] != 1 ||
+		!bytes.Contains(b, []byte(`"discarded": 0`)) {
 		t.Fatalf("--stats file %s: %v", b, err)
+	}
+	if err := stats.CheckIdentity(); err != nil {
+		t.Errorf("--stats file: %v", err)
 	}
 	all := stdout.String() + stderr.String()
 	if strings.Contains(all, key) {
 		t.Fatalf("the API key appears in the output: %q", all)
 	}
-	if !strings.Contains(all, "not shown") || !strings.Contains(all, "fake CCS stopped: 1 connections, 1 messages received") {
+	if !strings.Contains(all, "not shown") || !strings.Contains(all, "fake CCS stopped: 1 connections, 1 messages received") ||
+		!strings.Contains(all, "0 abandoned, 0 discarded") {
 		t.Errorf("output %q lacks the key note or the summary", all)
 	}
 }
@@ -201,7 +211,7 @@ func TestFakeFlagErrorsNamePrefix(t *testing.T) {
 		{"nack", "FOO=2"}, {"nack", "SERVICE_UNAVAILABLE"}, {"drop-every", "soon"}, {"drain-every", "-1s"},
 		{"ack-delay", "-1ms"}, {"ack-jitter", "-1ms"}, {"auth-timeout", "0s"}, {"upstream-resend", "0s"},
 		{"keepalive", "-1s"}, {"upstream-rate", "-1"}, {"upstream-rate", "NaN"}, {"device-rate", "+Inf"},
-		{"canonical-rate", "2"}, {"max-stanza", "100"},
+		{"canonical-rate", "2"}, {"max-stanza", "100"}, {"drain-grace", "-1ms"}, {"wire-form", "fancy"},
 	} {
 		for _, prefix := range []string{"", "fake-"} {
 			fs := flag.NewFlagSet("x", flag.ContinueOnError)
@@ -226,7 +236,8 @@ func TestFakeFlagsPrefixed(t *testing.T) {
 	for _, name := range []string{"fake-ack-delay", "fake-ack-jitter", "fake-nack", "fake-drop-every", "fake-drain-every",
 		"fake-drain-as-nack", "fake-auth-timeout", "fake-upstream-rate", "fake-receipts", "fake-keepalive",
 		"fake-track-ids", "fake-strict-window", "fake-canonical-rate", "fake-bad-registration",
-		"fake-unregistered", "fake-device-rate", "fake-max-stanza", "fake-seed"} {
+		"fake-unregistered", "fake-device-rate", "fake-max-stanza", "fake-seed", "fake-drain-grace", "fake-drain-linger",
+		"fake-wire-form"} {
 		if fs.Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)
 		}
@@ -269,5 +280,137 @@ func TestFakeCertOutAfterListen(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); string(b) != "trusted" {
 		t.Errorf("--cert-out was overwritten by a fake that could not listen: %q", b)
+	}
+}
+
+func TestFakeDrainAndWireFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args          []string
+		grace, linger time.Duration
+		form          ccs.WireForm
+	}{
+		{nil, fakeccs.DefaultDrainGrace, fakeccs.DefaultDrainLinger, ccs.WireDocumented},
+		{[]string{"--drain-grace", "0", "--drain-linger", "0"}, -1, -1, ccs.WireDocumented},
+		{[]string{"--drain-grace", "250ms", "--drain-linger", "never", "--wire-form", "prefixed"}, 250 * time.Millisecond,
+			fakeccs.DrainLingerForever, ccs.WirePrefixed},
+		{[]string{"--drain-linger", "3s", "--wire-form", "default-ns"}, fakeccs.DefaultDrainGrace, 3 * time.Second, ccs.WireDefaultNS},
+	} {
+		fs := flag.NewFlagSet("fake", flag.ContinueOnError)
+		opts := fakeFlags(fs, "")
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		cfg, err := opts.config()
+		if err != nil {
+			t.Fatalf("%v: config: %v", tc.args, err)
+		}
+		if cfg.DrainGrace != tc.grace || cfg.DrainLinger != tc.linger || cfg.WireForm != tc.form {
+			t.Errorf("%v: grace %v linger %v form %v; want %v %v %v", tc.args, cfg.DrainGrace, cfg.DrainLinger, cfg.WireForm,
+				tc.grace, tc.linger, tc.form)
+		}
+		if _, err := fakeccs.New(cfg); err != nil {
+			t.Errorf("%v: New: %v", tc.args, err)
+		}
+	}
+	for _, bad := range []string{"soon", "-1s"} {
+		var stdout, stderr bytes.Buffer
+		if code := fakeCmd([]string{"--drain-linger", bad}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "drain-linger") {
+			t.Errorf("--drain-linger %s: exit %d, stderr %q; want 2 naming the flag", bad, code, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	fakeCmd([]string{"--help"}, &stdout, &stderr)
+	for _, want := range []string{"SENDER@fcm.googleapis.com", "--drain-grace", "--drain-linger", "an --ack-delay of a\nfew milliseconds is what reliably exposes a client without flow control",
+		"received = acks", "discarded", "receipts_acked_unprefixed", "default-ns", "(default 1s)"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("ccsbench help fake lacks %q", want)
+		}
+	}
+}
+
+// TestDriverAgainstEveryWireForm runs the driver against the fake in every
+// wire form, logging in to both domains, with drains, NACKs, upstream
+// messages and receipts: the driver's parser matches namespaces, and the
+// fake's accounting and the driver's agree.
+func TestDriverAgainstEveryWireForm(t *testing.T) {
+	t.Parallel()
+	for i, form := range []ccs.WireForm{ccs.WireDocumented, ccs.WirePrefixed, ccs.WireDefaultNS} {
+		domain := []string{ccs.Domain, ccs.FCMDomain}[i%2]
+		t.Run(form.String(), func(t *testing.T) {
+			t.Parallel()
+			srv, err := fakeccs.New(fakeccs.Config{WireForm: form, TrackIDs: true, Receipts: true, UpstreamRate: 300,
+				DrainEvery: fakeccs.Every{N: 300}, DrainLinger: 100 * time.Millisecond,
+				Nack: []fakeccs.NackRule{{Code: "BAD_REGISTRATION", Rate: 0.05}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			msgs := workload.DefaultMessageConfig()
+			msgs.Receipts, msgs.InvalidRate = true, 0.02
+			d, err := driver.New(driver.Config{Target: ln.Addr().String(), SenderID: fakeccs.DefaultSenderID,
+				APIKey: fakeccs.DefaultAPIKey, LoginDomain: domain, TLS: &tls.Config{RootCAs: srv.CertPool()},
+				Conns: 3, Pacer: workload.ConstantPacer{Freq: 3000}, Duration: 500 * time.Millisecond,
+				DrainTimeout: 3 * time.Second, Message: msgs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := d.Run(context.Background())
+			srv.Close()
+			<-served
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			st := srv.Stats()
+			c := res.Counts
+			t.Logf("driver %+v", c)
+			t.Logf("fake %+v", st)
+			if err := res.Check(); err != nil {
+				t.Errorf("driver Check: %v", err)
+			}
+			if err := st.CheckIdentity(); err != nil {
+				t.Errorf("fake CheckIdentity: %v", err)
+			}
+			if c.Unresolved != 0 || c.Acked+c.Nacked != c.Messages || c.Nacks["BAD_REGISTRATION"] != st.Nacks["BAD_REGISTRATION"] ||
+				c.Nacks["INVALID_JSON"] == 0 || c.Nacks["INVALID_JSON"] != st.Nacks["INVALID_JSON"] {
+				t.Errorf("driver counts %+v against fake nacks %v; want every message acked or nacked as the fake said", c, st.Nacks)
+			}
+			if st.UniqueIDs == nil || *st.UniqueIDs != c.Messages || st.WindowViolations != 0 || st.Discarded != 0 ||
+				st.BadAcks != 0 || st.UnknownAcks != 0 {
+				t.Errorf("fake unique_ids %v of %d messages, window_violations %d, discarded %d, bad/unknown acks %d/%d; want equal and 0s",
+					st.UniqueIDs, c.Messages, st.WindowViolations, st.Discarded, st.BadAcks, st.UnknownAcks)
+			}
+			if c.Draining == 0 || c.Upstream == 0 || c.Upstream != st.UpstreamAcked || c.Receipts == 0 || c.Receipts != st.ReceiptsAcked {
+				t.Errorf("driver draining %d upstream %d receipts %d, fake upstream_acked %d receipts_acked %d; want drains seen and equal counts",
+					c.Draining, c.Upstream, c.Receipts, st.UpstreamAcked, st.ReceiptsAcked)
+			}
+		})
+	}
+}
+
+func TestRunLoginDomain(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	var out, errb bytes.Buffer
+	if code := runCmd([]string{"--login-domain", "fcm", "--conns", "2", "--messages", "300", "--rate", "3000",
+		"--progress=false", "--json", path}, &out, &errb); code != 0 {
+		t.Fatalf("run --login-domain fcm = %d; stderr %s", code, errb.String())
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Config["login-domain"] != "fcm" || r.Counts.Acked != 300 {
+		t.Errorf("config login-domain %v, acked %d; want fcm and 300", r.Config["login-domain"], r.Counts.Acked)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := runCmd([]string{"--login-domain", "xmpp"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--login-domain") {
+		t.Errorf("run --login-domain xmpp = %d, stderr %q; want 2 naming the flag", code, errb.String())
 	}
 }

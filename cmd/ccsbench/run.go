@@ -65,6 +65,7 @@ Flags:
 type runOptions struct {
 	client                       string
 	target, senderID, apiKey, ca string
+	loginDomain                  string
 	insecure                     bool
 	conns, window                int
 	windowOverride               bool
@@ -98,6 +99,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.target, "target", "", "CCS endpoint `host:port`, staging ("+stagingTarget+") or production ("+productionTarget+"); default: the embedded fake")
 	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
+	fs.StringVar(&o.loginDomain, "login-domain", "gcm", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
 	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
 	fs.IntVar(&o.conns, "conns", driver.DefaultConns, "number of connections `N` (at most 1000 per sender id)")
@@ -384,6 +386,14 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	}
 	if len(senders) > driver.MaxSenders {
 		return cfg, fmt.Errorf("--sender-id: %d sender ids; at most %d", len(senders), driver.MaxSenders)
+	}
+	switch o.loginDomain {
+	case "gcm":
+		cfg.LoginDomain = ccs.Domain
+	case "fcm":
+		cfg.LoginDomain = ccs.FCMDomain
+	default:
+		return cfg, fmt.Errorf("--login-domain %q: want gcm or fcm", o.loginDomain)
 	}
 	if o.conns <= 0 {
 		return cfg, fmt.Errorf("--conns %d must be positive", o.conns)
