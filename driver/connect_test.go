@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/fakeccs"
 )
 
 // gateTransport wraps a Transport: it counts the dials in progress (the
@@ -188,5 +189,37 @@ func TestSenderIDsRoundRobin(t *testing.T) {
 	}
 	if ts, ok := d.tr.(roundRobin); !ok || len(ts) != 2 {
 		t.Errorf("transport %T; want a round robin over 2 native transports", d.tr)
+	}
+}
+
+// Against a fake that accepts three sender ids, connections spread over
+// them all: a fourth sender id the fake does not know fails the
+// connection it is used for, and only that one.
+func TestSenderIDsAgainstFake(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccs.Config{SenderIDs: []string{"111", "222", "333"}, APIKey: "shared-key-9"})
+	cfg := fakeConfig(srv)
+	cfg.SenderIDs = []string{"111", "222", "333"}
+	cfg.Conns = 6
+	cfg.Messages = 600
+	res := run(t, srv, cfg)
+	if got := srv.Stats().Connections; got != 6 {
+		t.Errorf("fake saw %d connections; want 6", got)
+	}
+	if res.Handshakes.TotalCount() != 6 {
+		t.Errorf("%d handshakes; want 6", res.Handshakes.TotalCount())
+	}
+
+	cfg.SenderIDs = []string{"111", "222", "333", "444"}
+	cfg.Conns = 4
+	cfg.DialConcurrency = 1 // one at a time, so that connection 3 fails alone
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Run(context.Background())
+	var de *DialError
+	if !errors.As(err, &de) || de.Conn != 3 || de.Stage != "auth" {
+		t.Errorf("Run with an unknown fourth sender id = %v; want the *DialError of connection 3 at auth", err)
 	}
 }

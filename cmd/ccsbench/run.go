@@ -171,7 +171,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	// From here on, nothing the run prints carries the API key, whatever
 	// the target sends back. The live progress goes to the terminal as it
 	// is (it must see it is one): it shows numbers only.
-	red := ccs.NewRedactor(firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID), firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey))
+	red := ccs.NewRedactorSenders(firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey), append([]string{firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)}, cfg.SenderIDs...)...)
 	progressOut := stdout
 	stdout, stderr = red.Writer(stdout), &lockedWriter{w: red.Writer(stderr)}
 	var gate report.Gate
@@ -231,6 +231,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return usageErr("%v", err)
 		}
 		fcfg.SenderID = firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)
+		fcfg.SenderIDs = cfg.SenderIDs
 		fcfg.APIKey = firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey)
 		cfg.SenderID, cfg.APIKey = fcfg.SenderID, fcfg.APIKey
 		srv, err = fakeccs.New(fcfg)

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
 	"github.com/ccsbench/ccsbench/report"
 )
@@ -279,5 +284,72 @@ func TestRunAllowUnresolved(t *testing.T) {
 	}
 	if code, _, _ := callRun(append(args, "--allow-unresolved", "9")...); code != 1 {
 		t.Errorf("run --allow-unresolved 9 = %d; want 1 with 10 unresolved", code)
+	}
+}
+
+// --sender-id with several ids: the embedded fake accepts them all and the
+// connections spread over them; the results say which were used.
+func TestRunSeveralSenders(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, out, errs := callRun("--sender-id", "11,22,33", "--conns", "5", "--messages", "500", "--json", path, "--progress=false")
+	if code != 0 {
+		t.Fatalf("run = %d; stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st fakeccs.Stats
+	if err := json.Unmarshal(r.Fake, &st); err != nil || st.Connections != 5 || st.AuthFailures != 0 {
+		t.Errorf("fake stats %s (%v); want 5 connections and no refused login", r.Fake, err)
+	}
+	if r.Config["sender-id"] != "11,22,33" || r.Connect == nil || r.Connect.Conns != 5 || r.Counts.Acked != 500 {
+		t.Errorf("sender-id %v, connect %+v, acked %d; want 11,22,33, 5 connections, 500 acked", r.Config["sender-id"], r.Connect, r.Counts.Acked)
+	}
+}
+
+// The standalone fake takes a list of sender ids with one key.
+func TestFakeCommandSenderList(t *testing.T) {
+	t.Parallel()
+	cfg, err := fakeFlags(flag.NewFlagSet("fake", flag.ContinueOnError), "").config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	st := &fakeStandalone{listen: "127.0.0.1:0", certOut: certFile, senderID: "501, 502", apiKey: "list-key-123"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	readyc := make(chan net.Addr, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- serveFake(ctx, cfg, st, &stdout, &stderr, func(_ *fakeccs.Server, a net.Addr) { readyc <- a })
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-readyc:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("serveFake did not start: %s", stderr.String())
+	}
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	for _, sender := range []string{"501", "502"} {
+		c, err := ccs.Dial(ctx, addr.String(), ccs.ClientConfig{SenderID: sender, APIKey: "list-key-123", TLS: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatalf("Dial as %s: %v", sender, err)
+		}
+		c.Close()
+	}
+	if out := stdout.String(); !strings.Contains(out, "2 sender ids (501,502)") {
+		t.Errorf("stdout %q; want the two sender ids named", out)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d; want 0", code)
 	}
 }
