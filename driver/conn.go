@@ -174,8 +174,9 @@ func newPconn(d *Driver, s *slot, c Conn) *pconn {
 	}
 	p.win.max = int64(d.cfg.Window)
 	p.w.gen = d.gen.Clone(d.cfg.Message.Seed ^ uint64(p.id)*0x9e3779b97f4a7c15)
-	p.w.pre.init(d.cfg.Window)
-	p.w.ready.init(d.cfg.Window)
+	// The queues grow with the load (to the window at most, as a rule).
+	p.w.pre.init(8)
+	p.w.ready.init(8)
 	p.w.timer = time.NewTimer(time.Hour)
 	p.w.timer.Stop()
 	return p

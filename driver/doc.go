@@ -14,7 +14,8 @@
 // Each logical connection (a slot) has a current physical connection with
 // one reader and one writer goroutine, a pool of message records, an inbox
 // of messages waiting to be sent on it, and a supervisor that replaces the
-// connection. A slot never holds more than two TCP connections: its
+// connection: a goroutine started by a drain or a loss, which exits when
+// it has nothing left to do. A slot never holds more than two TCP connections: its
 // current one (or the one being dialled) and at most one draining
 // predecessor. The connection layer is the Transport and Conn interfaces;
 // NewNativeTransport is the implementation over package ccs, and another

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +60,7 @@ type Driver struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	swg    sync.WaitGroup // supervisors and scheduler
+	swg    sync.WaitGroup // supervisors while they run
 	rwg    sync.WaitGroup // readers
 
 	mu      sync.Mutex
@@ -115,7 +116,8 @@ func New(cfg Config) (*Driver, error) {
 	per := uint32(c.Window + c.Backlog)
 	d.slots = make([]*slot, c.Conns)
 	for i := range d.slots {
-		s := &slot{d: d, index: i, events: make(chan slotEvent, 4)}
+		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), backoff: c.ReconnectBackoff,
+			rng: rand.New(rand.NewPCG(c.Seed, uint64(i)<<32|uint64(time.Now().UnixNano())))}
 		s.pool.init(uint32(i), per)
 		d.slots[i] = s
 	}
@@ -228,8 +230,6 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	}
 	go d.col.run()
 	for _, s := range d.slots {
-		d.swg.Add(1)
-		go s.supervise()
 		s.cur.Load().start()
 	}
 	schedDone := make(chan struct{})

@@ -28,8 +28,8 @@ type slotEvent struct {
 
 // slot is one logical connection: the current physical connection, the
 // records it creates (its pool), the messages waiting for its writer (its
-// inbox), and a supervisor goroutine that replaces the connection when it
-// drains or is lost. A slot holds at most two TCP connections: the
+// inbox), and a supervisor goroutine, running only when needed, that
+// replaces the connection when it drains or is lost. A slot holds at most two TCP connections: the
 // current one (or the one being dialled) and at most one draining
 // predecessor.
 type slot struct {
@@ -49,9 +49,13 @@ type slot struct {
 
 	draining, reconnects, dialFailures atomic.Uint64
 
-	// supervisor goroutine only
-	backoff time.Duration // the delay before the next attempt after a failed one
-	rng     *rand.Rand
+	// supRunning is set while the supervisor goroutine runs; its state
+	// below passes from one run of it to the next through this flag.
+	supRunning atomic.Bool
+	backoff    time.Duration // the delay before the next attempt after a failed one
+	rng        *rand.Rand
+	old        *pconn       // the draining predecessor of the current connection, until it ends
+	waiting    *time.Ticker // set while the current connection drains and waits for old to end
 }
 
 // giveBatches returns the chain first..last of drained batches to the
@@ -66,12 +70,34 @@ func (s *slot) giveBatches(first, last *sampleBatch) {
 	}
 }
 
-// event tells the supervisor about a drain or a loss.
+// event tells the supervisor about a drain or a loss, and starts it if
+// it is not running.
 func (s *slot) event(p *pconn, kind int) {
 	select {
 	case s.events <- slotEvent{p: p, kind: kind}:
 	case <-s.d.done:
+		return
 	}
+	s.startSupervisor()
+}
+
+// startSupervisor starts the slot's supervisor goroutine unless it runs
+// already or the run is closing. (Not under d.mu, the supervisor could be
+// added to d.swg while close waits for it.)
+func (s *slot) startSupervisor() {
+	if !s.supRunning.CompareAndSwap(false, true) {
+		return
+	}
+	d := s.d
+	d.mu.Lock()
+	if d.closing.Load() {
+		d.mu.Unlock()
+		s.supRunning.Store(false)
+		return
+	}
+	d.swg.Add(1)
+	d.mu.Unlock()
+	go s.supervise()
 }
 
 // notifyCurrent wakes the current writer, which owns the inbox.
@@ -82,6 +108,10 @@ func (s *slot) notifyCurrent() {
 }
 
 // supervise replaces the slot's connection when it drains or is lost.
+// It runs only while it has something to do: events to handle, or a
+// draining connection that waits for its predecessor to end; then it
+// exits, so that a thousand healthy connections have no supervisor
+// goroutine (its state stays in the slot for the next one).
 //
 // A draining connection is replaced at once, unless its predecessor is
 // still draining: then the slot waits for that one to end (the server
@@ -93,56 +123,74 @@ func (s *slot) notifyCurrent() {
 func (s *slot) supervise() {
 	d := s.d
 	defer d.swg.Done()
-	s.backoff = d.cfg.ReconnectBackoff
-	s.rng = rand.New(rand.NewPCG(d.cfg.Seed, uint64(s.index)<<32|uint64(time.Now().UnixNano())))
-	var old *pconn           // the draining predecessor of the current connection, until it ends
-	var waiting *time.Ticker // set while the current connection drains and waits for old to end
-	var spillC <-chan time.Time
-	setWaiting := func(on bool) {
-		switch {
-		case on && waiting == nil:
-			s.spill()
-			waiting = time.NewTicker(spillEvery)
-			spillC = waiting.C
-		case !on && waiting != nil:
-			waiting.Stop()
-			waiting, spillC = nil, nil
-		}
-	}
-	defer setWaiting(false)
 	for {
+		var ev slotEvent
 		select {
-		case ev := <-s.events:
-			p, cur := ev.p, s.cur.Load()
-			healthy := ev.kind != evDrain && p.healthy()
-			if healthy {
-				s.backoff = d.cfg.ReconnectBackoff
-			}
-			switch {
-			case ev.kind == evDrain && p == cur && old != nil:
-				setWaiting(true)
-			case ev.kind == evDrain && p == cur:
-				old = p
-				s.replace(false)
-			case ev.kind == evDrained && p == old:
-				old = nil
-				if waiting != nil {
-					setWaiting(false)
-					old = cur
-					s.replace(false)
+		case ev = <-s.events:
+		default:
+			if s.waiting == nil {
+				// Idle: exit, unless an event came in meanwhile whose
+				// sender saw this goroutine still running.
+				s.supRunning.Store(false)
+				if len(s.events) == 0 || !s.supRunning.CompareAndSwap(false, true) {
+					return
 				}
-			case ev.kind == evDrained && p == cur:
-				// It waited for old to end, and ended first.
-				setWaiting(false)
-				s.replace(false)
-			case ev.kind == evLost && p == cur:
-				s.replace(!healthy)
+				continue
 			}
-		case <-spillC:
-			s.spill()
-		case <-d.done:
-			return
+			select {
+			case ev = <-s.events:
+			case <-s.waiting.C:
+				s.spill()
+				continue
+			case <-d.done:
+				s.setWaiting(false)
+				return
+			}
 		}
+		s.handle(ev)
+	}
+}
+
+// handle acts on one event (supervisor goroutine only).
+func (s *slot) handle(ev slotEvent) {
+	d := s.d
+	p, cur := ev.p, s.cur.Load()
+	healthy := ev.kind != evDrain && p.healthy()
+	if healthy {
+		s.backoff = d.cfg.ReconnectBackoff
+	}
+	switch {
+	case ev.kind == evDrain && p == cur && s.old != nil:
+		s.setWaiting(true)
+	case ev.kind == evDrain && p == cur:
+		s.old = p
+		s.replace(false)
+	case ev.kind == evDrained && p == s.old:
+		s.old = nil
+		if s.waiting != nil {
+			s.setWaiting(false)
+			s.old = cur
+			s.replace(false)
+		}
+	case ev.kind == evDrained && p == cur:
+		// It waited for old to end, and ended first.
+		s.setWaiting(false)
+		s.replace(false)
+	case ev.kind == evLost && p == cur:
+		s.replace(!healthy)
+	}
+}
+
+// setWaiting starts or stops waiting for the draining predecessor to end:
+// meanwhile the slot's messages go to other slots every spillEvery.
+func (s *slot) setWaiting(on bool) {
+	switch {
+	case on && s.waiting == nil:
+		s.spill()
+		s.waiting = time.NewTicker(spillEvery)
+	case !on && s.waiting != nil:
+		s.waiting.Stop()
+		s.waiting = nil
 	}
 }
 
