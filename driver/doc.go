@@ -45,6 +45,20 @@
 // waits for window room. Goroutines sleep on a one-slot channel and are
 // woken only when an atomic flag says they sleep.
 //
+// # Memory
+//
+// A connection costs the driver about 47 KB resident at 1000 connections
+// sending 10 messages a second each (751 MB in all before this layout, 73
+// MB now; BenchmarkConnMemory measures heap and stacks, about 42 KB):
+// per connection no histogram (samples in 1 KiB batches, see
+// Measurement), records allocated 16 at a time as they are needed and
+// without their payloads, no write buffer while idle (a pool shared by
+// all connections), a 4 KiB framer read buffer, and two goroutines (the
+// supervisor runs only when a connection must be replaced). What remains
+// is mostly the TLS connection, the framer's tables and the two stacks. A
+// busy connection holds more while busy: a TLS record buffer of 16 KiB,
+// records up to its window, a write buffer while it writes.
+//
 // # Records and the window
 //
 // A record is one unique message from creation to outcome: its intended
