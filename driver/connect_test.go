@@ -76,6 +76,12 @@ func (g *gateTransport) Dial(ctx context.Context, i int) (Conn, error) {
 	return cn, nil
 }
 
+// newGate wraps the native transport aimed at cfg's target.
+func newGate(cfg Config, fail int, delay time.Duration) *gateTransport {
+	tr := NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS})
+	return &gateTransport{Transport: tr, fail: fail, delay: delay}
+}
+
 // At most DialConcurrency handshakes run at once, every one is timed, and
 // the time to connect them all is measured.
 func TestConnectConcurrencyAndHandshakes(t *testing.T) {
@@ -85,7 +91,7 @@ func TestConnectConcurrencyAndHandshakes(t *testing.T) {
 	cfg.Conns = 24
 	cfg.DialConcurrency = 3
 	cfg.Messages = 200
-	g := &gateTransport{Transport: NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS}), fail: -1, delay: 5 * time.Millisecond}
+	g := newGate(cfg, -1, 5*time.Millisecond)
 	cfg.Transport = g
 	res := run(t, srv, cfg)
 	if p := g.peak.Load(); p != 3 {
@@ -109,7 +115,7 @@ func TestConnectFailureCancelsTheRest(t *testing.T) {
 	cfg.Conns = 40
 	cfg.DialConcurrency = 8
 	cfg.Messages = 10
-	g := &gateTransport{Transport: NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS}), fail: 3, delay: 20 * time.Millisecond}
+	g := newGate(cfg, 3, 20*time.Millisecond)
 	cfg.Transport = g
 	d, err := New(cfg)
 	if err != nil {
@@ -147,7 +153,7 @@ func TestConnectRamp(t *testing.T) {
 	cfg.Conns = 6
 	cfg.ConnRate = 50
 	cfg.Messages = 60
-	g := &gateTransport{Transport: NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS}), fail: -1}
+	g := newGate(cfg, -1, 0)
 	cfg.Transport = g
 	res := run(t, srv, cfg)
 	g.mu.Lock()

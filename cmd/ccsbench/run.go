@@ -400,7 +400,7 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 		return cfg, fmt.Errorf("--conns %d must be positive", o.conns)
 	}
 	if n := max(1, len(senders)); o.conns > n*driver.MaxConnsPerSender {
-		return cfg, fmt.Errorf("--conns %d: at most %d per sender id (CCS's limit), %d with %d sender id(s); give more as --sender-id ID,ID,...", o.conns, driver.MaxConnsPerSender, n*driver.MaxConnsPerSender, n)
+		return cfg, fmt.Errorf("--conns %d: at most %d per sender id (CCS's limit), %d with %d sender id(s); give several sender ids as --sender-id A,B,C", o.conns, driver.MaxConnsPerSender, n*driver.MaxConnsPerSender, n)
 	}
 	if o.dialConcurrency <= 0 {
 		return cfg, fmt.Errorf("--dial-concurrency %d must be positive", o.dialConcurrency)

@@ -321,17 +321,7 @@ func TestFakeCommandSenderList(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
-	readyc := make(chan net.Addr, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- serveFake(ctx, cfg, st, &stdout, &stderr, func(_ *fakeccs.Server, a net.Addr) { readyc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-readyc:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("serveFake did not start: %s", stderr.String())
-	}
+	addr, done := startServeFake(t, ctx, cfg, st, &stdout, &stderr)
 	pemBytes, err := os.ReadFile(certFile)
 	if err != nil {
 		t.Fatal(err)
