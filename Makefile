@@ -85,3 +85,11 @@ clean:
 .PHONY: k8s-check
 k8s-check:
 	$(GO) test -count=1 ./deploy/kubernetes/
+
+# A sharded run on this machine, as on several: 4 processes of bin/ccsbench
+# started together with --start-at against one `ccsbench fake --track-ids`,
+# merged with `ccsbench merge`, and checked (ids, duplicates, histograms,
+# start skew, rate). Prints each attempt's figures.
+.PHONY: distributed
+distributed: build
+	CCSBENCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run '^TestDistributed$$' -v ./cmd/ccsbench/

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
@@ -218,7 +219,39 @@ type Config struct {
 	// Transport opens connections. Nil: the native client of package ccs
 	// dialling Target with SenderID, APIKey and TLS.
 	Transport Transport
+
+	// Shard makes the run one of Shard.Count cooperating runs of one job
+	// (processes or machines started with the same Config but for
+	// Shard.Index); the zero Shard is the whole run. With Count > 1,
+	// Conns, Messages and Pacer describe the whole job, and New takes the
+	// shard's part: Shard.Conns(Conns) connections (Conns must be at
+	// least Count), Shard.Share(Messages) messages, and the job's messages
+	// number Index, Index+Count, ... of the schedule drawn with Seed, so
+	// that the shards' send times together are exactly a single run's.
+	// Seed must therefore be the same in every shard; the backoff jitter
+	// and Message.Seed are derived per shard with workload.DeriveSeed, and
+	// IDPrefix gets the shard's index (hexadecimal) and a '-' appended, so
+	// that no two shards send the same id. Config returns the shard's part.
+	Shard workload.Shard
+	// StartAt, when set, is the instant sending begins: Run connects and
+	// authenticates every connection first, waits until StartAt, and
+	// starts its timeline and schedule at StartAt exactly (Result.Start),
+	// so that runs started at the same StartAt on synchronised clocks
+	// share their time axis. Run refuses, with an error wrapping
+	// ErrStartPassed, a StartAt more than MaxStartLateness in the past
+	// once connected; one less late starts at once, with the messages due
+	// since StartAt sent late (their lateness counts in response time).
+	// Result.StartSkew says how late sending actually began.
+	StartAt time.Time
 }
+
+// MaxStartLateness is how far in the past Config.StartAt may be when Run
+// has connected: later, Run fails with ErrStartPassed.
+const MaxStartLateness = time.Second
+
+// ErrStartPassed is wrapped by Run's error when Config.StartAt was more
+// than MaxStartLateness in the past once every connection was made.
+var ErrStartPassed = errors.New("driver: start time passed")
 
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
@@ -228,6 +261,10 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Conns == 0 {
 		cfg.Conns = DefaultConns
 	}
+	// CCS allows MaxConnsPerSender connections per sender id; a sharded
+	// job's shards share the sender ids, so the limit is on the job's
+	// connections (and RoundRobin spreads the job's connections, not each
+	// shard's).
 	if len(cfg.SenderIDs) > MaxSenders {
 		return bad("%d sender ids; at most %d", len(cfg.SenderIDs), MaxSenders)
 	}
@@ -238,6 +275,20 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if limit := MaxConnsPerSender * max(1, len(cfg.SenderIDs)); cfg.Conns < 0 || cfg.Conns > limit {
 		return bad("conns %d outside 1..%d (%d per sender id, %d sender ids)", cfg.Conns, limit, MaxConnsPerSender, max(1, len(cfg.SenderIDs)))
+	}
+	if cfg.Shard.Count > 1 || cfg.Shard.Index != 0 {
+		// A shard of a job: its part of the connections and messages.
+		n, err := cfg.Shard.Conns(cfg.Conns)
+		if err != nil {
+			return bad("%v", err)
+		}
+		cfg.Conns = n
+		if cfg.Messages > 0 {
+			total := cfg.Messages
+			if cfg.Messages = cfg.Shard.Share(total); cfg.Messages == 0 {
+				return bad("shard %s: %d messages leave this shard none (at least %d are needed)", cfg.Shard, total, cfg.Shard.Count)
+			}
+		}
 	}
 	if cfg.DialConcurrency == 0 {
 		cfg.DialConcurrency = DefaultDialConcurrency
@@ -323,6 +374,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if err := cfg.Message.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	if cfg.Shard.Count > 1 {
+		cfg.Message.Seed = workload.DeriveSeed(cfg.Message.Seed, uint64(cfg.Shard.Index))
+	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = DefaultMaxRetries
 	}
@@ -362,6 +416,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.IDPrefix == "" {
 		cfg.IDPrefix = randomPrefix()
 	}
+	if cfg.Shard.Count > 1 {
+		cfg.IDPrefix += strconv.FormatUint(uint64(cfg.Shard.Index), 16) + "-"
+	}
 	if len(cfg.IDPrefix) > 16 {
 		return bad("id prefix longer than 16 bytes")
 	}
@@ -394,6 +451,9 @@ func (c *Config) withDefaults() (Config, error) {
 			}))
 		}
 		cfg.Transport = RoundRobin(ts...)
+	}
+	if rr, ok := cfg.Transport.(*roundRobin); ok && cfg.Shard.Count > 1 {
+		cfg.Transport = &roundRobin{ts: rr.ts, first: cfg.Shard.Index, stride: cfg.Shard.Count}
 	}
 	return cfg, nil
 }

@@ -167,7 +167,7 @@ func newPconn(d *Driver, s *slot, c Conn) *pconn {
 		stop:  make(chan struct{}),
 		wdone: make(chan struct{}),
 		rdone: make(chan struct{}),
-		rng:   rand.New(rand.NewPCG(d.cfg.Seed, uint64(d.connIDs.Load()))),
+		rng:   rand.New(rand.NewPCG(d.jitterSeed, uint64(d.connIDs.Load()))),
 	}
 	if d.started.Load() {
 		p.born = d.now()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/workload"
 )
 
 // gateTransport wraps a Transport: it counts the dials in progress (the
@@ -194,8 +195,31 @@ func TestSenderIDsRoundRobin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New with 2 sender ids and %d connections: %v", 2*MaxConnsPerSender, err)
 	}
-	if ts, ok := d.tr.(roundRobin); !ok || len(ts) != 2 {
+	if rr, ok := d.tr.(*roundRobin); !ok || len(rr.ts) != 2 {
 		t.Errorf("transport %T; want a round robin over 2 native transports", d.tr)
+	}
+	// A shard takes the job's connections in turn: shard 1 of 3 has the
+	// job's connections 1, 4, 7, ..., so its connection i uses sender
+	// (1 + 3i) mod 2.
+	d, err = New(Config{Target: "127.0.0.1:1", SenderIDs: []string{"1", "2"}, APIKey: "key-123456", Conns: 9, Duration: time.Second,
+		Shard: workload.Shard{Index: 1, Count: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srr := d.tr.(*roundRobin)
+	if srr.first != 1 || srr.stride != 3 || d.cfg.Conns != 3 {
+		t.Errorf("shard 1/3 of 9 connections: round robin from %d by %d, %d connections; want from 1 by 3, 3 connections", srr.first, srr.stride, d.cfg.Conns)
+	}
+	sh := RoundRobin(nameTransport("a"), nameTransport("b"))
+	sh.(*roundRobin).first, sh.(*roundRobin).stride = 1, 3
+	for i, want := range []string{"b", "a", "b"} {
+		if _, err := sh.Dial(context.Background(), i); err == nil || err.Error() != want {
+			t.Errorf("shard 1/3 Dial(%d) = %v; want the dial of %s", i, err, want)
+		}
+	}
+	if _, err := New(Config{Target: "127.0.0.1:1", APIKey: "key-123456", SenderID: "1", Conns: 2 * MaxConnsPerSender, Duration: time.Second,
+		Shard: workload.Shard{Index: 0, Count: 2}}); !errors.Is(err, ErrConfig) {
+		t.Errorf("New with a job of %d connections over one sender id, in 2 shards = %v; want ErrConfig (the limit is the job's)", 2*MaxConnsPerSender, err)
 	}
 }
 

@@ -117,6 +117,20 @@
 // unlimited pacer (rate 0) has no scheduler: each writer creates messages
 // itself whenever its window has room, with t0 = t1.
 //
+// # Shards and a set start
+//
+// A job too big for one machine runs as Config.Shard.Count drivers, each
+// with the same Config but for Shard.Index: Conns, Messages and the Pacer
+// are the job's totals, and each driver opens its share of the
+// connections and schedules every Count-th message of the job's schedule
+// (workload.NewShardSchedule, with the shared Seed), so that together they
+// send what one driver would have sent. Ids carry the shard's index, and
+// the message and jitter seeds are derived per shard. With
+// Config.StartAt, Run connects every connection first, then sleeps until
+// StartAt (coarsely on a runtime timer, then finely) and starts its
+// timeline and schedule at that instant, taken onto the monotonic clock;
+// Result.StartSkew is how late it actually began.
+//
 // # Retries (the rules of the protocol)
 //
 //   - SERVICE_UNAVAILABLE: resent on the same slot (its current connection,

@@ -85,6 +85,11 @@ type Driver struct {
 	drainTimeouts atomic.Uint64
 
 	col collector
+
+	// jitterSeed seeds the backoff jitter: Config.Seed, derived per
+	// shard so that the shards of a job do not back off in step.
+	jitterSeed uint64
+	startSkew  time.Duration // how late sending began after Config.StartAt
 }
 
 // New validates cfg, applies defaults and prepares a Driver. Records are
@@ -110,6 +115,10 @@ func New(cfg Config) (*Driver, error) {
 		red:         ccs.NewRedactorSenders(c.APIKey, c.senders()...),
 		unknown:     newTally(MaxNackKeys, NackOther),
 		disc:        newTally(MaxCauseKeys, CauseOther),
+		jitterSeed:  c.Seed,
+	}
+	if c.Shard.Count > 1 {
+		d.jitterSeed = workload.DeriveSeed(c.Seed, uint64(c.Shard.Index))
 	}
 	d.nackTextMax = MaxKeyLen + d.red.Longest()
 	d.handshakes = newHist()
@@ -117,7 +126,7 @@ func New(cfg Config) (*Driver, error) {
 	d.slots = make([]*slot, c.Conns)
 	for i := range d.slots {
 		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), backoff: c.ReconnectBackoff,
-			rng: rand.New(rand.NewPCG(c.Seed, uint64(i)<<32|uint64(time.Now().UnixNano())))}
+			rng: rand.New(rand.NewPCG(d.jitterSeed, uint64(i)<<32|uint64(time.Now().UnixNano())))}
 		s.pool.init(uint32(i), per)
 		d.slots[i] = s
 	}
@@ -207,10 +216,10 @@ func (d *Driver) register(p *pconn) bool {
 }
 
 // Run connects every connection (failing fast, with the handshake stage
-// named, if one cannot be made), sends until Duration or Messages is
-// reached or ctx is cancelled, waits up to DrainTimeout for the answers of
-// pending messages, closes the streams and returns the result. A Driver
-// runs once.
+// named, if one cannot be made), waits for StartAt if it is set, sends
+// until Duration or Messages is reached or ctx is cancelled, waits up to
+// DrainTimeout for the answers of pending messages, closes the streams
+// and returns the result. A Driver runs once.
 func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	if !d.ran.CompareAndSwap(false, true) {
 		return nil, ErrRunning
@@ -222,6 +231,15 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	d.base = time.Now()
+	if !d.cfg.StartAt.IsZero() {
+		if d.base, err = d.waitStart(ctx); err != nil {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			return nil, err
+		}
+		d.startSkew = time.Since(d.base)
+	}
 	d.started.Store(true)
 	for i, s := range d.slots {
 		p := newPconn(d, s, conns[i])
@@ -256,7 +274,7 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 		if !d.unlimited {
 			limit += d.cfg.DrainTimeout
 		}
-		t := time.NewTimer(limit)
+		t := time.NewTimer(time.Until(d.base.Add(limit)))
 		defer t.Stop()
 		durC = t.C
 	}
@@ -285,7 +303,53 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	d.frozen.Store(true)
 
 	d.close()
-	return d.result(stopT), nil
+	res := d.result(stopT)
+	res.StartSkew = d.startSkew
+	return res, nil
+}
+
+// waitStart waits until Config.StartAt and returns it as the run's base:
+// the same wall-clock instant, with a monotonic reading, so that the
+// run's clock does not follow later steps of the wall clock. It fails
+// with ErrStartPassed when StartAt is more than MaxStartLateness past,
+// and with ctx's error when ctx ends first. The wait is coarse on a
+// runtime timer, then fine (see fineTimer) for its last fineBelow.
+func (d *Driver) waitStart(ctx context.Context) (time.Time, error) {
+	at := d.cfg.StartAt
+	if late := time.Since(at); late > MaxStartLateness {
+		return time.Time{}, fmt.Errorf("%w: %s is %v ago, more than the %v allowed; connecting took until then (choose a start time further ahead)",
+			ErrStartPassed, at.Format(time.RFC3339Nano), late.Round(time.Millisecond), MaxStartLateness)
+	}
+	fine := newFineTimer()
+	if fine != nil {
+		defer fine.close()
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		// The wall clock may be adjusted during a long wait: take the
+		// instant anew from it each time, onto the monotonic clock.
+		now := time.Now()
+		base := now.Add(at.Sub(now))
+		wait := base.Sub(now)
+		switch {
+		case wait <= 0:
+			return base, nil
+		case wait < fineBelow && fine != nil:
+			fine.sleep(wait)
+			// Sleeping ends at base, the instant read from the clock
+			// before it: reading it again could move it.
+			return base, nil
+		case fine != nil:
+			wait -= fineBelow / 2
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("driver: waiting for the start time: %w", ctx.Err())
+		}
+	}
 }
 
 // connectAll dials every connection, at most DialConcurrency at once and
@@ -387,7 +451,9 @@ func (d *Driver) close() {
 // scheduler: writers fill their windows themselves).
 func (d *Driver) schedule() {
 	defer d.stopCreating()
-	sch := workload.NewSchedule(d.cfg.Pacer, d.cfg.Arrivals, d.cfg.Seed)
+	// The whole run's schedule, or the shard's part of the job's (the
+	// zero Shard is the whole run).
+	sch := workload.NewShardSchedule(d.cfg.Pacer, d.cfg.Arrivals, d.cfg.Seed, d.cfg.Shard)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	fine := newFineTimer()

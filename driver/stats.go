@@ -198,6 +198,10 @@ type Result struct {
 	// AllConnected is how long making the initial connections took, from
 	// the first dial to the last connection bound; sending starts then.
 	AllConnected time.Duration
+	// StartSkew is, with Config.StartAt, how much later than StartAt
+	// sending began, by this machine's clock (Start is StartAt itself);
+	// 0 without it.
+	StartSkew time.Duration
 }
 
 // ErrUnresolved is wrapped by Result.Check when messages were left
@@ -232,6 +236,7 @@ type Progress struct {
 	Upstream, Disconnects                       uint64
 	Rate                                        float64       // ACKs per second in the last complete interval
 	P99, ResponseP99                            time.Duration // of the last complete interval
+	P50, ResponseP50                            time.Duration // of the last complete interval
 }
 
 // Progress returns the current counts from atomics, without touching the
@@ -261,7 +266,29 @@ func (d *Driver) Progress() Progress {
 		Rate:         math.Float64frombits(d.col.lastRate.Load()),
 		P99:          time.Duration(d.col.lastP99.Load()) * time.Microsecond,
 		ResponseP99:  time.Duration(d.col.lastRP99.Load()) * time.Microsecond,
+		P50:          time.Duration(d.col.lastP50.Load()) * time.Microsecond,
+		ResponseP50:  time.Duration(d.col.lastRP50.Load()) * time.Microsecond,
 	}
+}
+
+// Tallies returns the final NACKs so far by code and the disconnects so
+// far by cause, keyed as Counts.Nacks and Counts.Disconnects are. It
+// copies two small maps under the tallies' locks: call it a few times a
+// second at most (a metrics scrape), never per message.
+func (d *Driver) Tallies() (nacks, disconnects map[string]uint64) {
+	c := d.sumCounts()
+	return d.nackCounts(&c), d.disc.snapshot()
+}
+
+// nackCounts returns the final NACKs of c by code, with the unknown codes.
+func (d *Driver) nackCounts(c *countSnap) map[string]uint64 {
+	m := d.unknown.snapshot()
+	for i, n := range c.nacks {
+		if n > 0 {
+			m[ccs.NackCode(i).String()] += n
+		}
+	}
+	return m
 }
 
 // countSnap sums the per-connection counters.
@@ -346,6 +373,7 @@ type collector struct {
 	ivAcked uint64 // samples recorded into ivSvc and ivRsp: the interval's ACKs so far
 
 	lastRate, lastP99, lastRP99 atomic.Uint64
+	lastP50, lastRP50           atomic.Uint64
 }
 
 func (c *collector) init(d *Driver) {
@@ -542,6 +570,8 @@ func (c *collector) collect(end time.Duration) {
 	}
 	c.lastP99.Store(uint64(iv.ServiceP99))
 	c.lastRP99.Store(uint64(iv.ResponseP99))
+	c.lastP50.Store(uint64(iv.ServiceP50))
+	c.lastRP50.Store(uint64(iv.ResponseP50))
 }
 
 // fold adds a finished connection's counters to the retired totals and
@@ -607,12 +637,7 @@ func (d *Driver) result(stopT int64) *Result {
 	}
 	cnt.DrainTimeouts = d.drainTimeouts.Load()
 	cnt.Disconnects = d.disc.snapshot()
-	cnt.Nacks = d.unknown.snapshot()
-	for i, n := range snap.nacks {
-		if n > 0 {
-			cnt.Nacks[ccs.NackCode(i).String()] += n
-		}
-	}
+	cnt.Nacks = d.nackCounts(&snap)
 	// Messages without an outcome when the drain deadline passed are
 	// unresolved, those waiting for the resend of a retryable NACK too.
 	d.recs.each(func(r *record, _ uint32) {

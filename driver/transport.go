@@ -98,21 +98,29 @@ type Event struct {
 
 // RoundRobin returns a Transport that opens logical connection i with
 // ts[i % len(ts)] (one transport per sender id, say), named after ts[0].
-// ts must not be empty.
+// ts must not be empty. In a shard I of N (Config.Shard), the driver
+// makes the choice by the job's connection number I + i·N instead, so
+// that the job's connections, not each shard's, take the transports in
+// turn.
 func RoundRobin(ts ...Transport) Transport {
 	if len(ts) == 1 {
 		return ts[0]
 	}
-	return roundRobin(ts)
+	return &roundRobin{ts: ts, stride: 1}
 }
 
-type roundRobin []Transport
-
-func (r roundRobin) Dial(ctx context.Context, index int) (Conn, error) {
-	return r[index%len(r)].Dial(ctx, index)
+// roundRobin opens logical connection i with ts[(first + i·stride) mod
+// len(ts)].
+type roundRobin struct {
+	ts            []Transport
+	first, stride int
 }
 
-func (r roundRobin) Name() string { return r[0].Name() }
+func (r *roundRobin) Dial(ctx context.Context, index int) (Conn, error) {
+	return r.ts[(r.first+index*r.stride)%len(r.ts)].Dial(ctx, index)
+}
+
+func (r *roundRobin) Name() string { return r.ts[0].Name() }
 
 // NewNativeTransport returns the Transport built on package ccs: direct
 // TLS to addr, the stream handshake of ccs.Dial with cfg, ccs's framer and

@@ -4,7 +4,9 @@
 // expressions for CI (ParseGate), HdrHistogram interval logs (WriteHlog),
 // markdown and self-contained HTML reports with charts, comparisons of a base
 // against a new set of runs (Compare, with a Mann-Whitney U test when there
-// are several runs per side) and the exact merge of distributed runs (Merge).
+// are several runs per side) and the exact merge of distributed runs (Merge,
+// MergeWith), which checks that the results of a sharded job (Shard) are
+// all there, each once.
 //
 // Latencies are microseconds everywhere in this package: the histograms hold
 // integer microseconds and every LatencySummary field is in microseconds.

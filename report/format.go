@@ -366,17 +366,19 @@ var summaryRows = []summaryRow{
 			return "-"
 		}
 		return formatUS(r.Connect.AllConnectedS*1e6) + " (" + formatCount(uint64(r.Connect.Conns)) + " conns)"
-	}, when: hasConnect},
+	}, when: func(r *Result) uint64 { return boolCount(r.Connect != nil) }},
 	{name: "handshake p50 / p99", f: func(r *Result) string {
 		if r.Connect == nil {
 			return "-"
 		}
 		h := r.Connect.HandshakeUS
 		return formatUS(h.P50) + " / " + formatUS(h.P99)
-	}, when: hasConnect},
+	}, when: func(r *Result) uint64 { return boolCount(r.Connect != nil) }},
 	{name: "acked rate", f: func(r *Result) string { return formatRate(r.Throughput.AckedPerS) }},
 	{name: "offered rate", f: func(r *Result) string { return formatRate(r.Throughput.OfferedPerS) }},
 	{name: "duration", f: func(r *Result) string { return formatSeconds(r.DurationS) }},
+	{"shard", formatShard, func(r *Result) uint64 { return boolCount(r.Shard != nil || r.Shards != nil) }},
+	{"start skew", formatStartSkew, func(r *Result) uint64 { return boolCount(r.Start != nil) }},
 	{name: "accounting", f: func(r *Result) string {
 		if r.Check() != nil {
 			return "BROKEN"
@@ -385,12 +387,46 @@ var summaryRows = []summaryRow{
 	}},
 }
 
-// hasConnect is 1 for a result with connection figures.
-func hasConnect(r *Result) uint64 {
-	if r.Connect == nil {
-		return 0
+// boolCount is 1 for true, 0 for false: a summaryRow's when of a yes/no.
+func boolCount(b bool) uint64 {
+	if b {
+		return 1
 	}
-	return 1
+	return 0
+}
+
+// formatShard says which shard a result is, "2/4 of job J", or which
+// shards a merge holds, "4 of 4 of job J" or "3 of 4 of job J (missing 2)".
+func formatShard(r *Result) string {
+	switch {
+	case r.Shard != nil:
+		return r.Shard.String()
+	case r.Shards != nil:
+		s := fmt.Sprintf("%d of %d of job %s", len(r.Shards.Merged), r.Shards.Count, r.Shards.Job)
+		if len(r.Shards.Missing) > 0 {
+			s += " (missing " + joinInts(r.Shards.Missing) + ")"
+		}
+		return s
+	}
+	return "-"
+}
+
+// formatStartSkew formats how late sending began after --start-at; for a
+// merge of shards, the latest and which shard it was.
+func formatStartSkew(r *Result) string {
+	if r.Start == nil {
+		return "-"
+	}
+	s := formatUS(r.Start.SkewUS)
+	if r.Shards == nil {
+		return s
+	}
+	for _, m := range r.Shards.Merged {
+		if m.SkewUS != nil && *m.SkewUS == r.Start.SkewUS {
+			return s + " (latest: shard " + strconv.Itoa(m.Index) + ")"
+		}
+	}
+	return s
 }
 
 // formatStrays formats the strays with their kinds: "12 (duplicate 12)".

@@ -13,7 +13,26 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Merge combines the results of runs made at the same time from several
+// ErrShards is wrapped by the errors of a merge whose inputs are not the
+// shards of one job: some are shards and some not, shards of different
+// jobs, an index given twice, or (without MergeOptions.AllowPartial)
+// shards missing.
+var ErrShards = errors.New("report: not the shards of one job")
+
+// MergeOptions adjusts MergeWith.
+type MergeOptions struct {
+	// AllowPartial merges the shards of a job that are there when some
+	// are missing, with a warning that names them, instead of failing.
+	AllowPartial bool
+}
+
+// Merge is MergeWith with the default options: the shards of a job must
+// all be there.
+func Merge(rs ...*Result) (*Result, []string, error) {
+	return MergeWith(MergeOptions{}, rs...)
+}
+
+// MergeWith combines the results of runs made at the same time from several
 // machines (a distributed run) into one result:
 //   - counts are summed, and so are NACKs by code, disconnects by cause
 //     and strays by kind;
@@ -21,10 +40,10 @@ import (
 //     percentiles recomputed from the merged histograms, never averaged;
 //   - the start is the earliest start, the duration spans to the latest end,
 //     and rates are total messages over that span;
-//   - timelines are aligned by wall clock (StartedAt + TS, to the nearest
-//     interval of the merged start; the interval is the runs' "interval"
-//     configuration, or what their timelines show, the longest when they
-//     differ, with a warning) and summed: sent, acked, NACKs, disconnects,
+//   - timelines are aligned by wall clock (each point goes to the interval
+//     of the merged start that holds its middle; the interval is the runs'
+//     "interval" configuration, or what their timelines show, the longest
+//     when they differ, with a warning) and summed: sent, acked, NACKs, disconnects,
 //     and pending at the end of the interval; a merged point's P99US and
 //     RP99US are the highest p99 of the runs in that interval, and its
 //     PendingPeak the sum of their peaks: upper bounds of the combined
@@ -39,6 +58,14 @@ import (
 // runs' labels (file paths, or "run N"), so a merged file says what it is
 // made of.
 //
+// When the results are shards (Result.Shard), they must be the shards of
+// one job: every result a shard, one job id and shard count, each index
+// once, and none missing unless opts.AllowPartial; otherwise the error
+// wraps ErrShards and names what is wrong. The merged result lists them
+// in Shards, and its Start holds the latest start skew. Shards of a job
+// started with --start-at share their StartedAt, so their timelines
+// align exactly.
+//
 // The warnings flag what the merge cannot reconcile: configurations,
 // targets or tool versions that differ between runs, broken accounting, fake
 // stats present in only some runs, runs whose time spans (StartedAt to
@@ -48,12 +75,15 @@ import (
 // counts and histograms), whose counts the merge adds twice. Gate verdicts
 // are dropped: evaluate gates on the merged result. An error is returned for no results or a missing or
 // undecodable histogram.
-func Merge(rs ...*Result) (*Result, []string, error) {
+func MergeWith(opts MergeOptions, rs ...*Result) (*Result, []string, error) {
 	if len(rs) == 0 {
 		return nil, nil, errors.New("report: nothing to merge")
 	}
 	names := labels(rs)
-	var warnings []string
+	shards, warnings, err := checkShards(rs, names, opts.AllowPartial)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	out := &Result{
 		Schema: Schema,
@@ -121,6 +151,12 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 		out.Config = map[string]any{}
 	}
 	out.Config[mergedFromKey] = names
+	out.Shards = shards
+	set, warn := mergeStarts(rs, names)
+	out.Start = set
+	if warn != "" {
+		warnings = append(warnings, warn)
+	}
 	out.Target = strings.Join(targets, ",")
 	out.StartedAt = start
 	out.DurationS = end.Sub(start).Seconds()
@@ -304,20 +340,31 @@ func timelineStep(rs []*Result, names []string) (float64, string) {
 }
 
 // mergeTimelines aligns the runs' timelines on the wall clock, in
-// intervals of step seconds since start, and sums them.
+// intervals of step seconds since start, and sums them. A point goes to
+// the merged interval that holds its middle: runs that share their start
+// fall exactly on the same intervals, runs started a little apart on the
+// nearest, and a run's short last interval (the wait for the last
+// answers) keeps its own. A merged point ends at its interval's end, or
+// at the latest end of its points when that is earlier (a short last
+// interval).
 func mergeTimelines(start time.Time, step float64, rs []*Result) []TimelinePoint {
 	byStep := map[int64]*TimelinePoint{}
 	for _, r := range rs {
 		offset := r.StartedAt.Sub(start).Seconds()
+		prev := 0.0
 		for _, pt := range r.Timeline {
-			k := int64(math.Round((offset + pt.TS) / step))
+			mid := offset + (prev+pt.TS)/2
+			prev = pt.TS
+			k := int64(math.Floor(mid / step))
+			// The end, rounded to the microsecond so that 3 × 0.1 s
+			// reads 0.3.
+			end := math.Round(min(float64(k+1)*step, offset+pt.TS)*1e6) / 1e6
 			m, ok := byStep[k]
 			if !ok {
-				// The interval's end, rounded to the microsecond so that
-				// 3 × 0.1 s reads 0.3.
-				m = &TimelinePoint{TS: math.Round(float64(k)*step*1e6) / 1e6}
+				m = &TimelinePoint{TS: end}
 				byStep[k] = m
 			}
+			m.TS = max(m.TS, end)
 			m.Sent += pt.Sent
 			m.Acked += pt.Acked
 			m.Nacked += pt.Nacked

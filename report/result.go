@@ -69,6 +69,16 @@ type Result struct {
 	StartedAt time.Time `json:"started_at"`
 	// DurationS is the measured duration in seconds.
 	DurationS float64 `json:"duration_s"`
+	// Shard says which shard of a sharded job the run was (ccsbench run
+	// --shard, --job); absent for a whole run.
+	Shard *Shard `json:"shard,omitempty"`
+	// Shards lists, in the merge of a sharded job's results, the shards
+	// merged and those missing; absent otherwise.
+	Shards *ShardSet `json:"shards,omitempty"`
+	// Start records the instant sending was set to begin (--start-at) and
+	// how late it began; in a merge of shards, the latest of theirs.
+	// Absent when the run started as soon as it was connected.
+	Start *Start `json:"start,omitempty"`
 	// Counts are the outcomes of every unique message and the events around them.
 	Counts Counts `json:"counts"`
 	// Throughput holds the achieved and offered rates.
@@ -91,6 +101,57 @@ type Result struct {
 	// Label names the result in reports (a file name, say); it is not part
 	// of the file. Reports fall back to "run N" when it is empty.
 	Label string `json:"-"`
+}
+
+// Shard identifies one shard of a sharded job: one of Count runs, started
+// with the same flags but for the index, that together send what one run
+// would have sent.
+type Shard struct {
+	// Index is the shard's number, 0 <= Index < Count.
+	Index int `json:"index"`
+	// Count is the number of shards of the job.
+	Count int `json:"count"`
+	// Job names the job; every shard of one job has the same.
+	Job string `json:"job"`
+}
+
+// String returns "I/N of job JOB".
+func (s *Shard) String() string {
+	return fmt.Sprintf("%d/%d of job %s", s.Index, s.Count, s.Job)
+}
+
+// ShardSet describes the shards a merged result was made of.
+type ShardSet struct {
+	// Job names the job; Count is its number of shards.
+	Job   string `json:"job"`
+	Count int    `json:"count"`
+	// Merged lists the shards merged, by index.
+	Merged []MergedShard `json:"merged"`
+	// Missing lists the indexes of the shards that were not there (a
+	// merge with --allow-partial); empty when the job is complete.
+	Missing []int `json:"missing,omitempty"`
+}
+
+// MergedShard is one shard of a merged result.
+type MergedShard struct {
+	// Index is the shard's index.
+	Index int `json:"index"`
+	// Source is where its result came from (the file's path).
+	Source string `json:"source"`
+	// SkewUS is its start skew in microseconds (see Start), absent when it
+	// had no set start.
+	SkewUS *float64 `json:"skew_us,omitempty"`
+}
+
+// Start is a run's set start: ccsbench run --start-at.
+type Start struct {
+	// At is the instant sending was set to begin; the run's time axis
+	// (StartedAt, before any warm-up) starts there.
+	At time.Time `json:"at"`
+	// SkewUS is how much later than At sending began, in microseconds, by
+	// the clock of the machine that ran it (the skew between machines also
+	// holds their clocks' offsets, which no run can see).
+	SkewUS float64 `json:"skew_us"`
 }
 
 // Tool identifies the measuring program.

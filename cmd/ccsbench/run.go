@@ -53,6 +53,14 @@ credentials and its certificate is trusted; its behaviour and faults are set
 with the --fake-* flags (the flags of ccsbench fake), and its own stats are
 written under "fake" in the results file.
 
+With --shard I/N the run is one of N shards of a job spread over several
+processes or machines, all started with the same flags: --conns, --rate,
+--rate-shape and --messages are the job's totals, and this shard opens its
+share of the connections and sends every N-th message of the job's schedule
+(with the same --seed, the shards together send what one run would).
+--start-at makes every shard connect first and begin sending at one
+instant; ccsbench merge checks and merges the shards' results files.
+
 Exit status: 0 ok; 1 the run failed (a connection could not be made, the
 accounting does not add up, or more messages were lost or left unresolved
 than --allow-lost and --allow-unresolved tolerate); 2 bad usage; 3 a --gate
@@ -83,11 +91,16 @@ type runOptions struct {
 	jsonOut, mdOut, htmlOut      string
 	hlogOut, gate                string
 	progress                     bool
+	shard                        workload.Shard
+	job, startAt, metricsAddr    string
 }
 
 // outputFlags do not shape the run and are left out of the results'
-// config; api-key is never written anywhere.
-var outputFlags = map[string]bool{"json": true, "md": true, "html": true, "hlog": true, "progress": true, "api-key": true, "gate": true}
+// config; api-key is never written anywhere. shard, job and start-at are
+// recorded in the results' shard and start instead, so that the configs
+// of a job's shards are the same.
+var outputFlags = map[string]bool{"json": true, "md": true, "html": true, "hlog": true, "progress": true, "api-key": true, "gate": true,
+	"metrics-addr": true, "shard": true, "job": true, "start-at": true}
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -137,6 +150,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&o.allowLost, "allow-lost", 0, "tolerate up to `N` lost messages without failing the run (they are still counted and reported)")
 	fs.StringVar(&o.gate, "gate", "", "thresholds `EXPR,...` (e.g. \"p99<5ms,rate>4900,unresolved==0\"); a failure exits 3")
 	fs.BoolVar(&o.progress, "progress", isTerminal(stdout), "live progress (default: on when stdout is a terminal)")
+	fs.Var(&o.shard, "shard", "run shard `I/N` of a job spread over N processes or machines: --conns, --rate, --rate-shape and --messages stay the job's totals and this process sends its share (see README, \"Running on several machines\")")
+	fs.StringVar(&o.job, "job", "", "`ID` of the sharded job, recorded with the shard for ccsbench merge (default: from --start-at, the shard count and --seed, so that shards started with the same flags agree)")
+	fs.StringVar(&o.startAt, "start-at", "", "connect and authenticate first, then begin sending at `TIME` (RFC 3339 with sub-second precision, e.g. 2026-01-15T09:30:00.000Z); refused when more than 1s past")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics on http://`ADDR`/metrics while the run lasts")
 	fo := fakeFlags(fs, "fake-")
 	fs.Usage = func() {} // a parse error is printed alone, the usage only on -h
 	printUsage := func() {
@@ -271,6 +288,24 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		stop()
 	}()
 
+	if o.metricsAddr != "" {
+		stopMetrics, addr, err := serveMetrics(o.metricsAddr, d, metricsInfo(&o, d.Config(), targetName))
+		if err != nil {
+			fmt.Fprintf(stderr, "ccsbench run: --metrics-addr: %v\n", err)
+			return 1
+		}
+		defer stopMetrics()
+		fmt.Fprintf(stderr, "ccsbench run: metrics on http://%s/metrics\n", addr)
+	}
+	if !cfg.StartAt.IsZero() {
+		what := "ccsbench run"
+		if cfg.Shard.Count > 1 {
+			what += ": shard " + cfg.Shard.String() + " of job " + o.job
+		}
+		fmt.Fprintf(stderr, "%s: connecting, then sending from %s (in %v)\n", what,
+			cfg.StartAt.UTC().Format(time.RFC3339Nano), time.Until(cfg.StartAt).Round(time.Millisecond))
+	}
+
 	stopProgress := func() {}
 	if o.progress {
 		eff := d.Config()
@@ -296,10 +331,16 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	rr, intervals, err := buildResult(res, targetName, d.Config().Conns, runConfig(fs, d.Config(), targetName), srv)
+	rr, intervals, err := buildResult(res, targetName, d.Config().Conns, runConfig(fs, d.Config(), cfg.Messages, targetName), srv)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
 		return 1
+	}
+	if cfg.Shard.Count > 1 {
+		rr.Shard = &report.Shard{Index: cfg.Shard.Index, Count: cfg.Shard.Count, Job: o.job}
+	}
+	if !cfg.StartAt.IsZero() {
+		rr.Start = &report.Start{At: cfg.StartAt, SkewUS: float64(res.StartSkew) / float64(time.Microsecond)}
 	}
 	if gate != nil {
 		rr.Gates = gate.Evaluate(rr)
@@ -396,6 +437,9 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	default:
 		return cfg, fmt.Errorf("--login-domain %q: want gcm or fcm", o.loginDomain)
 	}
+	if err := o.shardConfig(&cfg); err != nil {
+		return cfg, err
+	}
 	if o.conns <= 0 {
 		return cfg, fmt.Errorf("--conns %d must be positive", o.conns)
 	}
@@ -484,6 +528,61 @@ func openFilesNeeded(conns int, embedded bool) uint64 {
 	return n + 64
 }
 
+// maxJobLen bounds --job.
+const maxJobLen = 64
+
+// shardConfig checks --shard, --job and --start-at and sets the driver's
+// Shard and StartAt; the job id defaults to one derived from --start-at,
+// the shard count and --seed.
+func (o *runOptions) shardConfig(cfg *driver.Config) error {
+	if o.startAt != "" {
+		at, err := time.Parse(time.RFC3339Nano, o.startAt)
+		if err != nil {
+			return fmt.Errorf("--start-at %q: want an RFC 3339 time such as 2026-01-15T09:30:00.000Z", o.startAt)
+		}
+		if late := time.Since(at); late > driver.MaxStartLateness {
+			return fmt.Errorf("--start-at %s is %v in the past (at most %v is allowed): choose a time far enough ahead for every shard to connect",
+				o.startAt, late.Round(time.Millisecond), driver.MaxStartLateness)
+		}
+		cfg.StartAt = at
+	}
+	sharded := o.shard.Count > 1
+	switch {
+	case o.job != "" && !sharded:
+		return errors.New("--job names the job of a sharded run: it needs --shard I/N with N > 1")
+	case sharded && o.job == "" && o.startAt == "":
+		return errors.New("--shard without --start-at needs --job ID: the shards of one job must be named alike (with --start-at the default job id comes from it)")
+	case !sharded:
+		return nil
+	}
+	if o.job == "" {
+		o.job = defaultJobID(cfg.StartAt, o.shard.Count, o.msg.Seed)
+	}
+	if len(o.job) > maxJobLen || !validJobID(o.job) {
+		return fmt.Errorf("--job %q: want 1 to %d letters, digits, '.', '_', ':' or '-'", o.job, maxJobLen)
+	}
+	cfg.Shard = o.shard
+	return nil
+}
+
+// defaultJobID names a job by what its shards share on the command line:
+// the start instant (UTC), the shard count and the seed, e.g.
+// "20260115T093000.5Z-4shards-seed1".
+func defaultJobID(at time.Time, shards int, seed uint64) string {
+	return fmt.Sprintf("%s-%dshards-seed%d", at.UTC().Format("20060102T150405.999999999Z"), shards, seed)
+}
+
+// validJobID reports whether s is made of letters, digits, '.', '_', ':'
+// and '-' only, and is not empty.
+func validJobID(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._:-", c)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // tlsConfig is the trust for --target: --ca, --insecure or the system's.
 func (o *runOptions) tlsConfig(target string) (*tls.Config, error) {
 	host, _, _ := net.SplitHostPort(target)
@@ -506,8 +605,9 @@ func (o *runOptions) tlsConfig(target string) (*tls.Config, error) {
 }
 
 // runConfig records every flag that shaped the run, by name, with the
-// effective values the driver used; never the API key.
-func runConfig(fs *flag.FlagSet, eff driver.Config, target string) map[string]any {
+// effective values the driver used (messages: the run's or the job's
+// total); never the API key.
+func runConfig(fs *flag.FlagSet, eff driver.Config, messages uint64, target string) map[string]any {
 	m := map[string]any{}
 	fs.VisitAll(func(f *flag.Flag) {
 		if outputFlags[f.Name] {
@@ -534,7 +634,7 @@ func runConfig(fs *flag.FlagSet, eff driver.Config, target string) map[string]an
 	}
 	m["duration"] = eff.Duration.String()
 	m["warmup"] = eff.Warmup.String()
-	m["messages"] = eff.Messages
+	m["messages"] = messages // the job's total for a shard, not its share
 	m["rate-shape"] = fmt.Sprint(eff.Pacer)
 	m["client"] = eff.Transport.Name()
 	return m

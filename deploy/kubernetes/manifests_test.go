@@ -388,6 +388,14 @@ func TestShardJob(t *testing.T) {
 			outs = append(outs, strings.ReplaceAll(v, "$(JOB_COMPLETION_INDEX)", "0"))
 		}
 		checkWritesToResults(t, "shard", spec, c, jobID, outs...)
+		// Live metrics on a declared port, announced to Prometheus.
+		metrics, _ := arg(c.Args, "--metrics-addr")
+		_, mport, _ := strings.Cut(metrics, ":")
+		if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return fmt.Sprint(p.ContainerPort) == mport && p.Name == "metrics" }) ||
+			j.Spec.Template.Annotations["prometheus.io/port"] != mport || j.Spec.Template.Annotations["prometheus.io/scrape"] != "true" {
+			t.Errorf("shard --metrics-addr=%q, ports %+v, annotations %v; want a metrics container port and Prometheus annotations for it",
+				metrics, c.Ports, j.Spec.Template.Annotations)
+		}
 		if sel := j.Spec.Template.Labels["app.kubernetes.io/instance"]; sel != jobID {
 			t.Errorf("shard pods labelled instance=%q; want the job id %q", sel, jobID)
 		}
