@@ -202,7 +202,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	// of it another one.
 	if limit, err := raiseOpenFiles(); err != nil {
 		fmt.Fprintf(stderr, "ccsbench run: warning: could not raise the open files limit: %v\n", err)
-	} else if need := openFilesNeeded(cfg.Conns, o.target == ""); limit > 0 && need > limit {
+	} else if need := openFilesNeeded(cfg, o.target == ""); limit > 0 && need > limit {
 		return usageErr("--conns %d needs about %d open files%s, and the limit (RLIMIT_NOFILE, raised to its hard limit) is %d: raise it (ulimit -Hn, or LimitNOFILE= in systemd) or use fewer connections",
 			cfg.Conns, need, map[bool]string{true: " (the embedded fake holds the other end of every connection)", false: ""}[o.target == ""], limit)
 	}
@@ -516,11 +516,15 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	return cfg, nil
 }
 
-// openFilesNeeded is how many file descriptors a run of conns
-// connections takes at least: one a connection, two with the embedded
-// fake, and some for everything else. Connections that drain may
-// double it for a while.
-func openFilesNeeded(conns int, embedded bool) uint64 {
+// openFilesNeeded is how many file descriptors a run takes at least: one
+// a connection it holds (its shard's part of --conns), two with the
+// embedded fake, and some for everything else. Connections that drain
+// may double it for a while.
+func openFilesNeeded(cfg driver.Config, embedded bool) uint64 {
+	conns := cfg.Conns
+	if n, err := cfg.Shard.Conns(cfg.Conns); err == nil {
+		conns = n
+	}
 	n := uint64(conns)
 	if embedded {
 		n *= 2
