@@ -68,7 +68,7 @@ soak:
 	bash driver/rss_soak.sh
 
 # The scaling curve: 1 to 5000 connections at rate 0 and 10000/s, against
-# an external and the embedded fake; writes results/scale.md (about 4
+# an external and the embedded fake; writes results/scale.md (2 to 4
 # minutes; needs jq and GNU time).
 scale:
 	bash scripts/scale.sh results/scale.md

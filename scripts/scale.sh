@@ -16,7 +16,7 @@
 # Usage: scripts/scale.sh [OUT.md]   (default results/scale.md)
 # Environment: SCALE_DURATION (5s measured per point, after a 1s warm-up),
 # SCALE_RATE (10000 msgs/s for the fixed-rate points), SCALE_CONNS
-# ("1 8 64 256 1000 5000"). With the defaults it takes about 4 minutes.
+# ("1 8 64 256 1000 5000"). With the defaults it takes 2 to 4 minutes.
 # Needs: go, jq, GNU time (/usr/bin/time), and an open files hard limit of
 # at least 10,100 for the embedded 5000-connection points.
 set -euo pipefail
