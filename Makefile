@@ -7,7 +7,7 @@ BENCHTIME   ?= 1s
 PKGS        := ./...
 BIN         := bin/ccsbench
 
-.PHONY: all build run test race lint fmt-check vet staticcheck bench fuzz gate baseline soak clean judge-matrix
+.PHONY: all build run test race lint fmt-check vet staticcheck bench fuzz gate baseline soak scale clean judge-matrix
 
 all: build
 
@@ -66,6 +66,12 @@ gate: build
 # second 10 and second 60, or it fails.
 soak:
 	bash driver/rss_soak.sh
+
+# The scaling curve: 1 to 5000 connections at rate 0 and 10000/s, against
+# an external and the embedded fake; writes results/scale.md (2 to 4
+# minutes; needs jq and GNU time).
+scale:
+	bash scripts/scale.sh results/scale.md
 
 baseline: build
 	./$(BIN) $(GATE_PACED) --json results/baseline-paced.json

@@ -51,6 +51,13 @@ func PlainMessage(identity, password string) string {
 // NewRedactor returns a Redactor for apiKey used with senderID. It
 // removes nothing when apiKey is empty.
 func NewRedactor(senderID, apiKey string) *Redactor {
+	return NewRedactorSenders(apiKey, senderID)
+}
+
+// NewRedactorSenders returns a Redactor for apiKey used with any of
+// senderIDs (one API key shared by several sender ids). It removes
+// nothing when apiKey is empty.
+func NewRedactorSenders(apiKey string, senderIDs ...string) *Redactor {
 	if apiKey == "" {
 		return nil
 	}
@@ -58,12 +65,14 @@ func NewRedactor(senderID, apiKey string) *Redactor {
 	if len(apiKey) >= MinSecretLen {
 		secrets = append(secrets, apiKey)
 	}
-	for _, id := range PlainIdentities(senderID) {
-		for _, authz := range []string{"", id} {
-			raw := []byte(authz + "\x00" + id + "\x00" + apiKey)
-			// The padded form, and the unpadded one that is its prefix
-			// (a client or server that drops the padding).
-			secrets = append(secrets, base64.StdEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw))
+	for _, sender := range senderIDs {
+		for _, id := range PlainIdentities(sender) {
+			for _, authz := range []string{"", id} {
+				raw := []byte(authz + "\x00" + id + "\x00" + apiKey)
+				// The padded form, and the unpadded one that is its
+				// prefix (a client or server that drops the padding).
+				secrets = append(secrets, base64.StdEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw))
+			}
 		}
 	}
 	for _, s := range secrets[:len(secrets):len(secrets)] {

@@ -71,6 +71,26 @@ func TestRedactorForms(t *testing.T) {
 	}
 }
 
+// One key shared by several sender ids: the SASL PLAIN message of each
+// one is removed.
+func TestRedactorSenders(t *testing.T) {
+	t.Parallel()
+	const key = "shared-api-key-42"
+	senders := []string{"111111111111", "222222222222", "333333333333"}
+	r := NewRedactorSenders(key, senders...)
+	for _, sender := range senders {
+		for _, id := range PlainIdentities(sender) {
+			in := "auth " + PlainMessage(id, key) + " key " + key
+			if got := r.String(in); len(leaks(got, PlainMessage(id, key), key)) > 0 {
+				t.Errorf("NewRedactorSenders(%v).String(%q) = %q; want both secrets removed", senders, in, got)
+			}
+		}
+	}
+	if got := NewRedactorSenders("", senders...); got != nil {
+		t.Errorf("NewRedactorSenders with no key = %v; want nil", got)
+	}
+}
+
 func TestRedactorShortKeyAndNil(t *testing.T) {
 	t.Parallel()
 	r := NewRedactor("42", "k")

@@ -52,12 +52,18 @@ const (
 	// DefaultInterval is the length of a timeline interval when
 	// Config.Interval is 0.
 	DefaultInterval = time.Second
+	// DefaultDialConcurrency bounds the handshakes in progress at once
+	// while Run connects, when Config.DialConcurrency is 0.
+	DefaultDialConcurrency = 32
 	// MinInterval is the shortest Config.Interval accepted.
 	MinInterval = 100 * time.Millisecond
 
-	// MaxConns is the largest Config.Conns accepted (CCS allows 1000
-	// connections per sender id).
-	MaxConns = 1000
+	// MaxConnsPerSender is the most connections Config.Conns may give
+	// one sender id: CCS allows 1000 connections per sender id, so Conns
+	// may be at most MaxConnsPerSender × the number of sender ids.
+	MaxConnsPerSender = 1000
+	// MaxSenders is the most sender ids of Config.SenderIDs.
+	MaxSenders = 100
 	// MaxWindow is the largest Config.Window accepted with
 	// AllowWindowOverride (for testing servers' flow control); without it
 	// the limit is ccs.MaxPending.
@@ -79,6 +85,13 @@ type Config struct {
 	// SENDER@LoginDomain and password). Required unless Transport is set.
 	// The API key never appears in errors, logs or results.
 	SenderID, APIKey string
+	// SenderIDs, when not empty, replaces SenderID with several sender
+	// ids sharing APIKey (at most MaxSenders): logical connection i
+	// authenticates as SenderIDs[i % len(SenderIDs)], so connections are
+	// spread round-robin, and each sender id gets at most
+	// MaxConnsPerSender of them. With Transport set, it only sets that
+	// limit.
+	SenderIDs []string
 	// LoginDomain is the XMPP domain the native transport logs in to:
 	// ccs.Domain (gcm.googleapis.com, the default when empty) or
 	// ccs.FCMDomain (fcm.googleapis.com, as FCM-era clients do).
@@ -87,7 +100,8 @@ type Config struct {
 	// from Target).
 	TLS *tls.Config
 
-	// Conns is the number of connections, 1..MaxConns (default 8).
+	// Conns is the number of connections, 1..MaxConnsPerSender × the
+	// number of sender ids (default 8).
 	Conns int
 	// Window is the number of unanswered downstream messages allowed per
 	// connection, 1..ccs.MaxPending (default 100). Larger values, up to
@@ -148,6 +162,13 @@ type Config struct {
 	// messages are resent elsewhere, and it counts in DrainTimeouts and as
 	// a disconnect of cause "drain_timeout".
 	DrainCloseTimeout time.Duration
+	// DialConcurrency bounds the handshakes in progress at once while Run
+	// connects (default 32).
+	DialConcurrency int
+	// ConnRate starts the initial handshakes at most this many a second,
+	// evenly spaced (0: as fast as DialConcurrency allows). Sending
+	// starts once every connection is made.
+	ConnRate float64
 
 	// Message says what downstream messages look like; a zero
 	// MessageConfig takes workload.DefaultMessageConfig.
@@ -240,6 +261,21 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Conns == 0 {
 		cfg.Conns = DefaultConns
 	}
+	// CCS allows MaxConnsPerSender connections per sender id; a sharded
+	// job's shards share the sender ids, so the limit is on the job's
+	// connections (and RoundRobin spreads the job's connections, not each
+	// shard's).
+	if len(cfg.SenderIDs) > MaxSenders {
+		return bad("%d sender ids; at most %d", len(cfg.SenderIDs), MaxSenders)
+	}
+	for _, id := range cfg.SenderIDs {
+		if id == "" {
+			return bad("an empty sender id in the list")
+		}
+	}
+	if limit := MaxConnsPerSender * max(1, len(cfg.SenderIDs)); cfg.Conns < 0 || cfg.Conns > limit {
+		return bad("conns %d outside 1..%d (%d per sender id, %d sender ids)", cfg.Conns, limit, MaxConnsPerSender, max(1, len(cfg.SenderIDs)))
+	}
 	if cfg.Shard.Count > 1 || cfg.Shard.Index != 0 {
 		// A shard of a job: its part of the connections and messages.
 		n, err := cfg.Shard.Conns(cfg.Conns)
@@ -254,8 +290,14 @@ func (c *Config) withDefaults() (Config, error) {
 			}
 		}
 	}
-	if cfg.Conns < 0 || cfg.Conns > MaxConns {
-		return bad("conns %d outside 1..%d", cfg.Conns, MaxConns)
+	if cfg.DialConcurrency == 0 {
+		cfg.DialConcurrency = DefaultDialConcurrency
+	}
+	if cfg.DialConcurrency < 0 {
+		return bad("dial concurrency %d must be positive", cfg.DialConcurrency)
+	}
+	if !(cfg.ConnRate >= 0) || math.IsInf(cfg.ConnRate, 1) {
+		return bad("connection rate %g must be a finite number >= 0", cfg.ConnRate)
 	}
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
@@ -273,6 +315,10 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.Backlog < 0 || cfg.Window+cfg.Backlog > MaxRecords {
 		return bad("backlog %d outside 1..%d", cfg.Backlog, MaxRecords-cfg.Window)
+	}
+	// Record indices are 32 bits in message ids.
+	if per := (cfg.Window + cfg.Backlog + recChunkLen - 1) / recChunkLen * recChunkLen; uint64(cfg.Conns)*uint64(per) > math.MaxUint32 {
+		return bad("conns %d × (window + backlog) %d exceed the 2^32 message records ids can name", cfg.Conns, per)
 	}
 	if cfg.Pacer == nil {
 		cfg.Pacer = workload.ConstantPacer{}
@@ -385,7 +431,7 @@ func (c *Config) withDefaults() (Config, error) {
 		if cfg.Target == "" {
 			return bad("no target")
 		}
-		if cfg.SenderID == "" {
+		if cfg.SenderID == "" && len(cfg.SenderIDs) == 0 {
 			return bad("no sender id")
 		}
 		if cfg.APIKey == "" {
@@ -394,15 +440,30 @@ func (c *Config) withDefaults() (Config, error) {
 		if cfg.LoginDomain != "" && ccs.CCSDomain(cfg.LoginDomain) == "" {
 			return bad("login domain %q: want %s or %s", cfg.LoginDomain, ccs.Domain, ccs.FCMDomain)
 		}
-		cfg.Transport = NewNativeTransport(cfg.Target, ccs.ClientConfig{
-			SenderID:    cfg.SenderID,
-			LoginDomain: cfg.LoginDomain,
-			APIKey:      cfg.APIKey,
-			TLS:         cfg.TLS,
-			Timeout:     cfg.DialTimeout,
-		})
+		ts := make([]Transport, 0, max(1, len(cfg.SenderIDs)))
+		for _, id := range cfg.senders() {
+			ts = append(ts, NewNativeTransport(cfg.Target, ccs.ClientConfig{
+				SenderID:    id,
+				LoginDomain: cfg.LoginDomain,
+				APIKey:      cfg.APIKey,
+				TLS:         cfg.TLS,
+				Timeout:     cfg.DialTimeout,
+			}))
+		}
+		cfg.Transport = RoundRobin(ts...)
+	}
+	if rr, ok := cfg.Transport.(*roundRobin); ok && cfg.Shard.Count > 1 {
+		cfg.Transport = &roundRobin{ts: rr.ts, first: cfg.Shard.Index, stride: cfg.Shard.Count}
 	}
 	return cfg, nil
+}
+
+// senders returns the sender ids connections authenticate as.
+func (c *Config) senders() []string {
+	if len(c.SenderIDs) > 0 {
+		return c.SenderIDs
+	}
+	return []string{c.SenderID}
 }
 
 // unlimited reports whether p sends as fast as the windows allow.

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/workload"
 )
@@ -35,12 +34,20 @@ type chunk struct {
 	next *chunk
 }
 
-// ivlHists are the interval histograms a reader records into, with the
-// count of ACKs they hold (so that an interval's count and histograms
-// always agree).
-type ivlHists struct {
-	svc, rsp *hdrhistogram.Histogram
-	acked    uint64
+// sample is one ACK's service and response times, in µs (histLo..histHi).
+type sample struct{ svc, rsp uint32 }
+
+// batchLen is the number of samples in a batch: a batch is 1 KiB.
+const batchLen = 126
+
+// sampleBatch is a block of samples a reader recorded, for the collector
+// to put into the interval histograms. Batches are chained through next:
+// a reader's current chain (newest first, only the head being filled), a
+// chain the collector drains, and a slot's list of spare batches.
+type sampleBatch struct {
+	next atomic.Pointer[sampleBatch]
+	n    int
+	s    [batchLen]sample
 }
 
 // Kinds of strays, indexes of readerCounts.strays.
@@ -102,7 +109,10 @@ type pconn struct {
 	acks  atomic.Pointer[chunk] // reader → writer
 	spare atomic.Pointer[chunk] // writer → reader
 
-	ivl *[2]ivlHists // from the slot, given back when the collector folds the connection
+	// The reader records into the chain ivl[cur]; the collector flips cur
+	// at the end of an interval and drains the other chain. gen is odd
+	// while the reader records.
+	ivl [2]atomic.Pointer[sampleBatch]
 	cur atomic.Uint32
 	gen atomic.Uint64
 
@@ -115,6 +125,7 @@ type pconn struct {
 	free     *chunk
 	released bool
 	rng      *rand.Rand
+	bfree    *sampleBatch // empty batches, taken from the slot's spares
 
 	// writer goroutine state
 	w writerState
@@ -139,11 +150,13 @@ type pconn struct {
 }
 
 type writerState struct {
-	pre   fifo // due now, window slot already claimed on this connection
-	ready fifo // due now, needing a window slot
-	heap  dueHeap
-	gen   *workload.Generator
-	timer *time.Timer
+	pre     fifo // due now, window slot already claimed on this connection
+	ready   fifo // due now, needing a window slot
+	heap    dueHeap
+	gen     *workload.Generator
+	timer   *time.Timer
+	id      [maxIDLen]byte // scratch: the id of the message being sent
+	payload []byte         // scratch: its JSON, grown to the largest message
 }
 
 func newPconn(d *Driver, s *slot, c Conn) *pconn {
@@ -160,10 +173,10 @@ func newPconn(d *Driver, s *slot, c Conn) *pconn {
 		p.born = d.now()
 	}
 	p.win.max = int64(d.cfg.Window)
-	p.ivl = s.takeHists()
 	p.w.gen = d.gen.Clone(d.cfg.Message.Seed ^ uint64(p.id)*0x9e3779b97f4a7c15)
-	p.w.pre.init(d.cfg.Window)
-	p.w.ready.init(d.cfg.Window)
+	// The queues grow with the load (to the window at most, as a rule).
+	p.w.pre.init(8)
+	p.w.ready.init(8)
 	p.w.timer = time.NewTimer(time.Hour)
 	p.w.timer.Stop()
 	return p
@@ -234,7 +247,7 @@ func (p *pconn) writeLoop() {
 			if l := p.s.in.takeAll(); l != 0 {
 				p.absorb(l, now)
 			}
-			p.w.heap.promote(d.recs, now, &p.w.ready)
+			p.w.heap.promote(&d.recs, now, &p.w.ready)
 			n := p.sendReady(now)
 			if d.unlimited && p.w.ready.len() == 0 && p.w.pre.len() == 0 {
 				n += p.generate(now)
@@ -277,7 +290,7 @@ func (p *pconn) sleep() {
 	}
 	var timerC <-chan time.Time
 	if p.w.heap.len() > 0 {
-		wait := time.Duration(p.d.recs[p.w.heap.peek()].due - p.d.now())
+		wait := time.Duration(p.d.recs.at(p.w.heap.peek()).due - p.d.now())
 		if wait <= 0 {
 			p.idle.Store(0)
 			return
@@ -332,22 +345,24 @@ func (p *pconn) hasWork() bool {
 // absorb moves an inbox list into the ready queue (due now) or the
 // backoff heap.
 func (p *pconn) absorb(l uint32, now int64) {
-	recs := p.d.recs
+	recs := &p.d.recs
 	// The inbox is newest first: reverse it into FIFO order.
 	var rev uint32
 	for l != 0 {
 		i := l - 1
-		l = recs[i].next.Load()
-		recs[i].next.Store(rev)
+		r := recs.at(i)
+		l = r.next.Load()
+		r.next.Store(rev)
 		rev = i + 1
 	}
 	for rev != 0 {
 		i := rev - 1
-		rev = recs[i].next.Load()
+		r := recs.at(i)
+		rev = r.next.Load()
 		switch {
-		case recs[i].due > now:
+		case r.due > now:
 			p.w.heap.push(recs, i)
-		case recs[i].held == p:
+		case r.held == p:
 			p.w.pre.push(i)
 		default:
 			p.w.ready.push(i)
@@ -359,7 +374,7 @@ func (p *pconn) absorb(l uint32, now int64) {
 // the next writer (on draining, loss or shutdown), or to another slot's
 // while its slot has no connection that sends.
 func (p *pconn) giveBack() {
-	recs := p.d.recs
+	recs := &p.d.recs
 	t := p.d.home(p.s)
 	for p.w.pre.len() > 0 {
 		t.in.push(recs, p.w.pre.pop())
@@ -383,16 +398,18 @@ func (p *pconn) queued() bool {
 // sendReady sends the records whose window slot is claimed already, then
 // the others while the window has room.
 func (p *pconn) sendReady(now int64) int {
-	recs := p.d.recs
+	recs := &p.d.recs
 	n := 0
 	for p.w.pre.len() > 0 {
-		r := &recs[p.w.pre.pop()]
+		i := p.w.pre.pop()
+		r := recs.at(i)
 		r.held = nil
-		p.send(r, now)
+		p.send(r, i, now)
 		n++
 	}
 	for p.w.ready.len() > 0 {
-		r := &recs[p.w.ready.peek()]
+		i := p.w.ready.peek()
+		r := recs.at(i)
 		if !p.win.claim() {
 			p.needUnits.Store(1)
 			break
@@ -402,7 +419,7 @@ func (p *pconn) sendReady(now int64) int {
 			r.held = nil
 		}
 		p.w.ready.pop()
-		p.send(r, now)
+		p.send(r, i, now)
 		n++
 	}
 	return n
@@ -418,38 +435,42 @@ func (p *pconn) generate(now int64) int {
 			p.needUnits.Store(1)
 			break
 		}
-		i, ok := p.s.pool.pop(d.recs)
+		i, ok := p.s.pool.pop(&d.recs)
 		if !ok {
 			p.win.release()
 			break
 		}
 		if !d.takeBudget() {
-			p.s.pool.push(d.recs, i)
+			p.s.pool.push(&d.recs, i)
 			p.win.release()
 			break
 		}
-		r := &d.recs[i]
-		d.initRecord(r, i, now)
+		r := d.recs.at(i)
+		d.initRecord(r, now)
 		inc(&p.wc.created)
-		p.send(r, now)
+		p.send(r, i, now)
 		n++
 	}
 	return n
 }
 
-// send encodes one attempt of r into the write buffer. The record is
+// send encodes one attempt of record i into the write buffer: its
+// message is drawn at the first attempt and rebuilt from the draw at
+// every attempt, in a scratch buffer of the writer. The record is
 // published on the wire before its bytes can reach the server.
-func (p *pconn) send(r *record, now int64) {
+func (p *pconn) send(r *record, i uint32, now int64) {
 	if r.attempts == 0 {
-		r.payload, _ = p.w.gen.AppendJSON(r.payload[:0], r.id[:r.idLen])
+		r.msg = p.w.gen.Draw()
 	} else {
 		inc(&p.wc.retries)
 	}
 	r.attempts++
 	r.t1 = now
+	id := appendID(p.w.id[:0], p.d.cfg.IDPrefix, r.gen, i)
+	p.w.payload = p.w.gen.AppendMessage(p.w.payload[:0], id, r.msg)
 	r.conn.Store(p.id)
 	r.wire.Store(r.gen)
-	p.c.SendDownstream(r.payload)
+	p.c.SendDownstream(p.w.payload)
 }
 
 func (p *pconn) writeAcks() {
@@ -611,11 +632,16 @@ func (p *pconn) answered(id []byte) (*record, uint32) {
 		return nil, 0
 	}
 	seq, i, ok := parseID(d.cfg.IDPrefix, id)
-	if !ok || int(i) >= len(d.recs) {
+	if !ok {
 		inc(&p.rc.strays[strayUnknownID])
 		return nil, 0
 	}
-	r := &d.recs[i]
+	r := d.recs.lookup(i)
+	if r == nil {
+		// One of our ids, of a record never allocated: never sent.
+		inc(&p.rc.strays[strayDuplicate])
+		return nil, 0
+	}
 	if r.wire.Load() != seq || r.conn.Load() != p.id {
 		p.stray(r, seq)
 		return nil, 0
@@ -649,15 +675,35 @@ func (p *pconn) onAck(id []byte) {
 }
 
 // record adds one ACK's service and response times (ns) to the current
-// interval histograms. The generation counter is odd while recording, so
-// the collector can swap the buffers without a lock.
+// chain of samples. The generation counter is odd while recording, so the
+// collector can flip the chains without a lock.
 func (p *pconn) record(svc, rsp int64) {
 	p.gen.Add(1)
-	h := &p.ivl[p.cur.Load()]
-	_ = h.svc.RecordValue(clampUS(svc))
-	_ = h.rsp.RecordValue(clampUS(rsp))
-	h.acked++
+	head := &p.ivl[p.cur.Load()]
+	b := head.Load()
+	if b == nil || b.n == batchLen {
+		nb := p.takeBatch()
+		nb.next.Store(b)
+		head.Store(nb)
+		b = nb
+	}
+	b.s[b.n] = sample{svc: uint32(clampUS(svc)), rsp: uint32(clampUS(rsp))}
+	b.n++
 	p.gen.Add(1)
+}
+
+// takeBatch returns an empty batch: one of the reader's, else the slot's
+// spares (batches the collector drained), else a new one.
+func (p *pconn) takeBatch() *sampleBatch {
+	if p.bfree == nil {
+		p.bfree = p.s.spare.Swap(nil)
+	}
+	if b := p.bfree; b != nil {
+		p.bfree = b.next.Load()
+		return b
+	}
+	p.d.batchAllocs.Add(1)
+	return new(sampleBatch)
 }
 
 func (p *pconn) onNack(ev *Event) {
@@ -691,14 +737,14 @@ func (p *pconn) onNack(ev *Event) {
 		r.due = now + r.backoff + int64(float64(r.backoff)*d.cfg.BackoffJitter*p.rng.Float64())
 		r.held = nil
 		t := d.home(p.s)
-		t.in.push(d.recs, i)
+		t.in.push(&d.recs, i)
 		t.notifyCurrent()
 	case ccs.RetryOtherConnection:
 		p.beginDrain()
 		r.due = 0
 		r.held = nil
 		t := d.home(p.s)
-		t.in.push(d.recs, i)
+		t.in.push(&d.recs, i)
 		t.notifyCurrent()
 	default:
 		p.finalNack(r, i)
@@ -798,10 +844,9 @@ func (p *pconn) finish(err error) {
 // more than MaxResends times: then it is final as lost.
 func (p *pconn) resendWire() {
 	d := p.d
-	for i := range d.recs {
-		r := &d.recs[i]
+	d.recs.each(func(r *record, i uint32) {
 		if r.wire.Load() == 0 || r.conn.Load() != p.id {
-			continue
+			return
 		}
 		r.wire.Store(0)
 		r.held = nil
@@ -809,13 +854,13 @@ func (p *pconn) resendWire() {
 		r.losses++
 		if int(r.losses) > d.cfg.MaxResends {
 			inc(&p.rc.lost)
-			d.free(r, uint32(i))
-			continue
+			d.free(r, i)
+			return
 		}
 		t := d.pickSlot(p.s)
-		t.in.push(d.recs, uint32(i))
+		t.in.push(&d.recs, i)
 		t.notifyCurrent()
-	}
+	})
 }
 
 // clampUS converts ns to µs within the histograms' range.

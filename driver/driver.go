@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/workload"
+	"golang.org/x/sync/errgroup"
 )
 
 // errStreamEnd ends a reader when the server closed its stream.
@@ -28,15 +31,15 @@ type Driver struct {
 	unlimited bool
 	red       *ccs.Redactor // removes the API key from what the driver passes on
 
-	recs  []record
+	recs  recTable
 	slots []*slot
 
 	base    time.Time
 	started atomic.Bool
 	ran     atomic.Bool
 
-	connIDs    atomic.Uint32
-	histAllocs atomic.Uint64 // pairs of interval histograms allocated (reused across reconnects)
+	connIDs     atomic.Uint32
+	batchAllocs atomic.Uint64 // sample batches allocated (reused across intervals and reconnects)
 
 	stopCreate  atomic.Bool
 	stopCreateC chan struct{}
@@ -57,13 +60,19 @@ type Driver struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	swg    sync.WaitGroup // supervisors and scheduler
+	swg    sync.WaitGroup // supervisors while they run
 	rwg    sync.WaitGroup // readers
 
 	mu      sync.Mutex
 	conns   []*pconn // registered, not yet folded by the collector
 	retired countSnap
 	dialErr error
+
+	// Connecting: the time (µs) of every successful handshake, and how
+	// long Run took to make the initial connections.
+	hsMu         sync.Mutex
+	handshakes   *hdrhistogram.Histogram
+	allConnected time.Duration
 
 	// Counts keyed by what the server sent, bounded in keys and length:
 	// final NACKs of unknown codes, and disconnects by cause.
@@ -83,8 +92,9 @@ type Driver struct {
 	startSkew  time.Duration // how late sending began after Config.StartAt
 }
 
-// New validates cfg, applies defaults and prepares a Driver: records,
-// buffers and histograms are allocated here, not during the run.
+// New validates cfg, applies defaults and prepares a Driver. Records are
+// allocated during the run, a chunk at a time as a connection needs them
+// (see recTable), and so are buffers, which grow with the load.
 func New(cfg Config) (*Driver, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -102,7 +112,7 @@ func New(cfg Config) (*Driver, error) {
 		stopCreateC: make(chan struct{}),
 		schedWake:   make(chan struct{}, 1),
 		done:        make(chan struct{}),
-		red:         ccs.NewRedactor(c.SenderID, c.APIKey),
+		red:         ccs.NewRedactorSenders(c.APIKey, c.senders()...),
 		unknown:     newTally(MaxNackKeys, NackOther),
 		disc:        newTally(MaxCauseKeys, CauseOther),
 		jitterSeed:  c.Seed,
@@ -111,21 +121,16 @@ func New(cfg Config) (*Driver, error) {
 		d.jitterSeed = workload.DeriveSeed(c.Seed, uint64(c.Shard.Index))
 	}
 	d.nackTextMax = MaxKeyLen + d.red.Longest()
-	per := c.Window + c.Backlog
-	d.recs = make([]record, c.Conns*per)
-	payloadCap := gen.MaxJSONLen(maxIDLen)
+	d.handshakes = newHist()
+	per := uint32(c.Window + c.Backlog)
 	d.slots = make([]*slot, c.Conns)
 	for i := range d.slots {
-		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), hists: make(chan *[2]ivlHists, 2)}
+		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), backoff: c.ReconnectBackoff,
+			rng: rand.New(rand.NewPCG(d.jitterSeed, uint64(i)<<32|uint64(time.Now().UnixNano())))}
+		s.pool.init(uint32(i), per)
 		d.slots[i] = s
-		for k := per - 1; k >= 0; k-- {
-			idx := uint32(i*per + k)
-			r := &d.recs[idx]
-			r.origin = uint16(i)
-			r.payload = make([]byte, 0, payloadCap)
-			s.pool.push(d.recs, idx)
-		}
 	}
+	d.recs.chunks = make([]atomic.Pointer[recChunk], len(d.slots)*int(d.slots[0].pool.chunks))
 	if c.Messages > 0 {
 		d.budget.Store(c.Messages)
 	}
@@ -164,8 +169,8 @@ func (d *Driver) takeBudget() bool {
 	}
 }
 
-// initRecord makes record i a new message intended at t0.
-func (d *Driver) initRecord(r *record, i uint32, t0 int64) {
+// initRecord makes r a new message intended at t0.
+func (d *Driver) initRecord(r *record, t0 int64) {
 	r.gen++
 	r.live = true
 	r.t0, r.t1 = t0, 0
@@ -173,13 +178,12 @@ func (d *Driver) initRecord(r *record, i uint32, t0 int64) {
 	r.held = nil
 	r.attempts, r.retries, r.losses = 0, 0, 0
 	r.lastNack, r.nacked = 0, false
-	r.setID(d.cfg.IDPrefix, r.gen, i)
 }
 
 // free ends record i's message and returns the record to its pool.
 func (d *Driver) free(r *record, i uint32) {
 	r.live = false
-	d.slots[r.origin].pool.push(d.recs, i)
+	d.slots[r.origin].pool.push(&d.recs, i)
 }
 
 func (d *Driver) wakeScheduler() {
@@ -244,8 +248,6 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	}
 	go d.col.run()
 	for _, s := range d.slots {
-		d.swg.Add(1)
-		go s.supervise()
 		s.cur.Load().start()
 	}
 	schedDone := make(chan struct{})
@@ -350,39 +352,73 @@ func (d *Driver) waitStart(ctx context.Context) (time.Time, error) {
 	}
 }
 
-// connectAll dials every connection in parallel; any failure closes the
-// others and is returned as a *DialError.
+// connectAll dials every connection, at most DialConcurrency at once and
+// no faster than ConnRate; the first failure cancels the dials in
+// progress, closes the connections made and is returned as a *DialError.
 func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
 	n := len(d.slots)
 	conns := make([]Conn, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	// Bound the parallel handshakes so that a large Conns does not burst.
-	sem := make(chan struct{}, 32)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.cfg.DialConcurrency)
+	start := time.Now()
+	ramp := time.NewTimer(time.Hour)
+	defer ramp.Stop()
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
-			defer cancel()
-			conns[i], errs[i] = d.tr.Dial(dctx, i)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err == nil {
-			continue
+		if d.cfg.ConnRate > 0 {
+			ramp.Reset(time.Until(start.Add(time.Duration(float64(i) / d.cfg.ConnRate * float64(time.Second)))))
+			select {
+			case <-ramp.C:
+			case <-gctx.Done():
+			}
 		}
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			c, err := d.dial(gctx, i)
+			if err != nil {
+				return &DialError{Conn: i, Stage: stageOf(err), Err: d.red.Error(err)}
+			}
+			conns[i] = c
+			return nil
+		})
+	}
+	err := g.Wait()
+	d.allConnected = time.Since(start)
+	if err == nil && ctx.Err() != nil {
+		// Cancelled while waiting to start a dial.
+		for i, c := range conns {
+			if c == nil {
+				err = &DialError{Conn: i, Stage: "dial", Err: ctx.Err()}
+				break
+			}
+		}
+	}
+	if err != nil {
 		for _, c := range conns {
 			if c != nil {
 				_ = c.Close()
 			}
 		}
-		return nil, &DialError{Conn: i, Stage: stageOf(err), Err: d.red.Error(err)}
+		return nil, err
 	}
 	return conns, nil
+}
+
+// dial opens logical connection i within DialTimeout and notes how long
+// its handshake took.
+func (d *Driver) dial(ctx context.Context, i int) (Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.DialTimeout)
+	defer cancel()
+	start := time.Now()
+	c, err := d.tr.Dial(ctx, i)
+	if err == nil {
+		us := clampUS(int64(time.Since(start)))
+		d.hsMu.Lock()
+		_ = d.handshakes.RecordValue(us)
+		d.hsMu.Unlock()
+	}
+	return c, err
 }
 
 // close ends the run: no more sending, every stream closed with
@@ -553,16 +589,16 @@ func (d *Driver) place(t0 int64, rr *int) bool {
 		if p == nil || !p.win.claim() {
 			continue
 		}
-		i, ok := s.pool.pop(d.recs)
+		i, ok := s.pool.pop(&d.recs)
 		if !ok {
 			p.win.release()
 			continue
 		}
-		r := &d.recs[i]
-		d.initRecord(r, i, t0)
+		r := d.recs.at(i)
+		d.initRecord(r, t0)
 		r.held = p
 		d.created.Store(d.created.Load() + 1)
-		s.in.push(d.recs, i)
+		s.in.push(&d.recs, i)
 		p.notify()
 		*rr = (*rr + k + 1) % n
 		return true

@@ -148,11 +148,11 @@ func TestRunLateAnswersNotCounted(t *testing.T) {
 }
 
 // Frequent draining replaces connections many times a second: their
-// interval histograms (~560 KB a connection) are reused per slot, not
-// allocated for each new connection. The fake closes a drained connection
-// as soon as nothing is pending on it (no linger), so that connections
-// are replaced, not accumulated.
-func TestRunDrainReusesHistograms(t *testing.T) {
+// sample batches are reused per slot, not allocated for each new
+// connection. The fake closes a drained connection as soon as nothing is
+// pending on it (no linger), so that connections are replaced, not
+// accumulated.
+func TestRunDrainReusesBatches(t *testing.T) {
 	t.Parallel()
 	srv := startFake(t, fakeccs.Config{DrainEvery: fakeccs.Every{D: 20 * time.Millisecond}, DrainLinger: -1})
 	cfg := fakeConfig(srv)
@@ -170,9 +170,9 @@ func TestRunDrainReusesHistograms(t *testing.T) {
 	if err := res.Check(); err != nil {
 		t.Errorf("Check: %v", err)
 	}
-	n := d.histAllocs.Load()
-	t.Logf("reconnects %d, histogram pairs allocated %d", res.Counts.Reconnects, n)
+	n := d.batchAllocs.Load()
+	t.Logf("reconnects %d, sample batches allocated %d", res.Counts.Reconnects, n)
 	if res.Counts.Reconnects < 10 || n > uint64(4*cfg.Conns) {
-		t.Errorf("reconnects %d, histogram pairs allocated %d; want >= 10 reconnects and at most %d pairs", res.Counts.Reconnects, n, 4*cfg.Conns)
+		t.Errorf("reconnects %d, sample batches allocated %d; want >= 10 reconnects and at most %d batches", res.Counts.Reconnects, n, 4*cfg.Conns)
 	}
 }

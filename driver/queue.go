@@ -46,12 +46,12 @@ type dueHeap struct {
 func (h *dueHeap) len() int     { return len(h.a) }
 func (h *dueHeap) peek() uint32 { return h.a[0] }
 
-func (h *dueHeap) push(recs []record, i uint32) {
+func (h *dueHeap) push(t *recTable, i uint32) {
 	h.a = append(h.a, i)
 	k := len(h.a) - 1
 	for k > 0 {
 		parent := (k - 1) / 2
-		if recs[h.a[parent]].due <= recs[h.a[k]].due {
+		if t.at(h.a[parent]).due <= t.at(h.a[k]).due {
 			break
 		}
 		h.a[parent], h.a[k] = h.a[k], h.a[parent]
@@ -59,7 +59,7 @@ func (h *dueHeap) push(recs []record, i uint32) {
 	}
 }
 
-func (h *dueHeap) pop(recs []record) uint32 {
+func (h *dueHeap) pop(t *recTable) uint32 {
 	top := h.a[0]
 	last := len(h.a) - 1
 	h.a[0] = h.a[last]
@@ -67,10 +67,10 @@ func (h *dueHeap) pop(recs []record) uint32 {
 	k := 0
 	for {
 		l, r, m := 2*k+1, 2*k+2, k
-		if l < len(h.a) && recs[h.a[l]].due < recs[h.a[m]].due {
+		if l < len(h.a) && t.at(h.a[l]).due < t.at(h.a[m]).due {
 			m = l
 		}
-		if r < len(h.a) && recs[h.a[r]].due < recs[h.a[m]].due {
+		if r < len(h.a) && t.at(h.a[r]).due < t.at(h.a[m]).due {
 			m = r
 		}
 		if m == k {
@@ -83,8 +83,8 @@ func (h *dueHeap) pop(recs []record) uint32 {
 }
 
 // promote moves every record due by now to the ready queue.
-func (h *dueHeap) promote(recs []record, now int64, ready *fifo) {
-	for len(h.a) > 0 && recs[h.a[0]].due <= now {
-		ready.push(h.pop(recs))
+func (h *dueHeap) promote(t *recTable, now int64, ready *fifo) {
+	for len(h.a) > 0 && t.at(h.a[0]).due <= now {
+		ready.push(h.pop(t))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/workload"
 )
 
 // maxIDLen bounds an encoded message id: a prefix of at most 16 bytes,
@@ -13,9 +14,11 @@ import (
 const maxIDLen = 16 + 16 + 1 + 8
 
 // record is one unique downstream message from its creation to its
-// outcome. Records live in one array; a record's index and its message's
-// sequence number are both written into the message id, so the reader
-// finds the record from the id in constant time with no map and no lock.
+// outcome. A record's index and its message's sequence number are both
+// written into the message id, so the reader finds the record from the id
+// in constant time with no map and no lock. The message's payload is not
+// kept: msg holds its random choices, from which the writer rebuilds the
+// same JSON for every attempt.
 //
 // Ownership: a record is owned by exactly one goroutine at a time, handed
 // over through the atomic operations of a pool, an inbox or the wire
@@ -38,26 +41,86 @@ type record struct {
 	attempts uint32
 	retries  uint32 // bounded-code resends so far
 	losses   uint32 // connections that ended with it on their wire, unanswered
-	live     bool   // carries a message that has no outcome yet
+	origin   uint32 // the slot whose pool it belongs to
+	msg      workload.Drawn
+	live     bool // carries a message that has no outcome yet
 	lastNack ccs.NackCode
-	nacked   bool // lastNack is set
-	idLen    uint8
-	origin   uint16
-	id       [maxIDLen]byte
-	payload  []byte
+	nacked   bool   // lastNack is set
 	nackText []byte // the start of the "error" of the last NACK when its code is unknown (Driver.nackTextMax bytes)
+}
+
+// Records are allocated in chunks of recChunkLen, each slot's as its pool
+// runs dry, up to Window+Backlog records a slot: a connection that keeps
+// one message in flight holds one chunk, not its whole backlog.
+const (
+	recChunkShift = 4
+	recChunkLen   = 1 << recChunkShift
+)
+
+type recChunk [recChunkLen]record
+
+// recTable finds a record by its index: chunk i>>recChunkShift, entry
+// i%recChunkLen. Slot s owns the chunks from s×(chunks per slot); a chunk
+// is published with an atomic store before any of its records is handed
+// to another goroutine.
+type recTable struct {
+	chunks []atomic.Pointer[recChunk]
+}
+
+// at returns record i, which must have been allocated (its index came
+// from a pool, an inbox, a queue or the wire field).
+func (t *recTable) at(i uint32) *record {
+	return &t.chunks[i>>recChunkShift].Load()[i&(recChunkLen-1)]
+}
+
+// lookup returns record i, or nil when no such record was allocated (an
+// index read from the network).
+func (t *recTable) lookup(i uint32) *record {
+	k := uint64(i >> recChunkShift)
+	if k >= uint64(len(t.chunks)) {
+		return nil
+	}
+	c := t.chunks[k].Load()
+	if c == nil {
+		return nil
+	}
+	return &c[i&(recChunkLen-1)]
+}
+
+// each calls f for every allocated record and its index.
+func (t *recTable) each(f func(r *record, i uint32)) {
+	for k := range t.chunks {
+		c := t.chunks[k].Load()
+		if c == nil {
+			continue
+		}
+		for j := range c {
+			f(&c[j], uint32(k<<recChunkShift+j))
+		}
+	}
 }
 
 // recordPool is a lock-free stack of free records (a Treiber stack whose
 // head carries a modification tag, so pops by several goroutines are safe
-// from ABA). Each logical connection has one.
+// from ABA). Each logical connection has one; it allocates its records a
+// chunk at a time when it runs dry, up to size records.
 type recordPool struct {
-	head atomic.Uint64 // tag<<32 | index+1
-	_    [56]byte
+	head  atomic.Uint64 // tag<<32 | index+1
+	grown atomic.Uint32 // chunks allocated
+	// Fixed at New: the pool's first chunk in the table, how many chunks
+	// it may allocate, how many records it may hold, and its slot.
+	base, chunks, size, origin uint32
+	_                          [40]byte
 }
 
-func (p *recordPool) push(recs []record, i uint32) {
-	r := &recs[i]
+func (p *recordPool) init(origin, size uint32) {
+	p.origin, p.size = origin, size
+	p.chunks = (size + recChunkLen - 1) / recChunkLen
+	p.base = origin * p.chunks
+}
+
+func (p *recordPool) push(t *recTable, i uint32) {
+	r := t.at(i)
 	for {
 		h := p.head.Load()
 		r.next.Store(uint32(h))
@@ -67,21 +130,55 @@ func (p *recordPool) push(recs []record, i uint32) {
 	}
 }
 
-// emptyHint reports whether the pool looked empty (racy, for sleep decisions).
-func (p *recordPool) emptyHint() bool { return uint32(p.head.Load()) == 0 }
+// emptyHint reports whether the pool looked empty and unable to grow
+// (racy, for sleep decisions).
+func (p *recordPool) emptyHint() bool {
+	return uint32(p.head.Load()) == 0 && p.grown.Load() >= p.chunks
+}
 
-func (p *recordPool) pop(recs []record) (uint32, bool) {
+func (p *recordPool) pop(t *recTable) (uint32, bool) {
 	for {
 		h := p.head.Load()
 		top := uint32(h)
 		if top == 0 {
-			return 0, false
+			if !p.grow(t) {
+				return 0, false
+			}
+			continue
 		}
-		n := recs[top-1].next.Load()
+		n := t.at(top - 1).next.Load()
 		if p.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(n)) {
 			return top - 1, true
 		}
 	}
+}
+
+// grow allocates the pool's next chunk and pushes its records; false when
+// the pool has all its records already. Concurrent callers allocate
+// different chunks.
+func (p *recordPool) grow(t *recTable) bool {
+	var g uint32
+	for {
+		g = p.grown.Load()
+		if g >= p.chunks {
+			return false
+		}
+		if p.grown.CompareAndSwap(g, g+1) {
+			break
+		}
+	}
+	c := new(recChunk)
+	for j := range c {
+		c[j].origin = p.origin
+	}
+	k := p.base + g
+	t.chunks[k].Store(c)
+	for j := recChunkLen - 1; j >= 0; j-- {
+		if g*recChunkLen+uint32(j) < p.size {
+			p.push(t, k<<recChunkShift+uint32(j))
+		}
+	}
+	return true
 }
 
 // inbox is a lock-free multi-producer stack of records waiting to be sent
@@ -92,8 +189,8 @@ type inbox struct {
 	_    [60]byte
 }
 
-func (b *inbox) push(recs []record, i uint32) {
-	r := &recs[i]
+func (b *inbox) push(t *recTable, i uint32) {
+	r := t.at(i)
 	for {
 		h := b.head.Load()
 		r.next.Store(h)
@@ -138,15 +235,13 @@ func (w *window) pending() int { return int(w.v.Load() % windowClosed) }
 // hexDigit is the lower-case hexadecimal alphabet of message ids.
 const hexDigit = "0123456789abcdef"
 
-// setID writes the message id of sequence seq in record index idx:
+// appendID appends the message id of sequence seq in record index idx:
 // PREFIX + hex(seq) + "." + hex(idx).
-func (r *record) setID(prefix string, seq uint64, idx uint32) {
-	b := r.id[:0]
+func appendID(b []byte, prefix string, seq uint64, idx uint32) []byte {
 	b = append(b, prefix...)
 	b = appendHex(b, seq)
 	b = append(b, '.')
-	b = appendHex(b, uint64(idx))
-	r.idLen = uint8(len(b))
+	return appendHex(b, uint64(idx))
 }
 
 func appendHex(b []byte, v uint64) []byte {

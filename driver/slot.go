@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"context"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -29,8 +28,8 @@ type slotEvent struct {
 
 // slot is one logical connection: the current physical connection, the
 // records it creates (its pool), the messages waiting for its writer (its
-// inbox), and a supervisor goroutine that replaces the connection when it
-// drains or is lost. A slot holds at most two TCP connections: the
+// inbox), and a supervisor goroutine, running only when needed, that
+// replaces the connection when it drains or is lost. A slot holds at most two TCP connections: the
 // current one (or the one being dialled) and at most one draining
 // predecessor.
 type slot struct {
@@ -43,50 +42,62 @@ type slot struct {
 
 	events chan slotEvent
 
-	// hists holds interval histograms of this slot's retired connections
-	// for the next ones: a replacement every few milliseconds (frequent
-	// draining) must not allocate 4 histograms (~560 KB) each time.
-	hists chan *[2]ivlHists
+	// spare holds sample batches the collector drained, for the readers
+	// of the slot's connections (which take the whole list at once): a
+	// replacement every few milliseconds (frequent draining) reuses them.
+	spare atomic.Pointer[sampleBatch]
 
 	draining, reconnects, dialFailures atomic.Uint64
 
-	// supervisor goroutine only
-	backoff time.Duration // the delay before the next attempt after a failed one
-	rng     *rand.Rand
+	// supRunning is set while the supervisor goroutine runs; its state
+	// below passes from one run of it to the next through this flag.
+	supRunning atomic.Bool
+	backoff    time.Duration // the delay before the next attempt after a failed one
+	rng        *rand.Rand
+	old        *pconn       // the draining predecessor of the current connection, until it ends
+	waiting    *time.Ticker // set while the current connection drains and waits for old to end
 }
 
-// takeHists returns a reset pair of interval histograms, reused if the
-// slot has one.
-func (s *slot) takeHists() *[2]ivlHists {
-	select {
-	case h := <-s.hists:
-		return h
-	default:
-	}
-	s.d.histAllocs.Add(1)
-	return &[2]ivlHists{{svc: newHist(), rsp: newHist()}, {svc: newHist(), rsp: newHist()}}
-}
-
-// putHists gives a retired connection's histograms back for reuse; the
-// collector has merged and reset them.
-func (s *slot) putHists(h *[2]ivlHists) {
-	for i := range h {
-		h[i].svc.Reset()
-		h[i].rsp.Reset()
-		h[i].acked = 0
-	}
-	select {
-	case s.hists <- h:
-	default:
+// giveBatches returns the chain first..last of drained batches to the
+// slot's spares (the collector is the only producer).
+func (s *slot) giveBatches(first, last *sampleBatch) {
+	for {
+		h := s.spare.Load()
+		last.next.Store(h)
+		if s.spare.CompareAndSwap(h, first) {
+			return
+		}
 	}
 }
 
-// event tells the supervisor about a drain or a loss.
+// event tells the supervisor about a drain or a loss, and starts it if
+// it is not running.
 func (s *slot) event(p *pconn, kind int) {
 	select {
 	case s.events <- slotEvent{p: p, kind: kind}:
 	case <-s.d.done:
+		return
 	}
+	s.startSupervisor()
+}
+
+// startSupervisor starts the slot's supervisor goroutine unless it runs
+// already or the run is closing. (Not under d.mu, the supervisor could be
+// added to d.swg while close waits for it.)
+func (s *slot) startSupervisor() {
+	if !s.supRunning.CompareAndSwap(false, true) {
+		return
+	}
+	d := s.d
+	d.mu.Lock()
+	if d.closing.Load() {
+		d.mu.Unlock()
+		s.supRunning.Store(false)
+		return
+	}
+	d.swg.Add(1)
+	d.mu.Unlock()
+	go s.supervise()
 }
 
 // notifyCurrent wakes the current writer, which owns the inbox.
@@ -97,6 +108,10 @@ func (s *slot) notifyCurrent() {
 }
 
 // supervise replaces the slot's connection when it drains or is lost.
+// It runs only while it has something to do: events to handle, or a
+// draining connection that waits for its predecessor to end; then it
+// exits, so that a thousand healthy connections have no supervisor
+// goroutine (its state stays in the slot for the next one).
 //
 // A draining connection is replaced at once, unless its predecessor is
 // still draining: then the slot waits for that one to end (the server
@@ -108,56 +123,74 @@ func (s *slot) notifyCurrent() {
 func (s *slot) supervise() {
 	d := s.d
 	defer d.swg.Done()
-	s.backoff = d.cfg.ReconnectBackoff
-	s.rng = rand.New(rand.NewPCG(d.jitterSeed, uint64(s.index)<<32|uint64(time.Now().UnixNano())))
-	var old *pconn           // the draining predecessor of the current connection, until it ends
-	var waiting *time.Ticker // set while the current connection drains and waits for old to end
-	var spillC <-chan time.Time
-	setWaiting := func(on bool) {
-		switch {
-		case on && waiting == nil:
-			s.spill()
-			waiting = time.NewTicker(spillEvery)
-			spillC = waiting.C
-		case !on && waiting != nil:
-			waiting.Stop()
-			waiting, spillC = nil, nil
-		}
-	}
-	defer setWaiting(false)
 	for {
+		var ev slotEvent
 		select {
-		case ev := <-s.events:
-			p, cur := ev.p, s.cur.Load()
-			healthy := ev.kind != evDrain && p.healthy()
-			if healthy {
-				s.backoff = d.cfg.ReconnectBackoff
-			}
-			switch {
-			case ev.kind == evDrain && p == cur && old != nil:
-				setWaiting(true)
-			case ev.kind == evDrain && p == cur:
-				old = p
-				s.replace(false)
-			case ev.kind == evDrained && p == old:
-				old = nil
-				if waiting != nil {
-					setWaiting(false)
-					old = cur
-					s.replace(false)
+		case ev = <-s.events:
+		default:
+			if s.waiting == nil {
+				// Idle: exit, unless an event came in meanwhile whose
+				// sender saw this goroutine still running.
+				s.supRunning.Store(false)
+				if len(s.events) == 0 || !s.supRunning.CompareAndSwap(false, true) {
+					return
 				}
-			case ev.kind == evDrained && p == cur:
-				// It waited for old to end, and ended first.
-				setWaiting(false)
-				s.replace(false)
-			case ev.kind == evLost && p == cur:
-				s.replace(!healthy)
+				continue
 			}
-		case <-spillC:
-			s.spill()
-		case <-d.done:
-			return
+			select {
+			case ev = <-s.events:
+			case <-s.waiting.C:
+				s.spill()
+				continue
+			case <-d.done:
+				s.setWaiting(false)
+				return
+			}
 		}
+		s.handle(ev)
+	}
+}
+
+// handle acts on one event (supervisor goroutine only).
+func (s *slot) handle(ev slotEvent) {
+	d := s.d
+	p, cur := ev.p, s.cur.Load()
+	healthy := ev.kind != evDrain && p.healthy()
+	if healthy {
+		s.backoff = d.cfg.ReconnectBackoff
+	}
+	switch {
+	case ev.kind == evDrain && p == cur && s.old != nil:
+		s.setWaiting(true)
+	case ev.kind == evDrain && p == cur:
+		s.old = p
+		s.replace(false)
+	case ev.kind == evDrained && p == s.old:
+		s.old = nil
+		if s.waiting != nil {
+			s.setWaiting(false)
+			s.old = cur
+			s.replace(false)
+		}
+	case ev.kind == evDrained && p == cur:
+		// It waited for old to end, and ended first.
+		s.setWaiting(false)
+		s.replace(false)
+	case ev.kind == evLost && p == cur:
+		s.replace(!healthy)
+	}
+}
+
+// setWaiting starts or stops waiting for the draining predecessor to end:
+// meanwhile the slot's messages go to other slots every spillEvery.
+func (s *slot) setWaiting(on bool) {
+	switch {
+	case on && s.waiting == nil:
+		s.spill()
+		s.waiting = time.NewTicker(spillEvery)
+	case !on && s.waiting != nil:
+		s.waiting.Stop()
+		s.waiting = nil
 	}
 }
 
@@ -177,9 +210,7 @@ func (s *slot) replace(failed bool) {
 		return
 	}
 	for !d.closing.Load() {
-		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.DialTimeout)
-		c, err := d.tr.Dial(ctx, s.index)
-		cancel()
+		c, err := d.dial(d.ctx, s.index)
 		if err == nil {
 			p := newPconn(d, s, c)
 			if !d.register(p) {
@@ -234,9 +265,9 @@ func (s *slot) spill() {
 	l := s.in.takeAll()
 	for l != 0 {
 		i := l - 1
-		l = d.recs[i].next.Load()
+		l = d.recs.at(i).next.Load()
 		t := d.pickSlot(s)
-		t.in.push(d.recs, i)
+		t.in.push(&d.recs, i)
 		t.notifyCurrent()
 	}
 }

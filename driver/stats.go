@@ -191,6 +191,13 @@ type Result struct {
 	// LastDialError is the last failed dial of a replacement connection,
 	// if any.
 	LastDialError error
+	// Handshakes holds the time (µs) from the start of a dial to a
+	// connection authenticated and bound, of every connection made: the
+	// initial ones and their replacements.
+	Handshakes *hdrhistogram.Histogram
+	// AllConnected is how long making the initial connections took, from
+	// the first dial to the last connection bound; sending starts then.
+	AllConnected time.Duration
 	// StartSkew is, with Config.StartAt, how much later than StartAt
 	// sending began, by this machine's clock (Start is StartAt itself);
 	// 0 without it.
@@ -330,12 +337,16 @@ func (d *Driver) sumCounts() countSnap {
 	return c
 }
 
-// collector swaps the connections' interval histograms at the end of
-// every interval, merges them, and builds the timeline and the totals. In
-// between it samples the number of pending messages for the interval's
-// peak: every samplePeriod, from the same counters Progress reads, so
-// that the hot path pays nothing for it (an exact peak would need one
-// counter shared by every sender and reader, written twice per message).
+// collector records the samples of every connection into the interval
+// histograms, closes an interval at its end, and builds the timeline and
+// the totals. Every samplePeriod it drains the full batches of samples of
+// every connection (so that a busy connection holds a few batches, not an
+// interval of them) and samples the number of pending messages for the
+// interval's peak, from the same counters Progress reads, so that the hot
+// path pays nothing for it (an exact peak would need one counter shared
+// by every sender and reader, written twice per message). At the end of
+// an interval it flips every connection to its other chain of samples
+// (see pconn.record) and drains the one it left.
 type collector struct {
 	d        *Driver
 	ivSvc    *hdrhistogram.Histogram
@@ -354,12 +365,12 @@ type collector struct {
 
 	// Connections whose reader is done, handed over by the reader and
 	// folded at once (not at the next interval boundary), so that their
-	// histograms go back to their slot within milliseconds even when
+	// batches go back to their slot within milliseconds even when
 	// connections are replaced many times a second.
-	retMu    sync.Mutex
-	retList  []*pconn
-	retWake  chan struct{}
-	retAcked uint64 // ACKs of folded connections not yet in an interval
+	retMu   sync.Mutex
+	retList []*pconn
+	retWake chan struct{}
+	ivAcked uint64 // samples recorded into ivSvc and ivRsp: the interval's ACKs so far
 
 	lastRate, lastP99, lastRP99 atomic.Uint64
 	lastP50, lastRP50           atomic.Uint64
@@ -385,9 +396,9 @@ func (c *collector) retire(p *pconn) {
 	}
 }
 
-// foldRetired merges the histograms of the connections whose reader is
+// foldRetired records the samples of the connections whose reader is
 // done into the current interval, adds their counts to the retired
-// totals, and gives their histograms back to their slots.
+// totals, and gives their batches back to their slots.
 func (c *collector) foldRetired() {
 	c.retMu.Lock()
 	list := c.retList
@@ -395,12 +406,54 @@ func (c *collector) foldRetired() {
 	c.retMu.Unlock()
 	for _, p := range list {
 		for i := range p.ivl {
-			h := &p.ivl[i]
-			c.ivSvc.Merge(h.svc)
-			c.ivRsp.Merge(h.rsp)
-			c.retAcked += h.acked
+			c.drain(p.s, p.ivl[i].Swap(nil))
+		}
+		if b := p.bfree; b != nil {
+			p.bfree = nil
+			last := b
+			for last.next.Load() != nil {
+				last = last.next.Load()
+			}
+			p.s.giveBatches(b, last)
 		}
 		c.d.fold(p)
+	}
+}
+
+// drain records the samples of the chain b into the interval histograms
+// and gives its batches back to slot s.
+func (c *collector) drain(s *slot, b *sampleBatch) {
+	if b == nil {
+		return
+	}
+	first := b
+	for {
+		for _, x := range b.s[:b.n] {
+			_ = c.ivSvc.RecordValue(int64(x.svc))
+			_ = c.ivRsp.RecordValue(int64(x.rsp))
+		}
+		c.ivAcked += uint64(b.n)
+		b.n = 0
+		next := b.next.Load()
+		if next == nil {
+			break
+		}
+		b = next
+	}
+	s.giveBatches(first, b)
+}
+
+// drainFull drains the full batches of every connection's current chain
+// (all but its head, which the reader fills) into the current interval.
+func (c *collector) drainFull() {
+	d := c.d
+	d.mu.Lock()
+	c.list = append(c.list[:0], d.conns...)
+	d.mu.Unlock()
+	for _, p := range c.list {
+		if h := p.ivl[p.cur.Load()].Load(); h != nil {
+			c.drain(p.s, h.next.Swap(nil))
+		}
 	}
 }
 
@@ -420,6 +473,7 @@ func (c *collector) run() {
 		case <-sample.C:
 			snap := c.d.sumCounts()
 			c.peak = max(c.peak, snap.pending())
+			c.drainFull()
 		case <-c.retWake:
 			c.foldRetired()
 		case <-c.quit:
@@ -449,10 +503,8 @@ func (c *collector) collect(end time.Duration) {
 	d.mu.Lock()
 	c.list = append(c.list[:0], d.conns...)
 	d.mu.Unlock()
-	acked := c.retAcked
-	c.retAcked = 0
-	// Swap every connection's buffers first, then merge: the ACKs of an
-	// interval are those before its boundary, not before a merge.
+	// Flip every connection's chains first, then drain: the ACKs of an
+	// interval are those before its boundary, not before a drain.
 	for _, p := range c.list {
 		old := p.cur.Load()
 		p.cur.Store(old ^ 1)
@@ -463,14 +515,10 @@ func (c *collector) collect(end time.Duration) {
 		}
 	}
 	for _, p := range c.list {
-		h := &p.ivl[p.cur.Load()^1]
-		c.ivSvc.Merge(h.svc)
-		c.ivRsp.Merge(h.rsp)
-		h.svc.Reset()
-		h.rsp.Reset()
-		acked += h.acked
-		h.acked = 0
+		c.drain(p.s, p.ivl[p.cur.Load()^1].Swap(nil))
 	}
+	acked := c.ivAcked
+	c.ivAcked = 0
 	length := d.cfg.Interval
 	start := time.Duration(c.k) * length
 	pending := snap.pending()
@@ -535,10 +583,6 @@ func (d *Driver) fold(p *pconn) {
 		if q == p {
 			d.retired.addConn(p)
 			d.conns = append(d.conns[:i], d.conns[i+1:]...)
-			// The reader is done and the collector merged both
-			// buffers: the histograms go to the slot's next connection.
-			p.s.putHists(p.ivl)
-			p.ivl = nil
 			return
 		}
 	}
@@ -565,6 +609,10 @@ func (d *Driver) result(stopT int64) *Result {
 	d.mu.Lock()
 	r.LastDialError = d.dialErr
 	d.mu.Unlock()
+	d.hsMu.Lock()
+	r.Handshakes = d.handshakes.Clone()
+	d.hsMu.Unlock()
+	r.AllConnected = d.allConnected
 	cnt := &r.Counts
 	cnt.Messages = snap.created
 	cnt.Acked = snap.acked
@@ -592,11 +640,11 @@ func (d *Driver) result(stopT int64) *Result {
 	cnt.Nacks = d.nackCounts(&snap)
 	// Messages without an outcome when the drain deadline passed are
 	// unresolved, those waiting for the resend of a retryable NACK too.
-	for i := range d.recs {
-		if d.recs[i].live {
+	d.recs.each(func(r *record, _ uint32) {
+		if r.live {
 			cnt.Unresolved++
 		}
-	}
+	})
 	cnt.Unsent = d.unsent.Load()
 	// Both rates are over the sending period: from the end of the warm-up
 	// to the end of sending (the wait for the last answers is left out, so

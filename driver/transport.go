@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
@@ -95,12 +96,58 @@ type Event struct {
 	Payload, Condition []byte
 }
 
+// RoundRobin returns a Transport that opens logical connection i with
+// ts[i % len(ts)] (one transport per sender id, say), named after ts[0].
+// ts must not be empty. In a shard I of N (Config.Shard), the driver
+// makes the choice by the job's connection number I + i·N instead, so
+// that the job's connections, not each shard's, take the transports in
+// turn.
+func RoundRobin(ts ...Transport) Transport {
+	if len(ts) == 1 {
+		return ts[0]
+	}
+	return &roundRobin{ts: ts, stride: 1}
+}
+
+// roundRobin opens logical connection i with ts[(first + i·stride) mod
+// len(ts)].
+type roundRobin struct {
+	ts            []Transport
+	first, stride int
+}
+
+func (r *roundRobin) Dial(ctx context.Context, index int) (Conn, error) {
+	return r.ts[(r.first+index*r.stride)%len(r.ts)].Dial(ctx, index)
+}
+
+func (r *roundRobin) Name() string { return r.ts[0].Name() }
+
 // NewNativeTransport returns the Transport built on package ccs: direct
 // TLS to addr, the stream handshake of ccs.Dial with cfg, ccs's framer and
-// JSON reader on the read side and its encoders on the write side.
+// JSON reader on the read side and its encoders on the write side. Its
+// framer reads NativeReadSize bytes at a time unless cfg.Framer says
+// otherwise, and its connections share write buffers (see nativeConn).
 func NewNativeTransport(addr string, cfg ccs.ClientConfig) Transport {
+	if cfg.Framer.ReadSize == 0 {
+		cfg.Framer.ReadSize = NativeReadSize
+	}
 	return &nativeTransport{addr: addr, cfg: cfg}
 }
+
+// NativeReadSize is the read size, in bytes, of the native client's
+// framer: its read buffer, held by every connection even when idle. A
+// TLS record holds at most 16 KiB, which a 4 KiB buffer takes in four
+// reads from memory.
+const NativeReadSize = 4 << 10
+
+// writeBufs holds the native connections' write buffers. A writer takes
+// one for a burst of stanzas and gives it back when it flushes, so that a
+// thousand connections of which a few write at any moment hold a few
+// buffers, not a thousand.
+var writeBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, flushAt+8<<10)
+	return &b
+}}
 
 type nativeTransport struct {
 	addr string
@@ -114,34 +161,71 @@ func (t *nativeTransport) Dial(ctx context.Context, index int) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &nativeConn{c: c, w: make([]byte, 0, 64<<10)}, nil
+	return &nativeConn{c: c}, nil
 }
 
-// nativeConn is a Conn over a *ccs.Conn.
+// nativeConn is a Conn over a *ccs.Conn. Its write buffer comes from
+// writeBufs at the first stanza after a flush and goes back at the flush.
 type nativeConn struct {
 	c *ccs.Conn
-	w []byte // writer goroutine only
+	w *[]byte // writer goroutine only; nil between a flush and the next stanza
 
 	jr  ccs.JSONReader // reader goroutine only
 	msg ccs.Message
 }
 
-func (n *nativeConn) SendDownstream(payload []byte) { n.w = ccs.AppendDownstream(n.w, payload) }
-func (n *nativeConn) SendAck(to, id []byte)         { n.w = ccs.AppendUpstreamAck(n.w, to, id) }
-func (n *nativeConn) SendPong(id []byte)            { n.w = ccs.AppendIQResult(n.w, id) }
-func (n *nativeConn) SendStreamEnd()                { n.w = append(n.w, ccs.StreamEnd...) }
-func (n *nativeConn) Unflushed() int                { return len(n.w) }
-func (n *nativeConn) More() bool                    { return n.c.Framer.Buffered() > 0 }
-func (n *nativeConn) Close() error                  { return n.c.Close() }
+// buf returns the write buffer, taken from writeBufs if the writer has none.
+func (n *nativeConn) buf() *[]byte {
+	if n.w == nil {
+		n.w = writeBufs.Get().(*[]byte)
+	}
+	return n.w
+}
+
+func (n *nativeConn) SendDownstream(payload []byte) {
+	b := n.buf()
+	*b = ccs.AppendDownstream(*b, payload)
+}
+
+func (n *nativeConn) SendAck(to, id []byte) {
+	b := n.buf()
+	*b = ccs.AppendUpstreamAck(*b, to, id)
+}
+
+func (n *nativeConn) SendPong(id []byte) {
+	b := n.buf()
+	*b = ccs.AppendIQResult(*b, id)
+}
+
+func (n *nativeConn) SendStreamEnd() {
+	b := n.buf()
+	*b = append(*b, ccs.StreamEnd...)
+}
+
+func (n *nativeConn) Unflushed() int {
+	if n.w == nil {
+		return 0
+	}
+	return len(*n.w)
+}
+
+func (n *nativeConn) More() bool   { return n.c.Framer.Buffered() > 0 }
+func (n *nativeConn) Close() error { return n.c.Close() }
 
 func (n *nativeConn) SetReadDeadline(t time.Time) error { return n.c.SetReadDeadline(t) }
 
+// Flush writes the buffer and gives it back to writeBufs.
 func (n *nativeConn) Flush() error {
-	if len(n.w) == 0 {
+	if n.w == nil {
 		return nil
 	}
-	_, err := n.c.Write(n.w)
-	n.w = n.w[:0]
+	var err error
+	if len(*n.w) > 0 {
+		_, err = n.c.Write(*n.w)
+	}
+	*n.w = (*n.w)[:0]
+	writeBufs.Put(n.w)
+	n.w = nil
 	return err
 }
 

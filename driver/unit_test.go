@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -19,7 +20,6 @@ import (
 
 func TestIDRoundTrip(t *testing.T) {
 	t.Parallel()
-	var r record
 	for _, tc := range []struct {
 		prefix string
 		seq    uint64
@@ -27,8 +27,7 @@ func TestIDRoundTrip(t *testing.T) {
 	}{
 		{"", 1, 0}, {"ab12cd-", 1, 0}, {"x", 0xffffffffffffffff, 0xffffffff}, {"run_7-", 12345, 678},
 	} {
-		r.setID(tc.prefix, tc.seq, tc.idx)
-		id := r.id[:r.idLen]
+		id := appendID(nil, tc.prefix, tc.seq, tc.idx)
 		seq, idx, ok := parseID(tc.prefix, id)
 		if !ok || seq != tc.seq || idx != tc.idx {
 			t.Errorf("parseID(%q, %q) = %d, %d, %v; want %d, %d, true", tc.prefix, id, seq, idx, ok, tc.seq, tc.idx)
@@ -64,15 +63,17 @@ func FuzzParseID(f *testing.F) {
 		if !ok {
 			return
 		}
-		var r record
 		if len(prefix) > 16 {
 			return
 		}
-		r.setID(prefix, seq, idx)
-		// Parsing what setID wrote gives the same numbers back.
-		s2, i2, ok2 := parseID(prefix, r.id[:r.idLen])
+		// Parsing what appendID wrote gives the same numbers back.
+		b := appendID(nil, prefix, seq, idx)
+		if len(b) > maxIDLen {
+			t.Fatalf("appendID wrote %d bytes; maxIDLen is %d", len(b), maxIDLen)
+		}
+		s2, i2, ok2 := parseID(prefix, b)
 		if !ok2 || s2 != seq || i2 != idx {
-			t.Fatalf("round trip of %q: %d,%d,%v; want %d,%d", r.id[:r.idLen], s2, i2, ok2, seq, idx)
+			t.Fatalf("round trip of %q: %d,%d,%v; want %d,%d", b, s2, i2, ok2, seq, idx)
 		}
 		if got := findID(prefix, []byte(id)); prefix != "" && got == nil {
 			t.Fatalf("findID(%q, %q) = nil for a valid id", prefix, id)
@@ -136,14 +137,25 @@ func TestWindowConcurrent(t *testing.T) {
 	}
 }
 
+// newTestTable returns a table holding n records (all allocated) for one
+// slot.
+func newTestTable(n int) *recTable {
+	t := &recTable{chunks: make([]atomic.Pointer[recChunk], (n+recChunkLen-1)/recChunkLen)}
+	for k := range t.chunks {
+		t.chunks[k].Store(new(recChunk))
+	}
+	return t
+}
+
+// The pool grows a chunk at a time while workers pop and push at once:
+// every record is handed out to one worker at a time, and the pool ends
+// holding exactly its size, no more.
 func TestPoolConcurrent(t *testing.T) {
 	t.Parallel()
-	const n, workers = 256, 6
-	recs := make([]record, n)
+	const n, workers = 250, 6
+	recs := &recTable{chunks: make([]atomic.Pointer[recChunk], (n+recChunkLen-1)/recChunkLen)}
 	var pool recordPool
-	for i := range n {
-		pool.push(recs, uint32(i))
-	}
+	pool.init(0, n)
 	var owner [n]atomic.Int32
 	var wg sync.WaitGroup
 	for g := range workers {
@@ -183,11 +195,20 @@ func TestPoolConcurrent(t *testing.T) {
 	if seen != n {
 		t.Errorf("pool holds %d records at the end; want %d", seen, n)
 	}
+	if g := pool.grown.Load(); g != pool.chunks || !pool.emptyHint() {
+		t.Errorf("pool grew %d chunks of %d, empty hint %v; want all, and empty", g, pool.chunks, pool.emptyHint())
+	}
+	if r := recs.lookup(n - 1); r == nil || r.origin != 0 {
+		t.Errorf("lookup(%d) = %v; want the last record", n-1, r)
+	}
+	if r := recs.lookup(uint32(len(recs.chunks) * recChunkLen)); r != nil {
+		t.Errorf("lookup past the table = %v; want nil", r)
+	}
 }
 
 func TestInbox(t *testing.T) {
 	t.Parallel()
-	recs := make([]record, 1000)
+	recs := newTestTable(1000)
 	var in inbox
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -201,7 +222,7 @@ func TestInbox(t *testing.T) {
 	}
 	got := map[uint32]bool{}
 	drain := func() {
-		for l := in.takeAll(); l != 0; l = recs[l-1].next.Load() {
+		for l := in.takeAll(); l != 0; l = recs.at(l - 1).next.Load() {
 			if got[l-1] {
 				t.Errorf("record %d taken twice", l-1)
 			}
@@ -220,26 +241,26 @@ func TestInbox(t *testing.T) {
 
 func TestDueHeap(t *testing.T) {
 	t.Parallel()
-	recs := make([]record, 200)
+	recs := newTestTable(200)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var h dueHeap
-	for i := range recs {
-		recs[i].due = rng.Int64N(1000)
-		h.push(recs, uint32(i))
+	for i := range uint32(200) {
+		recs.at(i).due = rng.Int64N(1000)
+		h.push(recs, i)
 	}
 	var ready fifo
 	ready.init(4)
 	h.promote(recs, 500, &ready)
 	last := int64(-1)
 	for ready.len() > 0 {
-		d := recs[ready.pop()].due
+		d := recs.at(ready.pop()).due
 		if d > 500 || d < last {
 			t.Fatalf("promoted due %d after %d (limit 500)", d, last)
 		}
 		last = d
 	}
 	for h.len() > 0 {
-		d := recs[h.pop(recs)].due
+		d := recs.at(h.pop(recs)).due
 		if d <= 500 || d < last {
 			t.Fatalf("popped due %d after %d", d, last)
 		}
@@ -264,7 +285,19 @@ func TestConfigErrors(t *testing.T) {
 		{"no stop rule", func(c *Config) { c.Duration = 0 }},
 		{"window over 100", func(c *Config) { c.Window = 101 }},
 		{"window over max", func(c *Config) { c.Window = MaxWindow + 1; c.AllowWindowOverride = true }},
-		{"conns", func(c *Config) { c.Conns = MaxConns + 1 }},
+		{"conns", func(c *Config) { c.Conns = MaxConnsPerSender + 1 }},
+		{"conns per sender", func(c *Config) { c.SenderIDs = []string{"1", "2"}; c.Conns = 2*MaxConnsPerSender + 1 }},
+		{"empty sender", func(c *Config) { c.SenderIDs = []string{"1", ""} }},
+		{"senders", func(c *Config) { c.SenderIDs = make([]string, MaxSenders+1) }},
+		{"dial concurrency", func(c *Config) { c.DialConcurrency = -1 }},
+		{"conn rate", func(c *Config) { c.ConnRate = -1 }},
+		{"record ids", func(c *Config) {
+			c.SenderIDs = make([]string, MaxSenders)
+			for i := range c.SenderIDs {
+				c.SenderIDs[i] = fmt.Sprint(i + 1)
+			}
+			c.Conns, c.Backlog = MaxSenders*MaxConnsPerSender, MaxRecords-DefaultWindow
+		}},
 		{"warmup", func(c *Config) { c.Warmup = time.Second }},
 		{"backoff", func(c *Config) { c.InitialBackoff = time.Second; c.MaxBackoff = time.Millisecond }},
 		{"jitter", func(c *Config) { c.BackoffJitter = 2 }},
@@ -321,7 +354,7 @@ func newPathHarness(t testing.TB) *pathHarness {
 	}
 	d.base = time.Now()
 	rd := &loopReader{data: []byte(`<stream:stream xmlns="jabber:client" xmlns:stream="http://etherx.jabber.org/streams" from="gcm.googleapis.com" id="0123456789ABCDEF" version="1.0">`)}
-	nc := &nativeConn{c: &ccs.Conn{Framer: ccs.NewFramer(rd, ccs.FramerConfig{})}, w: make([]byte, 0, 256<<10)}
+	nc := &nativeConn{c: &ccs.Conn{Framer: ccs.NewFramer(rd, ccs.FramerConfig{ReadSize: NativeReadSize})}}
 	if st, err := nc.c.Framer.Next(); err != nil || st.Kind != ccs.KindStreamStart {
 		t.Fatalf("stream header: %v %v", st, err)
 	}
@@ -334,7 +367,9 @@ func newPathHarness(t testing.TB) *pathHarness {
 
 // sendWindow fills the window; it returns how many messages it sent.
 func (h *pathHarness) sendWindow() int {
-	h.nc.w = h.nc.w[:0]
+	if b := h.nc.w; b != nil {
+		*b = (*b)[:0]
+	}
 	return h.p.generate(h.d.now())
 }
 
@@ -342,12 +377,11 @@ func (h *pathHarness) sendWindow() int {
 // and reads them back through the ack path.
 func (h *pathHarness) answerAll() int {
 	h.rd.data, h.rd.off = h.rd.data[:0], 0
-	for i := range h.d.recs {
-		r := &h.d.recs[i]
+	h.d.recs.each(func(r *record, i uint32) {
 		if r.wire.Load() != 0 {
-			h.rd.data = appendAckFor(h.rd.data, r)
+			h.rd.data = appendAckFor(h.rd.data, h.d, r, i)
 		}
-	}
+	})
 	n := 0
 	for h.rd.off < len(h.rd.data) || h.p.c.More() {
 		if err := h.p.c.Next(&h.p.ev); err != nil {
@@ -362,9 +396,30 @@ func (h *pathHarness) answerAll() int {
 
 var ackFrom = []byte("dGVzdC1yZWdpZC0w:APA91bHlongregistrationtokenlikeFCMsendsforeverydevice0123456789")
 
-// appendAckFor appends the ACK the server sends for r.
-func appendAckFor(dst []byte, r *record) []byte {
-	return ccs.AppendAck(dst, ackFrom, r.id[:r.idLen], nil)
+// appendAckFor appends the ACK the server sends for record i.
+func appendAckFor(dst []byte, d *Driver, r *record, i uint32) []byte {
+	var id [maxIDLen]byte
+	return ccs.AppendAck(dst, ackFrom, appendID(id[:0], d.cfg.IDPrefix, r.gen, i), nil)
+}
+
+// drainSamples does the collector's part of the ack path: it flips the
+// connection's chains of samples, records the ones it left into the
+// interval histograms and gives their batches back for reuse.
+func (h *pathHarness) drainSamples() {
+	old := h.p.cur.Load()
+	h.p.cur.Store(old ^ 1)
+	h.d.col.drain(h.p.s, h.p.ivl[old].Swap(nil))
+}
+
+// releaseAll takes every message off the wire without the ack path.
+func (h *pathHarness) releaseAll() {
+	h.d.recs.each(func(r *record, i uint32) {
+		if r.wire.Load() != 0 {
+			r.wire.Store(0)
+			h.p.win.release()
+			h.d.free(r, i)
+		}
+	})
 }
 
 func TestHotPathAllocs(t *testing.T) {
@@ -373,19 +428,13 @@ func TestHotPathAllocs(t *testing.T) {
 	for range 3 {
 		h.sendWindow()
 		h.answerAll()
+		h.drainSamples()
 	}
 	var sent, acked int
 	send := testing.AllocsPerRun(200, func() {
 		sent = h.sendWindow()
 		// Release without the ack path, to measure the send path alone.
-		for i := range h.d.recs {
-			r := &h.d.recs[i]
-			if r.wire.Load() != 0 {
-				r.wire.Store(0)
-				h.p.win.release()
-				h.d.free(r, uint32(i))
-			}
-		}
+		h.releaseAll()
 	})
 	if sent != DefaultWindow {
 		t.Fatalf("sent %d messages per window; want %d", sent, DefaultWindow)
@@ -396,6 +445,7 @@ func TestHotPathAllocs(t *testing.T) {
 	both := testing.AllocsPerRun(200, func() {
 		h.sendWindow()
 		acked = h.answerAll()
+		h.drainSamples()
 	})
 	if acked != DefaultWindow {
 		t.Fatalf("acked %d messages per window; want %d", acked, DefaultWindow)
@@ -405,6 +455,9 @@ func TestHotPathAllocs(t *testing.T) {
 	}
 	if got := h.p.rc.acked.Load(); got < 200*DefaultWindow {
 		t.Errorf("acked counter %d; want at least %d", got, 200*DefaultWindow)
+	}
+	if got, want := h.d.col.ivSvc.TotalCount(), h.d.col.ivAcked; got != int64(want) || want < 200*DefaultWindow {
+		t.Errorf("interval histogram holds %d values, %d samples drained; want equal and at least %d", got, want, 200*DefaultWindow)
 	}
 }
 
@@ -530,15 +583,14 @@ func TestBackoffGrows(t *testing.T) {
 	h.sendWindow()
 	var r *record
 	var idx uint32
-	for i := range h.d.recs {
-		if h.d.recs[i].wire.Load() != 0 {
-			r, idx = &h.d.recs[i], uint32(i)
-			break
+	h.d.recs.each(func(q *record, i uint32) {
+		if r == nil && q.wire.Load() != 0 {
+			r, idx = q, i
 		}
-	}
+	})
 	want := time.Second
 	for n := range 9 {
-		h.rd.data, h.rd.off = ccs.AppendNack(h.rd.data[:0], ackFrom, r.id[:r.idLen], "SERVICE_UNAVAILABLE", nil), 0
+		h.rd.data, h.rd.off = ccs.AppendNack(h.rd.data[:0], ackFrom, appendID(nil, h.d.cfg.IDPrefix, r.gen, idx), "SERVICE_UNAVAILABLE", nil), 0
 		if err := h.p.c.Next(&h.p.ev); err != nil || h.p.ev.Kind != EventNack {
 			t.Fatalf("Next = %v, kind %v", err, h.p.ev.Kind)
 		}
@@ -564,4 +616,55 @@ func TestBackoffGrows(t *testing.T) {
 	if r.lastNack != ccs.NackServiceUnavailable || !r.nacked {
 		t.Errorf("last NACK %v", r.lastNack)
 	}
+}
+
+// Samples go through batches and the collector into exactly the histogram
+// recording them directly would give (1 µs to 60 s, 3 significant digits,
+// clamped at both ends), and a flip splits them exactly at the flip.
+func TestSamplesRecordedExactly(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	h.d.conns = append(h.d.conns, h.p) // for drainFull
+	rng := rand.New(rand.NewPCG(3, 4))
+	wantSvc, wantRsp := newHist(), newHist()
+	record := func(n int) {
+		for range n {
+			// Log-uniform from 100 ns to 100 s: below, inside and above the range.
+			svc := int64(100 * math.Pow(10, 9*rng.Float64()))
+			rsp := svc + rng.Int64N(1_000_000)
+			h.p.record(svc, rsp)
+			_ = wantSvc.RecordValue(clampUS(svc))
+			_ = wantRsp.RecordValue(clampUS(rsp))
+		}
+	}
+	check := func(when string, n int) {
+		t.Helper()
+		c := &h.d.col
+		if !c.ivSvc.Equals(wantSvc) || !c.ivRsp.Equals(wantRsp) || c.ivAcked != uint64(n) {
+			t.Errorf("%s: collector holds %d service and %d response values, %d samples; want the %d recorded, exactly", when,
+				c.ivSvc.TotalCount(), c.ivRsp.TotalCount(), c.ivAcked, n)
+		}
+		c.ivSvc.Reset()
+		c.ivRsp.Reset()
+		c.ivAcked = 0
+		wantSvc.Reset()
+		wantRsp.Reset()
+	}
+	record(1000) // several batches
+	h.d.col.drainFull()
+	if got, want := h.d.col.ivAcked, uint64(1000/batchLen*batchLen); got != want {
+		t.Errorf("drainFull took %d samples; want the %d of the full batches", got, want)
+	}
+	h.drainSamples()
+	check("first interval", 1000)
+	record(batchLen + 1)
+	h.drainSamples() // the flip: what was recorded is this interval's
+	check("before the flip", batchLen+1)
+	record(7) // and this is the next one's
+	h.d.col.drainFull()
+	if got := h.d.col.ivAcked; got != 0 {
+		t.Errorf("the head batch was drained before the flip: %d samples", got)
+	}
+	h.drainSamples()
+	check("after the flip", 7)
 }

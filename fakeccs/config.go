@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,10 @@ type Config struct {
 	// identity's, else its stream header's "to" (see ccs.ServerHandshake).
 	// Empty values take DefaultSenderID and DefaultAPIKey.
 	SenderID, APIKey string
+	// SenderIDs, when not empty, are the sender ids accepted instead of
+	// SenderID alone, all with APIKey (for runs of more than the 1000
+	// connections CCS allows one sender id); SenderID is then its first.
+	SenderIDs []string
 
 	// TLS is the server's TLS configuration. Nil: a self-signed ECDSA P-256
 	// certificate for 127.0.0.1, ::1 and localhost, made by New (see
@@ -335,14 +340,23 @@ func validCode(s string) bool {
 
 // withDefaults validates c and fills defaults into a copy.
 func (c Config) withDefaults() (Config, error) {
+	if len(c.SenderIDs) > 0 {
+		c.SenderIDs = slices.Clone(c.SenderIDs)
+		c.SenderID = c.SenderIDs[0]
+	}
 	if c.SenderID == "" {
 		c.SenderID = DefaultSenderID
+	}
+	if len(c.SenderIDs) == 0 {
+		c.SenderIDs = []string{c.SenderID}
 	}
 	if c.APIKey == "" {
 		c.APIKey = DefaultAPIKey
 	}
-	if strings.ContainsAny(c.SenderID, "@/ \t\r\n<>&\"'") {
-		return c, fmt.Errorf("%w: sender id %q must be a bare id (no '@', '/', spaces or markup)", ErrConfig, c.SenderID)
+	for _, id := range c.SenderIDs {
+		if id == "" || strings.ContainsAny(id, "@/ \t\r\n<>&\"'") {
+			return c, fmt.Errorf("%w: sender id %q must be a bare id (no '@', '/', spaces or markup)", ErrConfig, id)
+		}
 	}
 	if c.AuthTimeout == 0 {
 		c.AuthTimeout = DefaultAuthTimeout

@@ -609,3 +609,30 @@ func TestEndlessWriterGetsAnswers(t *testing.T) {
 		t.Errorf("stream_errors %d; want none", st.StreamErrors)
 	}
 }
+
+// A fake with several sender ids accepts each with the one key, and no
+// other sender id.
+func TestSeveralSenderIDs(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Config{SenderIDs: []string{"111", "222", "333"}, APIKey: "shared-key-9"})
+	if srv.Config().SenderID != "111" {
+		t.Errorf("SenderID = %q; want the first of SenderIDs", srv.Config().SenderID)
+	}
+	for _, tc := range []struct {
+		sender string
+		ok     bool
+	}{{"111", true}, {"222@gcm.googleapis.com", true}, {"333@fcm.googleapis.com", true}, {"444", false}, {"11", false}} {
+		cfg := clientConfig(srv)
+		cfg.SenderID = tc.sender
+		c, err := ccs.Dial(context.Background(), srv.Addr().String(), cfg)
+		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, ccs.ErrAuthRefused) {
+			t.Errorf("Dial as %q = %v; want ok %v (or ErrAuthRefused)", tc.sender, err, tc.ok)
+		}
+		if c != nil {
+			c.Close()
+		}
+	}
+	if _, err := New(Config{SenderIDs: []string{"1", "a@b"}}); !errors.Is(err, ErrConfig) {
+		t.Errorf("New with a sender id holding '@' = %v; want ErrConfig", err)
+	}
+}

@@ -90,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	// What a client sends may carry the credentials (a misplaced <auth>):
 	// log lines never do.
-	cfg.Logf = ccs.NewRedactor(cfg.SenderID, cfg.APIKey).Logf(cfg.Logf)
+	cfg.Logf = ccs.NewRedactorSenders(cfg.APIKey, cfg.SenderIDs...).Logf(cfg.Logf)
 	s := &Server{
 		cfg:     cfg,
 		epoch:   time.Now(),
@@ -291,9 +291,14 @@ func (s *Server) wallMillis(now int64) int64 {
 	return s.epoch.Add(time.Duration(now)).UnixMilli()
 }
 
-// authenticate checks SASL PLAIN credentials in constant time.
+// authenticate checks SASL PLAIN credentials in constant time: the key,
+// and the sender id against every one accepted.
 func (s *Server) authenticate(identity, password string) bool {
-	okSender := subtle.ConstantTimeCompare([]byte(ccs.SenderOf(identity)), []byte(s.cfg.SenderID))
+	sender := []byte(ccs.SenderOf(identity))
+	okSender := 0
+	for _, id := range s.cfg.SenderIDs {
+		okSender |= subtle.ConstantTimeCompare(sender, []byte(id))
+	}
 	okKey := subtle.ConstantTimeCompare([]byte(password), []byte(s.cfg.APIKey))
 	if okSender&okKey == 1 {
 		return true

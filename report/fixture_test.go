@@ -44,6 +44,9 @@ type fixture struct {
 	// strays by kind.
 	disconnects map[string]uint64
 	strays      map[string]uint64
+	// handshakeUS, when set, is the median handshake time of the run's 8
+	// connections (and 2 replacements): the run has connection figures.
+	handshakeUS float64
 }
 
 // build makes a deterministic Result from f, with histograms, summaries,
@@ -108,7 +111,7 @@ func (f fixture) build(t testing.TB) *Result {
 		}
 		tl = append(tl, pt)
 	}
-	return &Result{
+	res := &Result{
 		Schema: Schema,
 		Tool:   Tool{Version: "v0.1.0-test", Go: "go1.26.8", Client: "native"},
 		Config: map[string]any{
@@ -127,6 +130,19 @@ func (f fixture) build(t testing.TB) *Result {
 		Timeline:   tl,
 		Label:      f.label,
 	}
+	if f.handshakeUS > 0 {
+		hs := newHist()
+		for range 10 {
+			if err := hs.RecordValue(int64(f.handshakeUS * math.Exp(0.4*rng.NormFloat64()))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res.Histograms.Handshake, err = EncodeHistogram(hs); err != nil {
+			t.Fatal(err)
+		}
+		res.Connect = &Connect{Conns: 8, AllConnectedS: 4 * f.handshakeUS / 1e6, Handshakes: 10, HandshakeUS: Summarize(hs)}
+	}
+	return res
 }
 
 // orEmpty returns a copy of m, empty rather than nil, as Decode makes it.
@@ -140,6 +156,7 @@ func orEmpty(m map[string]uint64) map[string]uint64 {
 var baseFixture = fixture{
 	label: "base.json", seed: 1, messages: 50_000, medianUS: 420, sigma: 0.5, queueUS: 30,
 	nacks: map[string]uint64{"BAD_REGISTRATION": 13, "DEVICE_UNREGISTERED": 4}, seconds: 10, rate: 5000,
+	handshakeUS: 2400,
 }
 
 // slowFixture is a run with higher latency and lower rate, some messages

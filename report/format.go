@@ -361,6 +361,19 @@ var summaryRows = []summaryRow{
 	count("upstream", func(c *Counts) uint64 { return c.Upstream }, false),
 	count("receipts", func(c *Counts) uint64 { return c.Receipts }, false),
 	{"strays", formatStrays, func(r *Result) uint64 { return r.Counts.Strays }},
+	{name: "connected in", f: func(r *Result) string {
+		if r.Connect == nil {
+			return "-"
+		}
+		return formatUS(r.Connect.AllConnectedS*1e6) + " (" + formatCount(uint64(r.Connect.Conns)) + " conns)"
+	}, when: func(r *Result) uint64 { return boolCount(r.Connect != nil) }},
+	{name: "handshake p50 / p99", f: func(r *Result) string {
+		if r.Connect == nil {
+			return "-"
+		}
+		h := r.Connect.HandshakeUS
+		return formatUS(h.P50) + " / " + formatUS(h.P99)
+	}, when: func(r *Result) uint64 { return boolCount(r.Connect != nil) }},
 	{name: "acked rate", f: func(r *Result) string { return formatRate(r.Throughput.AckedPerS) }},
 	{name: "offered rate", f: func(r *Result) string { return formatRate(r.Throughput.OfferedPerS) }},
 	{name: "duration", f: func(r *Result) string { return formatSeconds(r.DurationS) }},

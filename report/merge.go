@@ -49,6 +49,9 @@ func Merge(rs ...*Result) (*Result, []string, error) {
 //     PendingPeak the sum of their peaks: upper bounds of the combined
 //     figures (the runs' peaks need not coincide, and per-interval
 //     histograms are not in results files);
+//   - the connection figures, when every run has them: connections and
+//     handshakes summed, handshake histograms merged exactly, and the
+//     time to connect the longest of the runs';
 //   - the embedded fakes' stats are summed field by field when every run has them.
 //
 // The merged Config is the first run's, with "merged_from" set to the
@@ -194,6 +197,18 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, []string, error) {
 			return nil, nil, err
 		}
 		kind.set(enc, Summarize(merged))
+	}
+
+	connect, warn, err := mergeConnect(rs, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	if warn != "" {
+		warnings = append(warnings, warn)
+	}
+	if connect != nil {
+		out.Connect = connect.Connect
+		out.Histograms.Handshake = connect.hist
 	}
 
 	step, stepWarning := timelineStep(rs, names)
@@ -435,6 +450,53 @@ func normalizeJSON(v any) any {
 		return v
 	}
 	return out
+}
+
+// mergedConnect is the merged connection figures and their histogram.
+type mergedConnect struct {
+	*Connect
+	hist string
+}
+
+// mergeConnect merges the connection figures when every run has them:
+// connections and handshakes are summed, the handshake histograms merged
+// exactly, and the time to connect is the longest of the runs' (shards
+// connect side by side; the merged run was ready when its slowest shard
+// was).
+func mergeConnect(rs []*Result, names []string) (*mergedConnect, string, error) {
+	var have []string
+	for i, r := range rs {
+		if r.Connect != nil && r.Histograms.Handshake != "" {
+			have = append(have, names[i])
+		}
+	}
+	if len(have) == 0 {
+		return nil, "", nil
+	}
+	if len(have) < len(rs) {
+		return nil, "connection figures present only in " + strings.Join(have, ", ") + "; left out of the merge", nil
+	}
+	out := &mergedConnect{Connect: &Connect{}}
+	hists := make([]*hdrhistogram.Histogram, len(rs))
+	for i, r := range rs {
+		h, err := DecodeHistogram(r.Histograms.Handshake)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: handshake histogram: %w", names[i], err)
+		}
+		hists[i] = h
+		out.Conns += r.Connect.Conns
+		out.AllConnectedS = max(out.AllConnectedS, r.Connect.AllConnectedS)
+	}
+	merged, err := mergeHistograms(hists)
+	if err != nil {
+		return nil, "", fmt.Errorf("report: merging handshake histograms: %w", err)
+	}
+	if out.hist, err = EncodeHistogram(merged); err != nil {
+		return nil, "", err
+	}
+	out.Handshakes = uint64(merged.TotalCount())
+	out.HandshakeUS = Summarize(merged)
+	return out, "", nil
 }
 
 // mergeFake sums the fakes' stats field by field when all runs have them.

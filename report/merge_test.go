@@ -10,7 +10,9 @@ import (
 
 func TestMergeExact(t *testing.T) {
 	t.Parallel()
-	a, b := baseFixture.build(t), slowFixture.build(t)
+	slow := slowFixture
+	slow.handshakeUS = 3100
+	a, b := baseFixture.build(t), slow.build(t)
 	b.StartedAt = a.StartedAt.Add(400 * time.Millisecond)
 	b.Config["rate"] = 2500.0
 	b.Config["seed"] = 2
@@ -76,6 +78,22 @@ func TestMergeExact(t *testing.T) {
 		}
 	}
 
+	// Connections and handshakes add up, the handshake histogram is
+	// merged exactly, and the merged run was connected when its slower
+	// part was.
+	hs := newHist()
+	for _, r := range []*Result{a, b} {
+		h, err := DecodeHistogram(r.Histograms.Handshake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs.Merge(h)
+	}
+	wantConnect := Connect{Conns: 16, AllConnectedS: max(a.Connect.AllConnectedS, b.Connect.AllConnectedS), Handshakes: 20, HandshakeUS: Summarize(hs)}
+	if m.Connect == nil || *m.Connect != wantConnect {
+		t.Errorf("merged connect = %+v; want %+v", m.Connect, wantConnect)
+	}
+
 	var fake map[string]any
 	if err := json.Unmarshal(m.Fake, &fake); err != nil {
 		t.Fatal(err)
@@ -105,12 +123,17 @@ func TestMergeWarnings(t *testing.T) {
 	b.Counts.Acked++
 	b.Fake = json.RawMessage(`{"acks": 1}`)
 	b.Label = "other.json"
-	_, warnings, err := Merge(a, b)
+	b.Connect, b.Histograms.Handshake = nil, ""
+	m, warnings, err := Merge(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.Connect != nil || m.Histograms.Handshake != "" {
+		t.Errorf("merged connect = %+v; want none when a run has none", m.Connect)
+	}
 	joined := strings.Join(warnings, "\n")
-	for _, want := range []string{"different targets: embedded, 10.0.0.1:5235", "v0.2.0", "accounting identity broken", "fake stats present only in other.json"} {
+	for _, want := range []string{"different targets: embedded, 10.0.0.1:5235", "v0.2.0", "accounting identity broken", "fake stats present only in other.json",
+		"connection figures present only in base.json"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
 		}

@@ -90,6 +90,9 @@ type Result struct {
 	Histograms Histograms `json:"histograms"`
 	// Timeline has one point per interval (normally one second), in order.
 	Timeline []TimelinePoint `json:"timeline"`
+	// Connect describes how the connections were made; nil in files
+	// written before it existed.
+	Connect *Connect `json:"connect,omitempty"`
 	// Gates are the verdicts of the run's --gate expressions, if any.
 	Gates []GateResult `json:"gates,omitempty"`
 	// Fake holds the embedded fake's own stats when it ran; absent otherwise.
@@ -255,10 +258,29 @@ type LatencySummary struct {
 }
 
 // Histograms holds the run's full histograms, each a base64 HdrHistogram V2
-// compressed encoding (EncodeHistogram) of microsecond values.
+// compressed encoding (EncodeHistogram) of microsecond values. Handshake
+// holds the handshake times (see Connect); it is empty in files written
+// before it existed.
 type Histograms struct {
-	Service  string `json:"service"`
-	Response string `json:"response"`
+	Service   string `json:"service"`
+	Response  string `json:"response"`
+	Handshake string `json:"handshake,omitempty"`
+}
+
+// Connect describes how a run made its connections.
+type Connect struct {
+	// Conns is the number of connections the run held.
+	Conns int `json:"conns"`
+	// AllConnectedS is the time in seconds from the first dial to the
+	// last of the initial connections authenticated and bound (sending
+	// starts then).
+	AllConnectedS float64 `json:"all_connected_s"`
+	// Handshakes counts the connections made, replacements included;
+	// HandshakeUS summarizes how long each took from the start of its
+	// dial to bound (TCP, TLS, stream, SASL, bind), in microseconds. The
+	// full histogram is Histograms.Handshake.
+	Handshakes  uint64         `json:"handshakes"`
+	HandshakeUS LatencySummary `json:"handshake_us"`
 }
 
 // TimelinePoint is one interval of the run's timeline. TS is the end of the

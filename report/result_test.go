@@ -42,6 +42,9 @@ func TestDecodeArchitectureSample(t *testing.T) {
 	if r.StartedAt.Year() != 2026 || r.DurationS != 10.002 || len(r.Timeline) != 1 || r.Timeline[0].P99US != 1100 {
 		t.Errorf("Decode(sample): time fields %v %v %+v", r.StartedAt, r.DurationS, r.Timeline)
 	}
+	if r.Connect != nil || r.Histograms.Handshake != "" {
+		t.Errorf("Decode(sample without connection figures): Connect = %+v; want nil", r.Connect)
+	}
 	if string(r.Fake) != `{"connections": 8, "unique_ids": null}` {
 		t.Errorf("Fake = %s; want the raw object", r.Fake)
 	}
@@ -79,7 +82,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got.Counts, r.Counts) || got.Histograms != r.Histograms || got.LatencyUS != r.LatencyUS ||
 		!reflect.DeepEqual(got.Timeline, r.Timeline) || !reflect.DeepEqual(got.Gates, r.Gates) ||
 		!got.StartedAt.Equal(r.StartedAt) || got.Tool != r.Tool || got.Target != r.Target || got.DurationS != r.DurationS ||
-		got.Throughput != r.Throughput {
+		got.Throughput != r.Throughput || got.Connect == nil || *got.Connect != *r.Connect {
 		t.Errorf("round trip changed the result:\n got %+v %+v %+v\nwant %+v %+v %+v", got.Counts, got.LatencyUS, got.Gates, r.Counts, r.LatencyUS, r.Gates)
 	}
 	if got.Config["conns"] != float64(8) || got.Config["duration"] != "10s" {

@@ -59,5 +59,8 @@
 // INVALID_JSON. Everything but the registration id, the message id and the
 // choice of defect is precomputed, so AppendJSON costs a few appends and no
 // allocation. A Generator belongs to one goroutine; Clone makes cheap
-// per-connection copies that share the precomputed data.
+// per-connection copies that share the precomputed data. AppendJSON is Draw
+// (the random choices, a five-byte Drawn) followed by AppendMessage (the
+// bytes, with no randomness), so a caller that must send a message again
+// keeps its Drawn and rebuilds the same payload instead of storing it.
 package workload

@@ -223,14 +223,44 @@ func (g *Generator) MaxJSONLen(idLen int) int {
 // data key "from", a data key "google.sent", delay_while_idle as the string
 // "true", and no "to".
 func (g *Generator) AppendJSON(dst []byte, id []byte) (out []byte, invalid bool) {
+	m := g.Draw()
+	return g.AppendMessage(dst, id, m), m.Invalid()
+}
+
+// Drawn is what makes one message differ from another apart from its id:
+// the registration id it goes to and its defect, if any. Draw picks it
+// from the Generator's random stream; AppendMessage turns it into the same
+// JSON every time, so that a message resent later is the same message
+// without its payload being kept (five bytes instead of some hundreds).
+type Drawn struct {
+	to   uint32 // index in the registration-id pool
+	kind uint8  // valid, or one of the invalid kinds
+}
+
+// Invalid reports whether the message was made deliberately invalid.
+func (m Drawn) Invalid() bool { return m.kind != valid }
+
+// Draw picks the next message's registration id (by the Zipf skew) and
+// whether it is invalid (by InvalidRate, defects in rotation), advancing
+// the random stream as AppendJSON does.
+func (g *Generator) Draw() Drawn {
 	d := g.d
-	i := d.zipf.pick(g.rng, d.cfg.ToPool)
-	kind := valid
+	m := Drawn{to: uint32(d.zipf.pick(g.rng, d.cfg.ToPool)), kind: valid}
 	if d.cfg.InvalidRate > 0 && g.rng.Float64() < d.cfg.InvalidRate {
-		kind = g.invalid
+		m.kind = uint8(g.invalid)
 		g.invalid = (g.invalid + 1) % numInvalid
 	}
-	if kind == invalidMissingTo {
+	return m
+}
+
+// AppendMessage appends the JSON payload of the drawn message m with
+// message id id, exactly as AppendJSON describes. It uses no randomness:
+// the same m and id give the same bytes, from any Generator made from the
+// same MessageConfig. It does not allocate (beyond growing dst).
+func (g *Generator) AppendMessage(dst []byte, id []byte, m Drawn) []byte {
+	d := g.d
+	i := int(m.to)
+	if m.kind == invalidMissingTo {
 		dst = append(dst, `{"message_id":"`...)
 	} else {
 		dst = append(dst, `{"to":"`...)
@@ -239,8 +269,7 @@ func (g *Generator) AppendJSON(dst []byte, id []byte) (out []byte, invalid bool)
 	}
 	dst = appendJSONString(dst, id)
 	dst = append(dst, '"')
-	dst = append(dst, d.suffix[kind]...)
-	return dst, kind != valid
+	return append(dst, d.suffix[m.kind]...)
 }
 
 // payloadChars fill the data values; they need no JSON or XML escaping.

@@ -395,6 +395,41 @@ func TestMessageConfigErrors(t *testing.T) {
 	}
 }
 
+// A drawn message appended again later, by another clone, is the same
+// message: resends need no stored payload.
+func TestAppendMessageRepeats(t *testing.T) {
+	cfg := DefaultMessageConfig()
+	cfg.InvalidRate = 0.3
+	cfg.Zipf = 1.1
+	g, ref := mustGenerator(t, cfg), mustGenerator(t, cfg)
+	other := g.Clone(7)
+	invalid := 0
+	for i := range 500 {
+		id := []byte("m-" + strconv.Itoa(i))
+		want, wantInvalid := ref.AppendJSON(nil, id)
+		m := g.Draw()
+		first := g.AppendMessage(nil, id, m)
+		again := other.AppendMessage(nil, id, m)
+		if !bytes.Equal(first, want) || m.Invalid() != wantInvalid {
+			t.Fatalf("message %d: Draw+AppendMessage = %s (invalid %v); AppendJSON = %s (invalid %v)", i, first, m.Invalid(), want, wantInvalid)
+		}
+		if !bytes.Equal(again, first) {
+			t.Fatalf("message %d appended again by a clone: %s; want %s", i, again, first)
+		}
+		if m.Invalid() {
+			invalid++
+		}
+	}
+	if invalid == 0 {
+		t.Errorf("no invalid message in 500 at rate 0.3")
+	}
+	buf := make([]byte, 0, g.MaxJSONLen(8))
+	m := g.Draw()
+	if n := testing.AllocsPerRun(1000, func() { buf = g.AppendMessage(buf[:0], []byte("m-1"), m) }); n != 0 {
+		t.Errorf("AppendMessage allocates %v times; want 0", n)
+	}
+}
+
 func TestAppendJSONEscapesID(t *testing.T) {
 	t.Parallel()
 	g := mustGenerator(t, DefaultMessageConfig())

@@ -43,16 +43,25 @@ func checkClient(name string) error {
 // clientTransport returns the transport of the client named name for the
 // driver configuration cfg (target, credentials, TLS and dial timeout
 // set), or nil for the native client, which driver.New builds itself.
+// With several sender ids it is one transport per sender id, round-robin.
 func clientTransport(name string, cfg driver.Config) driver.Transport {
 	f, ok := clientFactories[name]
 	if !ok {
 		return nil
 	}
-	return f(cfg.Target, ccs.ClientConfig{
-		SenderID:    cfg.SenderID,
-		APIKey:      cfg.APIKey,
-		LoginDomain: cfg.LoginDomain,
-		TLS:         cfg.TLS,
-		Timeout:     cfg.DialTimeout,
-	})
+	senders := cfg.SenderIDs
+	if len(senders) == 0 {
+		senders = []string{cfg.SenderID}
+	}
+	ts := make([]driver.Transport, len(senders))
+	for i, id := range senders {
+		ts[i] = f(cfg.Target, ccs.ClientConfig{
+			SenderID:    id,
+			APIKey:      cfg.APIKey,
+			LoginDomain: cfg.LoginDomain,
+			TLS:         cfg.TLS,
+			Timeout:     cfg.DialTimeout,
+		})
+	}
+	return driver.RoundRobin(ts...)
 }

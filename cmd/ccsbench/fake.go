@@ -270,7 +270,7 @@ func fakeCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&st.cert, "cert", "", "TLS certificate chain `FILE` (PEM); needs --key")
 	fs.StringVar(&st.key, "key", "", "TLS private key `FILE` (PEM); needs --cert")
 	fs.StringVar(&st.certOut, "cert-out", "", "write the self-signed certificate to `FILE` (PEM) for clients to trust")
-	fs.StringVar(&st.senderID, "sender-id", "", "sender `ID` accepted (default $CCSBENCH_SENDER_ID or "+fakeccs.DefaultSenderID+")")
+	fs.StringVar(&st.senderID, "sender-id", "", "sender `ID` accepted, or several as ID,ID,... with the one API key (default $CCSBENCH_SENDER_ID or "+fakeccs.DefaultSenderID+")")
 	fs.StringVar(&st.apiKey, "api-key", "", "API `KEY` accepted (default $CCSBENCH_API_KEY or the public test key)")
 	fs.StringVar(&st.statsFile, "stats", "", "write the stats as JSON to `FILE` at exit")
 	fs.StringVar(&st.statsAddr, "stats-addr", "", "serve /stats.json and /metrics (Prometheus) on `ADDR`")
@@ -309,7 +309,7 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 		fmt.Fprintf(stderr, "ccsbench fake: "+format+"\n", args...)
 		return code
 	}
-	cfg.SenderID = firstNonEmpty(st.senderID, os.Getenv("CCSBENCH_SENDER_ID"), fakeccs.DefaultSenderID)
+	cfg.SenderIDs = splitList(firstNonEmpty(st.senderID, os.Getenv("CCSBENCH_SENDER_ID"), fakeccs.DefaultSenderID))
 	cfg.APIKey = firstNonEmpty(st.apiKey, os.Getenv("CCSBENCH_API_KEY"), fakeccs.DefaultAPIKey)
 	switch {
 	case (st.cert == "") != (st.key == ""):
@@ -331,6 +331,11 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	srv, err := fakeccs.New(cfg)
 	if err != nil {
 		return fail(2, "%v", err)
+	}
+	cfg = srv.Config()
+	// Every connection is a file descriptor: take as many as allowed.
+	if _, err := raiseOpenFiles(); err != nil {
+		fmt.Fprintf(stderr, "ccsbench fake: warning: could not raise the open files limit: %v\n", err)
 	}
 	// Listen before writing --cert-out: a fake that cannot bind must not
 	// replace the certificate a running one gave its clients.
@@ -374,8 +379,12 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	default:
 		certNote += " (not saved; use --cert-out FILE to trust it)"
 	}
-	fmt.Fprintf(stdout, "fake CCS listening on %s (TLS, %s); sender id %s, API key %s\n",
-		ln.Addr(), certNote, cfg.SenderID, keyNote)
+	senders := "sender id " + cfg.SenderID
+	if len(cfg.SenderIDs) > 1 {
+		senders = fmt.Sprintf("%d sender ids (%s)", len(cfg.SenderIDs), strings.Join(cfg.SenderIDs, ","))
+	}
+	fmt.Fprintf(stdout, "fake CCS listening on %s (TLS, %s); %s, API key %s\n",
+		ln.Addr(), certNote, senders, keyNote)
 	if ready != nil {
 		ready(srv, ln.Addr())
 	}

@@ -43,6 +43,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startServeFake runs serveFake until ctx ends and returns the address it
+// listens on, and the channel of its exit code.
+func startServeFake(t *testing.T, ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdout, stderr *syncBuffer) (net.Addr, <-chan int) {
+	t.Helper()
+	readyc := make(chan net.Addr, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- serveFake(ctx, cfg, st, stdout, stderr, func(_ *fakeccs.Server, a net.Addr) { readyc <- a })
+	}()
+	select {
+	case addr := <-readyc:
+		return addr, done
+	case code := <-done:
+		t.Fatalf("serveFake exited with %d: %s", code, stderr.String())
+	case <-time.After(5 * time.Second):
+		t.Fatal("serveFake did not start")
+	}
+	return nil, nil
+}
+
 func TestFakeCommandServes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -62,19 +82,7 @@ func TestFakeCommandServes(t *testing.T) {
 		statsAddr: "127.0.0.1:0", senderID: "777", apiKey: key}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	readyc := make(chan net.Addr, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- serveFake(ctx, cfg, st, &stdout, &stderr, func(_ *fakeccs.Server, a net.Addr) { readyc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-readyc:
-	case code := <-done:
-		t.Fatalf("serveFake exited with %d: %s", code, stderr.String())
-	case <-time.After(5 * time.Second):
-		t.Fatal("serveFake did not start")
-	}
+	addr, done := startServeFake(t, ctx, cfg, st, &stdout, &stderr)
 
 	pemBytes, err := os.ReadFile(certFile)
 	if err != nil {

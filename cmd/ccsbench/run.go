@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -80,6 +81,8 @@ type runOptions struct {
 	rateShape, arrivals          string
 	duration, warmup, drain      time.Duration
 	dialTimeout, drainClose      time.Duration
+	dialConcurrency              int
+	connRate                     float64
 	interval                     time.Duration
 	maxResends, maxRetries       int
 	messages                     uint64
@@ -107,12 +110,14 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	def := workload.DefaultMessageConfig()
 	fs.StringVar(&o.client, "client", clientNative, "CCS client implementation `NAME` the driver runs over: "+clientNames()+" (same workload, window, retries and accounting; results name it)")
 	fs.StringVar(&o.target, "target", "", "CCS endpoint `host:port`, staging ("+stagingTarget+") or production ("+productionTarget+"); default: the embedded fake")
-	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID` (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
+	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
 	fs.StringVar(&o.loginDomain, "login-domain", "gcm", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
 	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
-	fs.IntVar(&o.conns, "conns", driver.DefaultConns, "number of connections `N`")
+	fs.IntVar(&o.conns, "conns", driver.DefaultConns, "number of connections `N` (at most 1000 per sender id)")
+	fs.IntVar(&o.dialConcurrency, "dial-concurrency", driver.DefaultDialConcurrency, "make at most `N` connections (TCP, TLS, authentication) at once at the start")
+	fs.Float64Var(&o.connRate, "conn-rate", 0, "start at most `R` connections a second at the start (0: as fast as --dial-concurrency allows)")
 	fs.IntVar(&o.window, "window", driver.DefaultWindow, "unanswered messages allowed per connection `N` (at most 100)")
 	fs.BoolVar(&o.windowOverride, "window-override", false, "allow --window above 100 (breaks the protocol; for testing servers' flow control)")
 	fs.Float64Var(&o.rate, "rate", 5000, "messages per second `R` (0: as fast as the windows allow)")
@@ -183,7 +188,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	// From here on, nothing the run prints carries the API key, whatever
 	// the target sends back. The live progress goes to the terminal as it
 	// is (it must see it is one): it shows numbers only.
-	red := ccs.NewRedactor(firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID), firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey))
+	red := ccs.NewRedactorSenders(firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey), append([]string{firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)}, cfg.SenderIDs...)...)
 	progressOut := stdout
 	stdout, stderr = red.Writer(stdout), &lockedWriter{w: red.Writer(stderr)}
 	var gate report.Gate
@@ -191,6 +196,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if gate, err = report.ParseGate(o.gate); err != nil {
 			return usageErr("--gate: %v", err)
 		}
+	}
+
+	// Every connection is a file descriptor, and the embedded fake's end
+	// of it another one.
+	if limit, err := raiseOpenFiles(); err != nil {
+		fmt.Fprintf(stderr, "ccsbench run: warning: could not raise the open files limit: %v\n", err)
+	} else if need := openFilesNeeded(cfg, o.target == ""); limit > 0 && need > limit {
+		return usageErr("--conns %d needs about %d open files%s, and the limit (RLIMIT_NOFILE, raised to its hard limit) is %d: raise it (ulimit -Hn, or LimitNOFILE= in systemd) or use fewer connections",
+			cfg.Conns, need, map[bool]string{true: " (the embedded fake holds the other end of every connection)", false: ""}[o.target == ""], limit)
 	}
 
 	// Output files are checked before the run, not after an hour of it.
@@ -234,6 +248,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return usageErr("%v", err)
 		}
 		fcfg.SenderID = firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)
+		fcfg.SenderIDs = cfg.SenderIDs
 		fcfg.APIKey = firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey)
 		cfg.SenderID, cfg.APIKey = fcfg.SenderID, fcfg.APIKey
 		srv, err = fakeccs.New(fcfg)
@@ -316,7 +331,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	rr, intervals, err := buildResult(res, targetName, runConfig(fs, d.Config(), cfg.Messages, targetName), srv)
+	rr, intervals, err := buildResult(res, targetName, d.Config().Conns, runConfig(fs, d.Config(), cfg.Messages, targetName), srv)
 	if err != nil {
 		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
 		return 1
@@ -382,8 +397,10 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 // driverConfig builds the driver's configuration from the flags; set
 // holds the flags given on the command line.
 func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
+	senders := splitList(firstNonEmpty(o.senderID, os.Getenv("CCSBENCH_SENDER_ID")))
 	cfg := driver.Config{
-		SenderID:            firstNonEmpty(o.senderID, os.Getenv("CCSBENCH_SENDER_ID")),
+		DialConcurrency:     o.dialConcurrency,
+		ConnRate:            o.connRate,
 		APIKey:              firstNonEmpty(o.apiKey, os.Getenv("CCSBENCH_API_KEY")),
 		Conns:               o.conns,
 		Window:              o.window,
@@ -403,6 +420,15 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	if err := checkClient(o.client); err != nil {
 		return cfg, err
 	}
+	if len(senders) > 0 {
+		cfg.SenderID = senders[0]
+	}
+	if len(senders) > 1 {
+		cfg.SenderIDs = senders
+	}
+	if len(senders) > driver.MaxSenders {
+		return cfg, fmt.Errorf("--sender-id: %d sender ids; at most %d", len(senders), driver.MaxSenders)
+	}
 	switch o.loginDomain {
 	case "gcm":
 		cfg.LoginDomain = ccs.Domain
@@ -416,6 +442,15 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	}
 	if o.conns <= 0 {
 		return cfg, fmt.Errorf("--conns %d must be positive", o.conns)
+	}
+	if n := max(1, len(senders)); o.conns > n*driver.MaxConnsPerSender {
+		return cfg, fmt.Errorf("--conns %d: at most %d per sender id (CCS's limit), %d with %d sender id(s); give several sender ids as --sender-id A,B,C", o.conns, driver.MaxConnsPerSender, n*driver.MaxConnsPerSender, n)
+	}
+	if o.dialConcurrency <= 0 {
+		return cfg, fmt.Errorf("--dial-concurrency %d must be positive", o.dialConcurrency)
+	}
+	if !(o.connRate >= 0) || math.IsInf(o.connRate, 1) {
+		return cfg, fmt.Errorf("--conn-rate %g must be a number >= 0", o.connRate)
 	}
 	if o.window <= 0 {
 		return cfg, fmt.Errorf("--window %d must be positive", o.window)
@@ -479,6 +514,22 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 		return cfg, errors.New("--ca and --insecure exclude each other")
 	}
 	return cfg, nil
+}
+
+// openFilesNeeded is how many file descriptors a run takes at least: one
+// a connection it holds (its shard's part of --conns), two with the
+// embedded fake, and some for everything else. Connections that drain
+// may double it for a while.
+func openFilesNeeded(cfg driver.Config, embedded bool) uint64 {
+	conns := cfg.Conns
+	if n, err := cfg.Shard.Conns(cfg.Conns); err == nil {
+		conns = n
+	}
+	n := uint64(conns)
+	if embedded {
+		n *= 2
+	}
+	return n + 64
 }
 
 // maxJobLen bounds --job.
@@ -582,6 +633,9 @@ func runConfig(fs *flag.FlagSet, eff driver.Config, messages uint64, target stri
 	})
 	m["target"] = target
 	m["sender-id"] = eff.SenderID
+	if len(eff.SenderIDs) > 0 {
+		m["sender-id"] = strings.Join(eff.SenderIDs, ",")
+	}
 	m["duration"] = eff.Duration.String()
 	m["warmup"] = eff.Warmup.String()
 	m["messages"] = messages // the job's total for a shard, not its share
@@ -592,7 +646,7 @@ func runConfig(fs *flag.FlagSet, eff driver.Config, messages uint64, target stri
 
 // buildResult converts the driver's result into the results file, and
 // the intervals after the warm-up for the hlog.
-func buildResult(res *driver.Result, target string, config map[string]any, srv *fakeccs.Server) (*report.Result, []report.Interval, error) {
+func buildResult(res *driver.Result, target string, conns int, config map[string]any, srv *fakeccs.Server) (*report.Result, []report.Interval, error) {
 	c := res.Counts
 	rr := &report.Result{
 		Schema: report.Schema,
@@ -612,6 +666,12 @@ func buildResult(res *driver.Result, target string, config map[string]any, srv *
 			Disconnects: c.Disconnects, Upstream: c.Upstream, Receipts: c.Receipts, Strays: c.Strays, StrayKinds: c.StrayKinds,
 		},
 		Throughput: report.Throughput{AckedPerS: res.AckedRate, OfferedPerS: res.OfferedRate},
+		Connect: &report.Connect{
+			Conns:         conns,
+			AllConnectedS: res.AllConnected.Seconds(),
+			Handshakes:    uint64(res.Handshakes.TotalCount()),
+			HandshakeUS:   report.Summarize(res.Handshakes),
+		},
 		LatencyUS: report.Latency{
 			Service:  report.Summarize(res.Service),
 			Response: report.Summarize(res.Response),
@@ -622,6 +682,9 @@ func buildResult(res *driver.Result, target string, config map[string]any, srv *
 		return nil, nil, err
 	}
 	if rr.Histograms.Response, err = report.EncodeHistogram(res.Response); err != nil {
+		return nil, nil, err
+	}
+	if rr.Histograms.Handshake, err = report.EncodeHistogram(res.Handshakes); err != nil {
 		return nil, nil, err
 	}
 	var ivs []report.Interval

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
 	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/report"
@@ -50,6 +55,17 @@ func TestRunEmbeddedJSON(t *testing.T) {
 	}
 	if _, ok := r.Config["api-key"]; ok {
 		t.Errorf("config holds the api-key")
+	}
+	if c := r.Connect; c == nil || c.Conns != 2 || c.Handshakes != 2 || c.HandshakeUS.P50 <= 0 || c.AllConnectedS <= 0 {
+		t.Errorf("connect = %+v; want 2 connections, 2 timed handshakes and the time to connect", c)
+	} else if h, err := report.DecodeHistogram(r.Histograms.Handshake); err != nil || h.TotalCount() != 2 {
+		t.Errorf("handshake histogram: %v, %v; want 2 values", h, err)
+	}
+	if !strings.Contains(out, "handshake p50 / p99") || !strings.Contains(out, "connected in") {
+		t.Errorf("summary lacks the connection figures:\n%s", out)
+	}
+	if r.Config["dial-concurrency"] != float64(32) || r.Config["conn-rate"] != float64(0) {
+		t.Errorf("config dial-concurrency=%v conn-rate=%v; want 32 and 0", r.Config["dial-concurrency"], r.Config["conn-rate"])
 	}
 	if r.Config["conns"] != float64(2) || r.Config["fake-receipts"] != true {
 		t.Errorf("config conns=%v fake-receipts=%v", r.Config["conns"], r.Config["fake-receipts"])
@@ -120,6 +136,10 @@ func TestRunUsageErrors(t *testing.T) {
 		{"--payload-bytes", "5000"},
 		{"stray-argument"},
 		{"--client", "bogus"},
+		{"--dial-concurrency", "0"},
+		{"--conn-rate", "-1"},
+		{"--conns", "1001"},
+		{"--conns", "2001", "--sender-id", "1,2"},
 	} {
 		if code, _, errs := callRun(args...); code != 2 {
 			t.Errorf("run %q = %d; want 2 (stderr %q)", args, code, errs)
@@ -252,5 +272,62 @@ func TestRunAllowUnresolved(t *testing.T) {
 	}
 	if code, _, _ := callRun(append(args, "--allow-unresolved", "9")...); code != 1 {
 		t.Errorf("run --allow-unresolved 9 = %d; want 1 with 10 unresolved", code)
+	}
+}
+
+// --sender-id with several ids: the embedded fake accepts them all and the
+// connections spread over them; the results say which were used.
+func TestRunSeveralSenders(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, out, errs := callRun("--sender-id", "11,22,33", "--conns", "5", "--messages", "500", "--json", path, "--progress=false")
+	if code != 0 {
+		t.Fatalf("run = %d; stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st fakeccs.Stats
+	if err := json.Unmarshal(r.Fake, &st); err != nil || st.Connections != 5 || st.AuthFailures != 0 {
+		t.Errorf("fake stats %s (%v); want 5 connections and no refused login", r.Fake, err)
+	}
+	if r.Config["sender-id"] != "11,22,33" || r.Connect == nil || r.Connect.Conns != 5 || r.Counts.Acked != 500 {
+		t.Errorf("sender-id %v, connect %+v, acked %d; want 11,22,33, 5 connections, 500 acked", r.Config["sender-id"], r.Connect, r.Counts.Acked)
+	}
+}
+
+// The standalone fake takes a list of sender ids with one key.
+func TestFakeCommandSenderList(t *testing.T) {
+	t.Parallel()
+	cfg, err := fakeFlags(flag.NewFlagSet("fake", flag.ContinueOnError), "").config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	st := &fakeStandalone{listen: "127.0.0.1:0", certOut: certFile, senderID: "501, 502", apiKey: "list-key-123"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	addr, done := startServeFake(t, ctx, cfg, st, &stdout, &stderr)
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	for _, sender := range []string{"501", "502"} {
+		c, err := ccs.Dial(ctx, addr.String(), ccs.ClientConfig{SenderID: sender, APIKey: "list-key-123", TLS: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatalf("Dial as %s: %v", sender, err)
+		}
+		c.Close()
+	}
+	if out := stdout.String(); !strings.Contains(out, "2 sender ids (501,502)") {
+		t.Errorf("stdout %q; want the two sender ids named", out)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d; want 0", code)
 	}
 }
