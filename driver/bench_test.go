@@ -124,7 +124,7 @@ func BenchmarkAckPath(b *testing.B) {
 			}
 		})
 		b.StartTimer()
-		for h.rd.off < len(h.rd.data) || h.p.c.More() {
+		for h.rd.off < len(h.rd.data) || h.nc.c.Framer.Buffered() > 0 {
 			if err := h.p.c.Next(&h.p.ev); err != nil {
 				b.Fatal(err)
 			}

@@ -179,6 +179,7 @@ func newPconn(d *Driver, s *slot, c Conn) *pconn {
 	p.w.ready.init(8)
 	p.w.timer = time.NewTimer(time.Hour)
 	p.w.timer.Stop()
+	c.BeforeRead(p.endBatch)
 	return p
 }
 
@@ -556,15 +557,13 @@ func (p *pconn) readLoop() {
 		if err != nil {
 			break
 		}
-		if !p.c.More() {
-			p.endBatch()
-		}
 	}
 	p.endBatch()
 }
 
-// endBatch runs before the reader may block: hand ACKs to the writer and
-// wake whoever waits for window room.
+// endBatch runs before the reader may block (the Conn calls it before
+// every read from the network, see Conn.BeforeRead) and when it ends:
+// hand ACKs to the writer and wake whoever waits for window room.
 func (p *pconn) endBatch() {
 	if p.ch != nil && len(p.ch.b) > 0 {
 		p.publish()

@@ -28,10 +28,11 @@ type Transport interface {
 
 // Conn is one established CCS connection. It is used by exactly two
 // goroutines at once: a writer, which calls the Send methods, Unflushed
-// and Flush, and a reader, which calls Next and More. Close and
-// SetReadDeadline may be called from any goroutine. Send methods append to
-// an internal buffer and must not allocate in steady state; Flush writes
-// everything appended since the last Flush.
+// and Flush, and a reader, which calls Next. BeforeRead is called once,
+// before the reader starts; Close and SetReadDeadline may be called from
+// any goroutine. Send methods append to an internal buffer and must not
+// allocate in steady state; Flush writes everything appended since the
+// last Flush.
 type Conn interface {
 	// SendDownstream appends a downstream message carrying the JSON
 	// payload (not yet XML-escaped).
@@ -50,12 +51,16 @@ type Conn interface {
 	// Next blocks until the next event and fills ev, whose slices stay
 	// valid until the next call. io.EOF means the peer closed the TCP
 	// connection; a *ccs.StreamError a stream error from the server.
-	// Whitespace keepalives are consumed without an event.
+	// Whitespace keepalives are consumed without an event. Before every
+	// read from the network, Next calls the function set by BeforeRead.
 	Next(ev *Event) error
-	// More reports whether Next can return an event without reading from
-	// the network; the reader hands its ACKs to the writer before Next
-	// would block.
-	More() bool
+	// BeforeRead sets the function that Next calls, on the reader's
+	// goroutine, before every read from the network (any of which may
+	// block): there the driver hands the ACKs its reader owes to the
+	// writer and wakes whoever waits for the credit its answers freed,
+	// so that nothing already read waits for bytes that may never come
+	// (a read buffer may end with half a stanza).
+	BeforeRead(f func())
 	// SetReadDeadline bounds the reader's wait (as net.Conn's).
 	SetReadDeadline(t time.Time) error
 	// Close closes the connection at once.
@@ -161,17 +166,45 @@ func (t *nativeTransport) Dial(ctx context.Context, index int) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &nativeConn{c: c}, nil
+	return newNativeConn(c, c.Conn), nil
 }
 
 // nativeConn is a Conn over a *ccs.Conn. Its write buffer comes from
 // writeBufs at the first stanza after a flush and goes back at the flush.
+// Its framer reads from src through in, which runs the BeforeRead hook
+// first.
 type nativeConn struct {
 	c *ccs.Conn
 	w *[]byte // writer goroutine only; nil between a flush and the next stanza
 
+	in  hookReader     // reader goroutine only
 	jr  ccs.JSONReader // reader goroutine only
 	msg ccs.Message
+}
+
+// newNativeConn returns the Conn over c, whose framer reads from src (the
+// TLS connection) from now on through the BeforeRead hook.
+func newNativeConn(c *ccs.Conn, src io.Reader) *nativeConn {
+	n := &nativeConn{c: c, in: hookReader{r: src}}
+	c.Framer.SetReader(&n.in)
+	return n
+}
+
+// hookReader reads from r after calling before, if set. The framer calls
+// Read only when it has no whole item left to return, so before runs
+// exactly when the reader is about to wait for the network. A read from
+// TLS may be served from a record already decrypted and not block: before
+// then runs needlessly, which costs two loads.
+type hookReader struct {
+	r      io.Reader
+	before func()
+}
+
+func (h *hookReader) Read(p []byte) (int, error) {
+	if h.before != nil {
+		h.before()
+	}
+	return h.r.Read(p)
 }
 
 // buf returns the write buffer, taken from writeBufs if the writer has none.
@@ -209,8 +242,8 @@ func (n *nativeConn) Unflushed() int {
 	return len(*n.w)
 }
 
-func (n *nativeConn) More() bool   { return n.c.Framer.Buffered() > 0 }
-func (n *nativeConn) Close() error { return n.c.Close() }
+func (n *nativeConn) BeforeRead(f func()) { n.in.before = f }
+func (n *nativeConn) Close() error         { return n.c.Close() }
 
 func (n *nativeConn) SetReadDeadline(t time.Time) error { return n.c.SetReadDeadline(t) }
 

@@ -354,7 +354,7 @@ func newPathHarness(t testing.TB) *pathHarness {
 	}
 	d.base = time.Now()
 	rd := &loopReader{data: []byte(`<stream:stream xmlns="jabber:client" xmlns:stream="http://etherx.jabber.org/streams" from="gcm.googleapis.com" id="0123456789ABCDEF" version="1.0">`)}
-	nc := &nativeConn{c: &ccs.Conn{Framer: ccs.NewFramer(rd, ccs.FramerConfig{ReadSize: NativeReadSize})}}
+	nc := newNativeConn(&ccs.Conn{Framer: ccs.NewFramer(rd, ccs.FramerConfig{ReadSize: NativeReadSize})}, rd)
 	if st, err := nc.c.Framer.Next(); err != nil || st.Kind != ccs.KindStreamStart {
 		t.Fatalf("stream header: %v %v", st, err)
 	}
@@ -383,7 +383,7 @@ func (h *pathHarness) answerAll() int {
 		}
 	})
 	n := 0
-	for h.rd.off < len(h.rd.data) || h.p.c.More() {
+	for h.rd.off < len(h.rd.data) || h.nc.c.Framer.Buffered() > 0 {
 		if err := h.p.c.Next(&h.p.ev); err != nil {
 			panic(err)
 		}

@@ -1,0 +1,129 @@
+package driver
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ccsbench/ccsbench/ccs"
+	"github.com/ccsbench/ccsbench/internal/badccs"
+)
+
+// halfStanza is the first half of an ACK, cut before its message id: a
+// server sends it right behind a complete stanza, in the same write, and
+// completes it only once the driver has answered what came before it.
+const halfStanza = `<message><gcm xmlns="google:mobile:data">{"from":"regid",`
+
+// restOfAck completes halfStanza into the ACK of message id.
+func restOfAck(id string) []byte {
+	return []byte(`"message_id":"` + id + `","message_type":"ack"}</gcm></message>`)
+}
+
+// What the reader has read is acted on before it waits for more bytes,
+// even when the read buffer ends with half a stanza: the credit an ACK
+// frees wakes the writer, and the ACK of an upstream message goes out.
+// The servers below send a complete stanza and half of the next one in
+// one write, then wait for what the driver owes them before they send
+// the other half (a reader that blocked first would wait for ever; the
+// servers give up after a few seconds, and the run fails).
+func TestReaderActsBeforeItBlocks(t *testing.T) {
+	t.Parallel()
+	const patience = 5 * time.Second
+	t.Run("ack frees credit", func(t *testing.T) {
+		t.Parallel()
+		// Window 1: the second message can be sent only once the first
+		// one's ACK has given its credit back and woken the writer.
+		srv := badccs.Start(t, badccs.Options{Serve: badccs.Each(func(c *badccs.Conn, n int, id string) bool {
+			switch n {
+			case 0:
+				c.Write(append(ccs.AppendAck(nil, []byte("regid"), []byte(id), nil), halfStanza...))
+			case 1:
+				c.Write(restOfAck(id))
+			default:
+				c.Ack(id)
+			}
+			return true
+		})})
+		cfg := badConfig(srv)
+		cfg.Conns, cfg.Window, cfg.Messages = 1, 1, 3
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		defer cancel()
+		d, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := d.Run(ctx)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if c := res.Counts; c.Messages != 3 || c.Acked != 3 {
+			t.Errorf("messages %d acked %d; want 3 and 3 (the second message waited for the credit of the first)", c.Messages, c.Acked)
+		}
+	})
+	t.Run("upstream ack goes out", func(t *testing.T) {
+		t.Parallel()
+		// The first connection's server says whether the ACK came before
+		// it gave up; replacements (after it gave up) answer everything.
+		acked := make(chan bool, 1)
+		srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) {
+			if c.Index > 0 {
+				badccs.AckAll(c)
+				return
+			}
+			up := ccs.AppendUpstream(nil, &ccs.Upstream{From: []byte("regid-up"), ID: []byte("up-1"), Category: []byte("com.example"), Data: []byte("{}")})
+			if _, err := c.Write(append(up, halfStanza...)); err != nil {
+				acked <- false
+				return
+			}
+			acked <- awaitUpstreamAck(c, patience)
+			badccs.AckAll(c)
+		}})
+		cfg := badConfig(srv)
+		cfg.Conns, cfg.Messages = 1, 2
+		cfg.DrainTimeout = 2 * patience
+		d, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := d.Run(context.Background())
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if !<-acked {
+			t.Errorf("the server waited %v for the ACK of its upstream message; the driver wrote it only after more bytes came", patience)
+		}
+		if c := res.Counts; c.Upstream != 1 || c.Acked != 2 {
+			t.Errorf("upstream %d acked %d; want 1 and 2", c.Upstream, c.Acked)
+		}
+	})
+}
+
+// awaitUpstreamAck reads until the ACK of upstream message up-1 and the
+// first downstream message have come, then completes halfStanza as that
+// message's ACK; it reports false if they did not come within patience.
+func awaitUpstreamAck(c *badccs.Conn, patience time.Duration) bool {
+	c.Conn.SetReadDeadline(time.Now().Add(patience))
+	defer c.Conn.SetReadDeadline(time.Time{})
+	var jr ccs.JSONReader
+	var m ccs.Message
+	sawAck, first := false, ""
+	for !sawAck || first == "" {
+		st, err := c.Framer.Next()
+		if err != nil {
+			return false
+		}
+		if st.Kind != ccs.KindMessage || !st.HasGCM || jr.Parse(st.GCM, &m) != nil {
+			continue
+		}
+		switch id := string(m.MessageID.Str); {
+		case m.Type == ccs.TypeAck && id == "up-1":
+			sawAck = true
+		case m.Type == ccs.TypeNone && first == "":
+			first = id
+		case m.Type == ccs.TypeNone:
+			c.Ack(id)
+		}
+	}
+	_, err := c.Write(restOfAck(first))
+	return err == nil
+}
