@@ -243,7 +243,7 @@ func (n *nativeConn) Unflushed() int {
 }
 
 func (n *nativeConn) BeforeRead(f func()) { n.in.before = f }
-func (n *nativeConn) Close() error         { return n.c.Close() }
+func (n *nativeConn) Close() error        { return n.c.Close() }
 
 func (n *nativeConn) SetReadDeadline(t time.Time) error { return n.c.SetReadDeadline(t) }
 
