@@ -67,7 +67,7 @@ var strayNames = [numStrayKinds]string{"unknown_id", "duplicate", "wrong_connect
 type readerCounts struct {
 	acked, nacked, stanzaErrors, lost atomic.Uint64
 	strays                            [numStrayKinds]atomic.Uint64
-	nacks                             [16]atomic.Uint64
+	nacks                             [ccs.NumNackCodes]atomic.Uint64 // final NACKs by known code
 	_                                 [64]byte
 }
 
@@ -78,9 +78,8 @@ type writerCounts struct {
 	_                                          [64]byte
 }
 
-func inc(c *atomic.Uint64)             { c.Store(c.Load() + 1) }
-func add(c *atomic.Uint64, n uint64)   { c.Store(c.Load() + n) }
-func (rc *readerCounts) nack(code int) { inc(&rc.nacks[code&15]) }
+func inc(c *atomic.Uint64)           { c.Store(c.Load() + 1) }
+func add(c *atomic.Uint64, n uint64) { c.Store(c.Load() + n) }
 
 // pconn is one physical connection with its reader and writer goroutines.
 // A logical connection (slot) has one current pconn, and for a while after
@@ -713,6 +712,10 @@ func (p *pconn) onNack(ev *Event) {
 	p.nacksOrErrors = true
 	d := p.d
 	code := ev.Code
+	if code >= ccs.NumNackCodes {
+		// Another Transport's code this package does not know.
+		code = ccs.NackUnknown
+	}
 	now := d.now()
 	r.lastNack = code
 	r.nacked = true
@@ -755,7 +758,7 @@ func (p *pconn) finalNack(r *record, i uint32) {
 	if r.lastNack == ccs.NackUnknown {
 		p.d.unknown.add(nackKey(p.d.red, r.nackText))
 	} else {
-		p.rc.nack(int(r.lastNack))
+		inc(&p.rc.nacks[r.lastNack])
 	}
 	p.d.free(r, i)
 }

@@ -127,3 +127,27 @@ func awaitUpstreamAck(c *badccs.Conn, patience time.Duration) bool {
 	_, err := c.Write(restOfAck(first))
 	return err == nil
 }
+
+// A NACK code beyond those package ccs knows (from another Transport) is
+// an unknown code: retried as INTERNAL_SERVER_ERROR, and counted by the
+// text of its "error" once final.
+func TestForeignNackCodeIsUnknown(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	h.sendWindow()
+	var r *record
+	var idx uint32
+	h.d.recs.each(func(q *record, i uint32) {
+		if r == nil && q.wire.Load() != 0 {
+			r, idx = q, i
+		}
+	})
+	r.retries = uint32(h.d.cfg.MaxRetries) // the next bounded NACK is final
+	id := appendID(nil, h.d.cfg.IDPrefix, r.gen, idx)
+	h.p.onNack(&Event{Kind: EventNack, ID: id, Code: ccs.NumNackCodes + 3, Error: []byte("FOREIGN_CODE")})
+	var c countSnap
+	c.addConn(h.p)
+	if got := h.d.nackCounts(&c); c.nacked != 1 || len(got) != 1 || got["FOREIGN_CODE"] != 1 {
+		t.Errorf("nacked %d, by code %v; want 1, under FOREIGN_CODE", c.nacked, got)
+	}
+}

@@ -297,7 +297,7 @@ type countSnap struct {
 	acked, nacked, stanzaErrors, lost uint64
 	upstream, receipts                uint64
 	strays                            [numStrayKinds]uint64
-	nacks                             [16]uint64
+	nacks                             [ccs.NumNackCodes]uint64
 }
 
 func (c *countSnap) pending() uint64 {
