@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -169,32 +168,6 @@ func (d *Driver) takeBudget() bool {
 	}
 }
 
-// initRecord makes r a new message intended at t0.
-func (d *Driver) initRecord(r *record, t0 int64) {
-	r.gen++
-	r.live = true
-	r.t0, r.t1 = t0, 0
-	r.due, r.backoff = 0, 0
-	r.held = nil
-	r.attempts, r.retries, r.losses = 0, 0, 0
-	r.lastNack, r.nacked = 0, false
-}
-
-// free ends record i's message and returns the record to its pool.
-func (d *Driver) free(r *record, i uint32) {
-	r.live = false
-	d.slots[r.origin].pool.push(&d.recs, i)
-}
-
-func (d *Driver) wakeScheduler() {
-	if d.schedWait.Load() == 1 && d.schedWait.Swap(0) == 1 {
-		select {
-		case d.schedWake <- struct{}{}:
-		default:
-		}
-	}
-}
-
 func (d *Driver) setDialError(err error) {
 	err = d.red.Error(err)
 	d.mu.Lock()
@@ -308,50 +281,6 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// waitStart waits until Config.StartAt and returns it as the run's base:
-// the same wall-clock instant, with a monotonic reading, so that the
-// run's clock does not follow later steps of the wall clock. It fails
-// with ErrStartPassed when StartAt is more than MaxStartLateness past,
-// and with ctx's error when ctx ends first. The wait is coarse on a
-// runtime timer, then fine (see fineTimer) for its last fineBelow.
-func (d *Driver) waitStart(ctx context.Context) (time.Time, error) {
-	at := d.cfg.StartAt
-	if late := time.Since(at); late > MaxStartLateness {
-		return time.Time{}, fmt.Errorf("%w: %s is %v ago, more than the %v allowed; connecting took until then (choose a start time further ahead)",
-			ErrStartPassed, at.Format(time.RFC3339Nano), late.Round(time.Millisecond), MaxStartLateness)
-	}
-	fine := newFineTimer()
-	if fine != nil {
-		defer fine.close()
-	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		// The wall clock may be adjusted during a long wait: take the
-		// instant anew from it each time, onto the monotonic clock.
-		now := time.Now()
-		base := now.Add(at.Sub(now))
-		wait := base.Sub(now)
-		switch {
-		case wait <= 0:
-			return base, nil
-		case wait < fineBelow && fine != nil:
-			fine.sleep(wait)
-			// Sleeping ends at base, the instant read from the clock
-			// before it: reading it again could move it.
-			return base, nil
-		case fine != nil:
-			wait -= fineBelow / 2
-		}
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("driver: waiting for the start time: %w", ctx.Err())
-		}
-	}
-}
-
 // connectAll dials every connection, at most DialConcurrency at once and
 // no faster than ConnRate; the first failure cancels the dials in
 // progress, closes the connections made and is returned as a *DialError.
@@ -444,164 +373,4 @@ func (d *Driver) close() {
 	}
 	d.rwg.Wait()
 	d.col.stop()
-}
-
-// schedule creates messages at the pacer's due times and hands each to a
-// connection with a free window slot (the unlimited pacer has no
-// scheduler: writers fill their windows themselves).
-func (d *Driver) schedule() {
-	defer d.stopCreating()
-	// The whole run's schedule, or the shard's part of the job's (the
-	// zero Shard is the whole run).
-	sch := workload.NewShardSchedule(d.cfg.Pacer, d.cfg.Arrivals, d.cfg.Seed, d.cfg.Shard)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	fine := newFineTimer()
-	if fine != nil {
-		defer fine.close()
-	}
-	rr := 0
-	for !d.stopCreate.Load() {
-		if d.cfg.Messages > 0 && d.created.Load() >= d.cfg.Messages {
-			return
-		}
-		due := sch.Next()
-		if due == workload.Never || (d.cfg.Duration > 0 && due >= d.cfg.Duration) {
-			return
-		}
-		t0 := int64(due)
-		if !d.waitUntil(t0, timer, fine) {
-			d.countUnsent(sch, due)
-			return
-		}
-		for !d.place(t0, &rr) {
-			if !d.waitRoom(timer) {
-				d.countUnsent(sch, due)
-				return
-			}
-		}
-	}
-}
-
-// countUnsent counts, when the scheduler was stopped before the end of
-// the schedule, the messages due before the end of sending (Duration, or
-// the moment of the stop if earlier) that were never created: due, the
-// one in hand, and the rest of the schedule before that end.
-func (d *Driver) countUnsent(sch *workload.Schedule, due time.Duration) {
-	limit := time.Duration(d.now())
-	if d.cfg.Duration > 0 {
-		limit = min(limit, d.cfg.Duration)
-	}
-	var budget uint64 = math.MaxUint64
-	if d.cfg.Messages > 0 {
-		c := d.created.Load()
-		if c >= d.cfg.Messages {
-			return
-		}
-		budget = d.cfg.Messages - c
-	}
-	var n uint64
-	for due != workload.Never && due < limit && n < budget {
-		n++
-		due = sch.Next()
-	}
-	d.unsent.Store(n)
-}
-
-// fineBelow is the wait under which the scheduler sleeps with its
-// fineTimer rather than a runtime timer.
-const fineBelow = 2 * time.Millisecond
-
-func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
-	for {
-		wait := time.Duration(t0 - d.now())
-		switch {
-		case wait <= 0:
-			return true
-		case d.stopCreate.Load():
-			return false
-		case wait < fineBelow && fine != nil:
-			fine.sleep(wait)
-			continue
-		}
-		// Sleep coarsely to within fineBelow of the due time.
-		if fine != nil {
-			wait -= fineBelow / 2
-		}
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-d.stopCreateC:
-			timer.Stop()
-			return false
-		}
-	}
-}
-
-// waitRoom waits until some window has room (a reader releases a slot),
-// and adds the wait to waitNoConn or waitFull.
-func (d *Driver) waitRoom(timer *time.Timer) bool {
-	d.schedWait.Store(1)
-	if d.anyRoom() {
-		d.schedWait.Store(0)
-		return true
-	}
-	start := time.Now()
-	noConn := true
-	for _, s := range d.slots {
-		noConn = noConn && !s.sends()
-	}
-	defer func() {
-		if noConn {
-			d.waitNoConn += time.Since(start)
-		} else {
-			d.waitFull += time.Since(start)
-		}
-	}()
-	timer.Reset(10 * time.Millisecond)
-	select {
-	case <-d.schedWake:
-	case <-timer.C:
-	case <-d.stopCreateC:
-		timer.Stop()
-		return false
-	}
-	timer.Stop()
-	return true
-}
-
-func (d *Driver) anyRoom() bool {
-	for _, s := range d.slots {
-		if p := s.cur.Load(); p != nil && p.win.v.Load() < p.win.max && !s.pool.emptyHint() {
-			return true
-		}
-	}
-	return false
-}
-
-// place gives a new message intended at t0 to the next connection with a
-// free window slot and a free record.
-func (d *Driver) place(t0 int64, rr *int) bool {
-	n := len(d.slots)
-	for k := range n {
-		s := d.slots[(*rr+k)%n]
-		p := s.cur.Load()
-		if p == nil || !p.win.claim() {
-			continue
-		}
-		i, ok := s.pool.pop(&d.recs)
-		if !ok {
-			p.win.release()
-			continue
-		}
-		r := d.recs.at(i)
-		d.initRecord(r, t0)
-		r.held = p
-		d.created.Store(d.created.Load() + 1)
-		s.in.push(&d.recs, i)
-		p.notify()
-		*rr = (*rr + k + 1) % n
-		return true
-	}
-	return false
 }

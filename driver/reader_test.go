@@ -2,11 +2,13 @@ package driver
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/internal/badccs"
+	"github.com/ccsbench/ccsbench/workload"
 )
 
 // halfStanza is the first half of an ACK, cut before its message id: a
@@ -149,5 +151,87 @@ func TestForeignNackCodeIsUnknown(t *testing.T) {
 	c.addConn(h.p)
 	if got := h.d.nackCounts(&c); c.nacked != 1 || len(got) != 1 || got["FOREIGN_CODE"] != 1 {
 		t.Errorf("nacked %d, by code %v; want 1, under FOREIGN_CODE", c.nacked, got)
+	}
+}
+
+// TestBackoffGrows: each SERVICE_UNAVAILABLE doubles the message's own
+// backoff from InitialBackoff up to MaxBackoff, jittered by at most 20 %.
+func TestBackoffGrows(t *testing.T) {
+	t.Parallel()
+	h := newPathHarness(t)
+	h.sendWindow()
+	var r *record
+	var idx uint32
+	h.d.recs.each(func(q *record, i uint32) {
+		if r == nil && q.wire.Load() != 0 {
+			r, idx = q, i
+		}
+	})
+	want := time.Second
+	for n := range 9 {
+		h.rd.data, h.rd.off = ccs.AppendNack(h.rd.data[:0], ackFrom, appendID(nil, h.d.cfg.IDPrefix, r.gen, idx), "SERVICE_UNAVAILABLE", nil), 0
+		if err := h.p.c.Next(&h.p.ev); err != nil || h.p.ev.Kind != EventNack {
+			t.Fatalf("Next = %v, kind %v", err, h.p.ev.Kind)
+		}
+		before := h.d.now()
+		h.p.onNack(&h.p.ev)
+		after := h.d.now()
+		if time.Duration(r.backoff) != want {
+			t.Fatalf("NACK %d: backoff %v; want %v", n+1, time.Duration(r.backoff), want)
+		}
+		if lo, hi := before+int64(want), after+int64(float64(want)*1.2); r.due < lo || r.due > hi {
+			t.Fatalf("NACK %d: due in %v; want %v..%v", n+1, time.Duration(r.due-before), want, time.Duration(hi-before))
+		}
+		// Take it back from the inbox and put it on the wire again, as the
+		// writer's resend would.
+		if l := h.p.s.in.takeAll(); l != idx+1 {
+			t.Fatalf("inbox holds %d; want record %d", l, idx+1)
+		}
+		h.p.win.claim()
+		r.conn.Store(h.p.id)
+		r.wire.Store(r.gen)
+		want = min(2*want, DefaultMaxBackoff)
+	}
+	if r.lastNack != ccs.NackServiceUnavailable || !r.nacked {
+		t.Errorf("last NACK %v", r.lastNack)
+	}
+}
+
+// A server that answers twice, answers ids the driver never made, and
+// answers on the other connection: strays, by kind, outside the identity.
+func TestStrays(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	conns := map[int]*badccs.Conn{}
+	srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) {
+		mu.Lock()
+		conns[c.Index] = c
+		mu.Unlock()
+		badccs.Each(func(c *badccs.Conn, _ int, id string) bool {
+			mu.Lock()
+			other := conns[c.Index^1]
+			mu.Unlock()
+			if other != nil {
+				other.Ack(id)
+				time.Sleep(2 * time.Millisecond) // let it be read first
+			}
+			c.Ack("not-an-id-of-ours")
+			c.Ack(id)
+			return c.Ack(id) == nil
+		})(c)
+	}})
+	cfg := badConfig(srv)
+	cfg.Conns = 2
+	cfg.Messages = 100
+	cfg.Pacer = workload.ConstantPacer{Freq: 1000}
+	res := runRaw(t, cfg)
+	c := res.Counts
+	k := c.StrayKinds
+	if err := res.Check(); err != nil || c.Acked != 100 {
+		t.Errorf("Check = %v, acked %d; want every message acked once", err, c.Acked)
+	}
+	if k["unknown_id"] != 100 || k["duplicate"]+k["late"] < 100 || k["wrong_connection"] == 0 ||
+		c.Strays != k["unknown_id"]+k["duplicate"]+k["late"]+k["wrong_connection"] {
+		t.Errorf("strays %d by kind %v; want 100 unknown ids, 100 or more duplicates, some on the wrong connection, adding up", c.Strays, k)
 	}
 }

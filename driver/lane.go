@@ -58,18 +58,6 @@ type slot struct {
 	waiting    *time.Ticker // set while the current connection drains and waits for old to end
 }
 
-// giveBatches returns the chain first..last of drained batches to the
-// slot's spares (the collector is the only producer).
-func (s *slot) giveBatches(first, last *sampleBatch) {
-	for {
-		h := s.spare.Load()
-		last.next.Store(h)
-		if s.spare.CompareAndSwap(h, first) {
-			return
-		}
-	}
-}
-
 // event tells the supervisor about a drain or a loss, and starts it if
 // it is not running.
 func (s *slot) event(p *pconn, kind int) {
@@ -192,13 +180,6 @@ func (s *slot) setWaiting(on bool) {
 		s.waiting.Stop()
 		s.waiting = nil
 	}
-}
-
-// healthy reports whether a connection that ended delivered an answer and
-// lived healthyAfter: its loss is not a failed attempt.
-func (p *pconn) healthy() bool {
-	answered := p.nacksOrErrors || p.rc.acked.Load() > 0
-	return answered && time.Duration(p.ended-p.born) >= healthyAfter
 }
 
 // replace dials a new connection for the slot and makes it current: at

@@ -1,0 +1,75 @@
+package driver
+
+import "sync/atomic"
+
+// sample is one ACK's service and response times, in µs (histLo..histHi).
+type sample struct{ svc, rsp uint32 }
+
+// batchLen is the number of samples in a batch: a batch is 1 KiB.
+const batchLen = 126
+
+// sampleBatch is a block of samples a reader recorded, for the collector
+// to put into the interval histograms. Batches are chained through next:
+// a reader's current chain (newest first, only the head being filled), a
+// chain the collector drains, and a slot's list of spare batches.
+type sampleBatch struct {
+	next atomic.Pointer[sampleBatch]
+	n    int
+	s    [batchLen]sample
+}
+
+// record adds one ACK's service and response times (ns) to the current
+// chain of samples. The generation counter is odd while recording, so the
+// collector can flip the chains without a lock.
+func (p *pconn) record(svc, rsp int64) {
+	p.gen.Add(1)
+	head := &p.ivl[p.cur.Load()]
+	b := head.Load()
+	if b == nil || b.n == batchLen {
+		nb := p.takeBatch()
+		nb.next.Store(b)
+		head.Store(nb)
+		b = nb
+	}
+	b.s[b.n] = sample{svc: uint32(clampUS(svc)), rsp: uint32(clampUS(rsp))}
+	b.n++
+	p.gen.Add(1)
+}
+
+// takeBatch returns an empty batch: one of the reader's, else the slot's
+// spares (batches the collector drained), else a new one.
+func (p *pconn) takeBatch() *sampleBatch {
+	if p.bfree == nil {
+		p.bfree = p.s.spare.Swap(nil)
+	}
+	if b := p.bfree; b != nil {
+		p.bfree = b.next.Load()
+		return b
+	}
+	p.d.batchAllocs.Add(1)
+	return new(sampleBatch)
+}
+
+// clampUS converts ns to µs within the histograms' range.
+func clampUS(ns int64) int64 {
+	us := ns / 1000
+	if us < histLo {
+		return histLo
+	}
+	if us > histHi {
+		return histHi
+	}
+	return us
+}
+
+// giveBatches returns the chain first..last of drained batches to the
+// slot's spares (the collector is the only producer).
+func (s *slot) giveBatches(first, last *sampleBatch) {
+	for {
+		h := s.spare.Load()
+		last.next.Store(h)
+		if s.spare.CompareAndSwap(h, first) {
+			return
+		}
+	}
+}
