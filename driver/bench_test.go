@@ -2,13 +2,12 @@ package driver
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
@@ -25,23 +24,10 @@ func benchDuration() time.Duration {
 // b.N (each iteration is a whole run), and reports the last run's rates
 // and percentiles.
 func benchRun(b *testing.B, fcfg fakeccs.Config, cfg Config) {
-	srv, err := fakeccs.New(fcfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	defer func() {
-		srv.Close()
-		<-done
-	}()
+	srv := fakeccstest.Start(b, fcfg)
 	fc := srv.Config()
-	cfg.Target, cfg.SenderID, cfg.APIKey = ln.Addr().String(), fc.SenderID, fc.APIKey
-	cfg.TLS = &tls.Config{RootCAs: srv.CertPool()}
+	cfg.Target, cfg.SenderID, cfg.APIKey = srv.Addr(), fc.SenderID, fc.APIKey
+	cfg.TLS = srv.ClientTLS()
 	if cfg.Duration == 0 && cfg.Messages == 0 {
 		cfg.Duration = benchDuration()
 	}

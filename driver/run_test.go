@@ -3,57 +3,40 @@ package driver
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/internal/badccs"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
-// startFake runs a fake CCS server with cfg (TrackIDs forced on) on a
-// loopback port until the test ends.
-func startFake(t testing.TB, cfg fakeccs.Config) *fakeccs.Server {
+// startFake runs a fake CCS server with cfg (TrackIDs forced on, for its
+// unique_ids) on a loopback port until the test ends, when its own
+// accounting identity is checked.
+func startFake(t testing.TB, cfg fakeccs.Config) *fakeccstest.Server {
 	t.Helper()
 	cfg.TrackIDs = true
-	srv, err := fakeccs.New(cfg)
-	if err != nil {
-		t.Fatalf("fakeccs.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	for srv.Addr() == nil {
-		time.Sleep(time.Millisecond)
-	}
-	return srv
+	return fakeccstest.Start(t, cfg)
 }
 
 // fakeConfig returns a driver Config aimed at srv.
-func fakeConfig(srv *fakeccs.Server) Config {
+func fakeConfig(srv *fakeccstest.Server) Config {
 	c := srv.Config()
 	return Config{
-		Target:   srv.Addr().String(),
+		Target:   srv.Addr(),
 		SenderID: c.SenderID,
 		APIKey:   c.APIKey,
-		TLS:      &tls.Config{RootCAs: srv.CertPool()},
+		TLS:      srv.ClientTLS(),
 	}
 }
 
 // run runs the driver with cfg and checks what every run must satisfy:
 // the identity, no unresolved message, no window violation, and as many
 // unique ids at the fake as messages at the driver.
-func run(t *testing.T, srv *fakeccs.Server, cfg Config) *Result {
+func run(t *testing.T, srv *fakeccstest.Server, cfg Config) *Result {
 	t.Helper()
 	d, err := New(cfg)
 	if err != nil {
