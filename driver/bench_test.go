@@ -78,7 +78,7 @@ func BenchmarkRunRate200k(b *testing.B) {
 }
 
 // BenchmarkSendPath is one message through the send path: claim a window
-// slot and a record, generate the payload with its id, encode the stanza
+// credit and a record, generate the payload with its id, encode the stanza
 // into the write buffer.
 func BenchmarkSendPath(b *testing.B) {
 	h := newPathHarness(b)
@@ -94,7 +94,7 @@ func BenchmarkSendPath(b *testing.B) {
 
 // BenchmarkAckPath is one ACK through the ack path: frame and parse the
 // stanza, find the record from the id, note both latencies, release the
-// window slot and the record; and the collector's part, recording the
+// credit and the record; and the collector's part, recording the
 // latencies into the interval histograms.
 func BenchmarkAckPath(b *testing.B) {
 	h := newPathHarness(b)

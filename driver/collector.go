@@ -110,7 +110,7 @@ type collector struct {
 
 	// Connections whose reader is done, handed over by the reader and
 	// folded at once (not at the next interval boundary), so that their
-	// batches go back to their slot within milliseconds even when
+	// batches go back to their lane within milliseconds even when
 	// connections are replaced many times a second.
 	retMu   sync.Mutex
 	retList []*pconn
@@ -143,7 +143,7 @@ func (c *collector) retire(p *pconn) {
 
 // foldRetired records the samples of the connections whose reader is
 // done into the current interval, adds their counts to the retired
-// totals, and gives their batches back to their slots.
+// totals, and gives their batches back to their lanes.
 func (c *collector) foldRetired() {
 	c.retMu.Lock()
 	list := c.retList
@@ -151,7 +151,7 @@ func (c *collector) foldRetired() {
 	c.retMu.Unlock()
 	for _, p := range list {
 		for i := range p.ivl {
-			c.drain(p.s, p.ivl[i].Swap(nil))
+			c.drain(p.lane, p.ivl[i].Swap(nil))
 		}
 		if b := p.bfree; b != nil {
 			p.bfree = nil
@@ -159,15 +159,15 @@ func (c *collector) foldRetired() {
 			for last.next.Load() != nil {
 				last = last.next.Load()
 			}
-			p.s.giveBatches(b, last)
+			p.lane.giveBatches(b, last)
 		}
 		c.d.fold(p)
 	}
 }
 
 // drain records the samples of the chain b into the interval histograms
-// and gives its batches back to slot s.
-func (c *collector) drain(s *slot, b *sampleBatch) {
+// and gives its batches back to lane l.
+func (c *collector) drain(l *lane, b *sampleBatch) {
 	if b == nil {
 		return
 	}
@@ -185,7 +185,7 @@ func (c *collector) drain(s *slot, b *sampleBatch) {
 		}
 		b = next
 	}
-	s.giveBatches(first, b)
+	l.giveBatches(first, b)
 }
 
 // drainFull drains the full batches of every connection's current chain
@@ -197,7 +197,7 @@ func (c *collector) drainFull() {
 	d.mu.Unlock()
 	for _, p := range c.list {
 		if h := p.ivl[p.cur.Load()].Load(); h != nil {
-			c.drain(p.s, h.next.Swap(nil))
+			c.drain(p.lane, h.next.Swap(nil))
 		}
 	}
 }
@@ -260,7 +260,7 @@ func (c *collector) collect(end time.Duration) {
 		}
 	}
 	for _, p := range c.list {
-		c.drain(p.s, p.ivl[p.cur.Load()^1].Swap(nil))
+		c.drain(p.lane, p.ivl[p.cur.Load()^1].Swap(nil))
 	}
 	acked := c.ivAcked
 	c.ivAcked = 0
@@ -375,10 +375,10 @@ func (d *Driver) result(stopT int64) *Result {
 			cnt.StrayKinds[strayNames[i]] = n
 		}
 	}
-	for _, s := range d.slots {
-		cnt.Reconnects += s.reconnects.Load()
-		cnt.Draining += s.draining.Load()
-		cnt.DialFailures += s.dialFailures.Load()
+	for _, l := range d.lanes {
+		cnt.Reconnects += l.reconnects.Load()
+		cnt.Draining += l.draining.Load()
+		cnt.DialFailures += l.dialFailures.Load()
 	}
 	cnt.DrainTimeouts = d.drainTimeouts.Load()
 	cnt.Disconnects = d.disc.snapshot()

@@ -41,13 +41,13 @@ func inc(c *atomic.Uint64)           { c.Store(c.Load() + 1) }
 func add(c *atomic.Uint64, n uint64) { c.Store(c.Load() + n) }
 
 // pconn is one physical connection with its reader and writer goroutines.
-// A logical connection (slot) has one current pconn, and for a while after
+// A lane (logical connection) has one current pconn, and for a while after
 // CONNECTION_DRAINING also the draining one it replaced.
 type pconn struct {
-	d  *Driver
-	s  *slot
-	id uint32
-	c  Conn
+	d    *Driver
+	lane *lane
+	id   uint32
+	c    Conn
 
 	win window
 
@@ -55,14 +55,14 @@ type pconn struct {
 	dead     atomic.Bool
 	retired  atomic.Bool // reader done: handed to the collector, which folds and forgets it
 
-	idle      atomic.Uint32
-	needUnits atomic.Uint32
-	wake      chan struct{}
-	stop      chan struct{}
-	stopOnce  sync.Once
-	graceful  atomic.Bool
-	wdone     chan struct{}
-	rdone     chan struct{}
+	idle       atomic.Uint32
+	needCredit atomic.Uint32
+	wakeCh     chan struct{}
+	stop       chan struct{}
+	stopOnce   sync.Once
+	graceful   atomic.Bool
+	wdone      chan struct{}
+	rdone      chan struct{}
 
 	acks  atomic.Pointer[chunk] // reader → writer
 	spare atomic.Pointer[chunk] // writer → reader
@@ -83,7 +83,7 @@ type pconn struct {
 	free     *chunk
 	released bool
 	rng      *rand.Rand
-	bfree    *sampleBatch // empty batches, taken from the slot's spares
+	bfree    *sampleBatch // empty batches, taken from the lane's spares
 
 	// writer goroutine state
 	w writerState
@@ -107,15 +107,15 @@ type pconn struct {
 	werr error
 }
 
-func newPconn(d *Driver, s *slot, c Conn) *pconn {
+func newPconn(d *Driver, l *lane, c Conn) *pconn {
 	p := &pconn{
-		d: d, s: s, c: c,
-		id:    d.connIDs.Add(1),
-		wake:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		wdone: make(chan struct{}),
-		rdone: make(chan struct{}),
-		rng:   rand.New(rand.NewPCG(d.jitterSeed, uint64(d.connIDs.Load()))),
+		d: d, lane: l, c: c,
+		id:     d.connIDs.Add(1),
+		wakeCh: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		wdone:  make(chan struct{}),
+		rdone:  make(chan struct{}),
+		rng:    rand.New(rand.NewPCG(d.jitterSeed, uint64(d.connIDs.Load()))),
 	}
 	if d.started.Load() {
 		p.born = d.now()
@@ -139,19 +139,19 @@ func (p *pconn) start() {
 	}()
 }
 
-// notify wakes the writer if it sleeps.
-func (p *pconn) notify() {
+// wakeIfIdle wakes the writer if it sleeps.
+func (p *pconn) wakeIfIdle() {
 	if p.idle.Load() == 1 {
 		select {
-		case p.wake <- struct{}{}:
+		case p.wakeCh <- struct{}{}:
 		default:
 		}
 	}
 }
 
-func (p *pconn) kick() {
+func (p *pconn) wake() {
 	select {
-	case p.wake <- struct{}{}:
+	case p.wakeCh <- struct{}{}:
 	default:
 	}
 }
@@ -170,7 +170,7 @@ func (p *pconn) stopWriter(graceful bool) {
 
 // ---- reader ----
 
-// beginDrain stops sending on this connection and asks its slot for a
+// beginDrain stops sending on this connection and asks its lane for a
 // replacement; the reader goes on to the end of the stream, for at most
 // DrainCloseTimeout.
 func (p *pconn) beginDrain() {
@@ -178,10 +178,10 @@ func (p *pconn) beginDrain() {
 		return
 	}
 	p.win.close()
-	p.s.draining.Add(1)
+	p.lane.draining.Add(1)
 	p.drainTimer = time.AfterFunc(p.d.cfg.DrainCloseTimeout, p.drainTimedOut)
-	p.s.event(p, evDrain)
-	p.kick()
+	p.lane.event(p, evDrain)
+	p.wake()
 }
 
 // Reasons for the driver to close a connection during the run.
@@ -200,7 +200,7 @@ func (p *pconn) drainTimedOut() {
 // finish runs when the reader stops (err says why): the stream ended, the
 // connection was lost, or the run is closing. Unless the run is closing,
 // the cause is counted, messages still on this connection's wire are
-// resent elsewhere, and the slot's supervisor is told.
+// resent elsewhere, and the lane's supervisor is told.
 func (p *pconn) finish(err error) {
 	d := p.d
 	wasDraining := !p.draining.CompareAndSwap(false, true)
@@ -227,7 +227,7 @@ func (p *pconn) finish(err error) {
 		if wasDraining {
 			kind = evDrained
 		}
-		p.s.event(p, kind)
+		p.lane.event(p, kind)
 	}
 	p.retired.Store(true)
 	d.col.retire(p)
@@ -252,9 +252,9 @@ func (p *pconn) resendWire() {
 			d.free(r, i)
 			return
 		}
-		t := d.pickSlot(p.s)
+		t := d.pickLane(p.lane)
 		t.in.push(&d.recs, i)
-		t.notifyCurrent()
+		t.wakeWriter()
 	})
 }
 

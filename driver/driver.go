@@ -31,7 +31,7 @@ type Driver struct {
 	red       *ccs.Redactor // removes the API key from what the driver passes on
 
 	recs  recTable
-	slots []*slot
+	lanes []*lane
 
 	base    time.Time
 	started atomic.Bool
@@ -122,14 +122,14 @@ func New(cfg Config) (*Driver, error) {
 	d.nackTextMax = MaxKeyLen + d.red.Longest()
 	d.handshakes = newHist()
 	per := uint32(c.Window + c.Backlog)
-	d.slots = make([]*slot, c.Conns)
-	for i := range d.slots {
-		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), backoff: c.ReconnectBackoff,
+	d.lanes = make([]*lane, c.Conns)
+	for i := range d.lanes {
+		l := &lane{d: d, index: i, events: make(chan laneEvent, 4), backoff: c.ReconnectBackoff,
 			rng: rand.New(rand.NewPCG(d.jitterSeed, uint64(i)<<32|uint64(time.Now().UnixNano())))}
-		s.pool.init(uint32(i), per)
-		d.slots[i] = s
+		l.pool.init(uint32(i), per)
+		d.lanes[i] = l
 	}
-	d.recs.chunks = make([]atomic.Pointer[recChunk], len(d.slots)*int(d.slots[0].pool.chunks))
+	d.recs.chunks = make([]atomic.Pointer[recChunk], len(d.lanes)*int(d.lanes[0].pool.chunks))
 	if c.Messages > 0 {
 		d.budget.Store(c.Messages)
 	}
@@ -214,14 +214,14 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 		d.startSkew = time.Since(d.base)
 	}
 	d.started.Store(true)
-	for i, s := range d.slots {
-		p := newPconn(d, s, conns[i])
+	for i, l := range d.lanes {
+		p := newPconn(d, l, conns[i])
 		d.register(p)
-		s.cur.Store(p)
+		l.cur.Store(p)
 	}
 	go d.col.run()
-	for _, s := range d.slots {
-		s.cur.Load().start()
+	for _, l := range d.lanes {
+		l.cur.Load().start()
 	}
 	schedDone := make(chan struct{})
 	if d.unlimited {
@@ -285,7 +285,7 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 // no faster than ConnRate; the first failure cancels the dials in
 // progress, closes the connections made and is returned as a *DialError.
 func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
-	n := len(d.slots)
+	n := len(d.lanes)
 	conns := make([]Conn, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.DialConcurrency)

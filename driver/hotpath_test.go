@@ -46,8 +46,8 @@ func newPathHarness(t testing.TB) *pathHarness {
 	}
 	rd.data = make([]byte, 0, 256<<10)
 	rd.off = 0
-	p := newPconn(d, d.slots[0], nc)
-	d.slots[0].cur.Store(p)
+	p := newPconn(d, d.lanes[0], nc)
+	d.lanes[0].cur.Store(p)
 	return &pathHarness{d: d, p: p, nc: nc, rd: rd}
 }
 
@@ -94,7 +94,7 @@ func appendAckFor(dst []byte, d *Driver, r *record, i uint32) []byte {
 func (h *pathHarness) drainSamples() {
 	old := h.p.cur.Load()
 	h.p.cur.Store(old ^ 1)
-	h.d.col.drain(h.p.s, h.p.ivl[old].Swap(nil))
+	h.d.col.drain(h.p.lane, h.p.ivl[old].Swap(nil))
 }
 
 // releaseAll takes every message off the wire without the ack path.

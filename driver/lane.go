@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Kinds of slot events.
+// Kinds of lane events.
 const (
 	evDrain   = iota + 1 // the current connection began draining
 	evLost               // a connection that was not draining ended
@@ -17,22 +17,22 @@ const (
 // delivered an answer, for its loss not to count as a failed attempt.
 const healthyAfter = time.Second
 
-// spillEvery is how often a slot without a connection that sends moves
-// the messages in its inbox to other slots.
+// spillEvery is how often a lane without a connection that sends moves
+// the messages in its inbox to other lanes.
 const spillEvery = 20 * time.Millisecond
 
-type slotEvent struct {
+type laneEvent struct {
 	p    *pconn
 	kind int
 }
 
-// slot is one logical connection: the current physical connection, the
+// lane is one logical connection: the current physical connection, the
 // records it creates (its pool), the messages waiting for its writer (its
 // inbox), and a supervisor goroutine, running only when needed, that
-// replaces the connection when it drains or is lost. A slot holds at most two TCP connections: the
+// replaces the connection when it drains or is lost. A lane holds at most two TCP connections: the
 // current one (or the one being dialled) and at most one draining
 // predecessor.
-type slot struct {
+type lane struct {
 	d     *Driver
 	index int
 
@@ -40,10 +40,10 @@ type slot struct {
 	in   inbox
 	pool recordPool
 
-	events chan slotEvent
+	events chan laneEvent
 
 	// spare holds sample batches the collector drained, for the readers
-	// of the slot's connections (which take the whole list at once): a
+	// of the lane's connections (which take the whole list at once): a
 	// replacement every few milliseconds (frequent draining) reuses them.
 	spare atomic.Pointer[sampleBatch]
 
@@ -60,169 +60,169 @@ type slot struct {
 
 // event tells the supervisor about a drain or a loss, and starts it if
 // it is not running.
-func (s *slot) event(p *pconn, kind int) {
+func (l *lane) event(p *pconn, kind int) {
 	select {
-	case s.events <- slotEvent{p: p, kind: kind}:
-	case <-s.d.done:
+	case l.events <- laneEvent{p: p, kind: kind}:
+	case <-l.d.done:
 		return
 	}
-	s.startSupervisor()
+	l.startSupervisor()
 }
 
-// startSupervisor starts the slot's supervisor goroutine unless it runs
+// startSupervisor starts the lane's supervisor goroutine unless it runs
 // already or the run is closing. (Not under d.mu, the supervisor could be
 // added to d.swg while close waits for it.)
-func (s *slot) startSupervisor() {
-	if !s.supRunning.CompareAndSwap(false, true) {
+func (l *lane) startSupervisor() {
+	if !l.supRunning.CompareAndSwap(false, true) {
 		return
 	}
-	d := s.d
+	d := l.d
 	d.mu.Lock()
 	if d.closing.Load() {
 		d.mu.Unlock()
-		s.supRunning.Store(false)
+		l.supRunning.Store(false)
 		return
 	}
 	d.swg.Add(1)
 	d.mu.Unlock()
-	go s.supervise()
+	go l.supervise()
 }
 
-// notifyCurrent wakes the current writer, which owns the inbox.
-func (s *slot) notifyCurrent() {
-	if p := s.cur.Load(); p != nil {
-		p.notify()
+// wakeWriter wakes the current writer, which owns the inbox.
+func (l *lane) wakeWriter() {
+	if p := l.cur.Load(); p != nil {
+		p.wakeIfIdle()
 	}
 }
 
-// supervise replaces the slot's connection when it drains or is lost.
+// supervise replaces the lane's connection when it drains or is lost.
 // It runs only while it has something to do: events to handle, or a
 // draining connection that waits for its predecessor to end; then it
 // exits, so that a thousand healthy connections have no supervisor
-// goroutine (its state stays in the slot for the next one).
+// goroutine (its state stays in the lane for the next one).
 //
 // A draining connection is replaced at once, unless its predecessor is
-// still draining: then the slot waits for that one to end (the server
+// still draining: then the lane waits for that one to end (the server
 // closes it, or the driver after DrainCloseTimeout) before it dials, so
 // that it never holds more than two TCP connections, and its messages go
-// to other slots meanwhile. A lost connection is replaced at once if it
+// to other lanes meanwhile. A lost connection is replaced at once if it
 // was healthy (it delivered an answer and lived healthyAfter), else after
 // the backoff of a failed attempt.
-func (s *slot) supervise() {
-	d := s.d
+func (l *lane) supervise() {
+	d := l.d
 	defer d.swg.Done()
 	for {
-		var ev slotEvent
+		var ev laneEvent
 		select {
-		case ev = <-s.events:
+		case ev = <-l.events:
 		default:
-			if s.waiting == nil {
+			if l.waiting == nil {
 				// Idle: exit, unless an event came in meanwhile whose
 				// sender saw this goroutine still running.
-				s.supRunning.Store(false)
-				if len(s.events) == 0 || !s.supRunning.CompareAndSwap(false, true) {
+				l.supRunning.Store(false)
+				if len(l.events) == 0 || !l.supRunning.CompareAndSwap(false, true) {
 					return
 				}
 				continue
 			}
 			select {
-			case ev = <-s.events:
-			case <-s.waiting.C:
-				s.spill()
+			case ev = <-l.events:
+			case <-l.waiting.C:
+				l.spill()
 				continue
 			case <-d.done:
-				s.setWaiting(false)
+				l.setWaiting(false)
 				return
 			}
 		}
-		s.handle(ev)
+		l.handle(ev)
 	}
 }
 
 // handle acts on one event (supervisor goroutine only).
-func (s *slot) handle(ev slotEvent) {
-	d := s.d
-	p, cur := ev.p, s.cur.Load()
+func (l *lane) handle(ev laneEvent) {
+	d := l.d
+	p, cur := ev.p, l.cur.Load()
 	healthy := ev.kind != evDrain && p.healthy()
 	if healthy {
-		s.backoff = d.cfg.ReconnectBackoff
+		l.backoff = d.cfg.ReconnectBackoff
 	}
 	switch {
-	case ev.kind == evDrain && p == cur && s.old != nil:
-		s.setWaiting(true)
+	case ev.kind == evDrain && p == cur && l.old != nil:
+		l.setWaiting(true)
 	case ev.kind == evDrain && p == cur:
-		s.old = p
-		s.replace(false)
-	case ev.kind == evDrained && p == s.old:
-		s.old = nil
-		if s.waiting != nil {
-			s.setWaiting(false)
-			s.old = cur
-			s.replace(false)
+		l.old = p
+		l.replace(false)
+	case ev.kind == evDrained && p == l.old:
+		l.old = nil
+		if l.waiting != nil {
+			l.setWaiting(false)
+			l.old = cur
+			l.replace(false)
 		}
 	case ev.kind == evDrained && p == cur:
 		// It waited for old to end, and ended first.
-		s.setWaiting(false)
-		s.replace(false)
+		l.setWaiting(false)
+		l.replace(false)
 	case ev.kind == evLost && p == cur:
-		s.replace(!healthy)
+		l.replace(!healthy)
 	}
 }
 
 // setWaiting starts or stops waiting for the draining predecessor to end:
-// meanwhile the slot's messages go to other slots every spillEvery.
-func (s *slot) setWaiting(on bool) {
+// meanwhile the lane's messages go to other lanes every spillEvery.
+func (l *lane) setWaiting(on bool) {
 	switch {
-	case on && s.waiting == nil:
-		s.spill()
-		s.waiting = time.NewTicker(spillEvery)
-	case !on && s.waiting != nil:
-		s.waiting.Stop()
-		s.waiting = nil
+	case on && l.waiting == nil:
+		l.spill()
+		l.waiting = time.NewTicker(spillEvery)
+	case !on && l.waiting != nil:
+		l.waiting.Stop()
+		l.waiting = nil
 	}
 }
 
-// replace dials a new connection for the slot and makes it current: at
+// replace dials a new connection for the lane and makes it current: at
 // once, or after the backoff when the connection it replaces was a failed
 // attempt. Failed dials, handshakes or authentications back off too.
-func (s *slot) replace(failed bool) {
-	d := s.d
-	if failed && !s.pause() {
+func (l *lane) replace(failed bool) {
+	d := l.d
+	if failed && !l.pause() {
 		return
 	}
 	for !d.closing.Load() {
-		c, err := d.dial(d.ctx, s.index)
+		c, err := d.dial(d.ctx, l.index)
 		if err == nil {
-			p := newPconn(d, s, c)
+			p := newPconn(d, l, c)
 			if !d.register(p) {
 				_ = c.Close()
 				return
 			}
-			s.cur.Store(p)
-			s.reconnects.Add(1)
+			l.cur.Store(p)
+			l.reconnects.Add(1)
 			p.start()
-			p.kick()
+			p.wake()
 			return
 		}
 		if d.closing.Load() {
 			return
 		}
-		s.dialFailures.Add(1)
+		l.dialFailures.Add(1)
 		d.setDialError(err)
-		if !s.pause() {
+		if !l.pause() {
 			return
 		}
 	}
 }
 
 // pause waits out the backoff, jittered by up to half of it, and doubles
-// it up to MaxReconnectBackoff; the slot's messages go to other slots
+// it up to MaxReconnectBackoff; the lane's messages go to other lanes
 // meanwhile. It returns false when the run ends first.
-func (s *slot) pause() bool {
-	d := s.d
-	wait := s.backoff + time.Duration(s.rng.Int64N(int64(s.backoff)/2+1))
-	s.backoff = min(2*s.backoff, d.cfg.MaxReconnectBackoff)
-	s.spill()
+func (l *lane) pause() bool {
+	d := l.d
+	wait := l.backoff + time.Duration(l.rng.Int64N(int64(l.backoff)/2+1))
+	l.backoff = min(2*l.backoff, d.cfg.MaxReconnectBackoff)
+	l.spill()
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	tick := time.NewTicker(spillEvery)
@@ -232,52 +232,52 @@ func (s *slot) pause() bool {
 		case <-t.C:
 			return true
 		case <-tick.C:
-			s.spill()
+			l.spill()
 		case <-d.done:
 			return false
 		}
 	}
 }
 
-// spill moves the inbox to other live slots while this one has no
+// spill moves the inbox to other live lanes while this one has no
 // connection, so that waiting messages are not held up.
-func (s *slot) spill() {
-	d := s.d
-	l := s.in.takeAll()
-	for l != 0 {
-		i := l - 1
-		l = d.recs.at(i).next.Load()
-		t := d.pickSlot(s)
+func (l *lane) spill() {
+	d := l.d
+	head := l.in.takeAll()
+	for head != 0 {
+		i := head - 1
+		head = d.recs.at(i).next.Load()
+		t := d.pickLane(l)
 		t.in.push(&d.recs, i)
-		t.notifyCurrent()
+		t.wakeWriter()
 	}
 }
 
-// sends reports whether the slot's current connection sends: alive and
+// sends reports whether the lane's current connection sends: alive and
 // not draining.
-func (s *slot) sends() bool {
-	p := s.cur.Load()
+func (l *lane) sends() bool {
+	p := l.cur.Load()
 	return p != nil && !p.draining.Load() && !p.dead.Load()
 }
 
-// pickSlot returns the next slot after from whose connection sends, or
+// pickLane returns the next lane after from whose connection sends, or
 // from itself when there is none.
-func (d *Driver) pickSlot(from *slot) *slot {
-	n := len(d.slots)
+func (d *Driver) pickLane(from *lane) *lane {
+	n := len(d.lanes)
 	for k := 1; k < n; k++ {
-		if t := d.slots[(from.index+k)%n]; t.sends() {
+		if t := d.lanes[(from.index+k)%n]; t.sends() {
 			return t
 		}
 	}
 	return from
 }
 
-// home returns the slot a message of s waiting for a resend goes to: s
-// itself while its connection sends, else another slot whose connection
+// home returns the lane a message of l waiting for a resend goes to: l
+// itself while its connection sends, else another lane whose connection
 // sends (s itself when none does: the message waits for its replacement).
-func (d *Driver) home(s *slot) *slot {
-	if s.sends() {
-		return s
+func (d *Driver) home(l *lane) *lane {
+	if l.sends() {
+		return l
 	}
-	return d.pickSlot(s)
+	return d.pickLane(l)
 }

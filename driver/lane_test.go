@@ -168,7 +168,7 @@ func TestReconnectBackoff(t *testing.T) {
 	cfg.MaxReconnectBackoff = 400 * time.Millisecond
 	cfg.OnDisconnect = log.add
 	res := runRaw(t, cfg)
-	// Without jitter a slot tries at 0, 0.05, 0.15, 0.35, 0.75, 1.15,
+	// Without jitter a lane tries at 0, 0.05, 0.15, 0.35, 0.75, 1.15,
 	// 1.55 and 1.95 s: at most 8 connections each in the 2 s run.
 	if got := srv.Accepted(); got > 8*int64(cfg.Conns) {
 		t.Errorf("accepted %d connections in 2 s; want at most %d with the backoff", got, 8*cfg.Conns)

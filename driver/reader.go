@@ -73,8 +73,8 @@ func (p *pconn) endBatch() {
 	}
 	if p.released {
 		p.released = false
-		if p.needUnits.Load() == 1 && p.needUnits.Swap(0) == 1 {
-			p.kick()
+		if p.needCredit.Load() == 1 && p.needCredit.Swap(0) == 1 {
+			p.wake()
 		}
 		p.d.wakeScheduler()
 	}
@@ -90,7 +90,7 @@ func (p *pconn) publish() {
 			break
 		}
 	}
-	p.kick()
+	p.wake()
 }
 
 // queue appends an entry for the writer.
@@ -124,7 +124,7 @@ func (p *pconn) queue(kind byte, to, id []byte) {
 
 // answered finds the record an answer with id refers to, if it is on this
 // connection's wire, and takes it off the wire (releasing its window
-// slot). Any other answer is a stray, counted by kind.
+// credit). Any other answer is a stray, counted by kind.
 func (p *pconn) answered(id []byte) (*record, uint32) {
 	d := p.d
 	if d.frozen.Load() {
@@ -210,16 +210,16 @@ func (p *pconn) onNack(ev *Event) {
 		}
 		r.due = now + r.backoff + int64(float64(r.backoff)*d.cfg.BackoffJitter*p.rng.Float64())
 		r.held = nil
-		t := d.home(p.s)
+		t := d.home(p.lane)
 		t.in.push(&d.recs, i)
-		t.notifyCurrent()
+		t.wakeWriter()
 	case ccs.RetryOtherConnection:
 		p.beginDrain()
 		r.due = 0
 		r.held = nil
-		t := d.home(p.s)
+		t := d.home(p.lane)
 		t.in.push(&d.recs, i)
-		t.notifyCurrent()
+		t.wakeWriter()
 	default:
 		p.finalNack(r, i)
 	}

@@ -184,7 +184,7 @@ func TestBackoffGrows(t *testing.T) {
 		}
 		// Take it back from the inbox and put it on the wire again, as the
 		// writer's resend would.
-		if l := h.p.s.in.takeAll(); l != idx+1 {
+		if l := h.p.lane.in.takeAll(); l != idx+1 {
 			t.Fatalf("inbox holds %d; want record %d", l, idx+1)
 		}
 		h.p.win.claim()

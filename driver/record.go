@@ -35,7 +35,7 @@ type record struct {
 	attempts uint32
 	retries  uint32 // bounded-code resends so far
 	losses   uint32 // connections that ended with it on their wire, unanswered
-	origin   uint32 // the slot whose pool it belongs to
+	origin   uint32 // the lane whose pool it belongs to
 	msg      workload.Drawn
 	live     bool // carries a message that has no outcome yet
 	lastNack ccs.NackCode
@@ -43,8 +43,8 @@ type record struct {
 	nackText []byte // the start of the "error" of the last NACK when its code is unknown (Driver.nackTextMax bytes)
 }
 
-// Records are allocated in chunks of recChunkLen, each slot's as its pool
-// runs dry, up to Window+Backlog records a slot: a connection that keeps
+// Records are allocated in chunks of recChunkLen, each lane's as its pool
+// runs dry, up to Window+Backlog records a lane: a connection that keeps
 // one message in flight holds one chunk, not its whole backlog.
 const (
 	recChunkShift = 4
@@ -54,7 +54,7 @@ const (
 type recChunk [recChunkLen]record
 
 // recTable finds a record by its index: chunk i>>recChunkShift, entry
-// i%recChunkLen. Slot s owns the chunks from s×(chunks per slot); a chunk
+// i%recChunkLen. Lane l owns the chunks from l×(chunks per lane); a chunk
 // is published with an atomic store before any of its records is handed
 // to another goroutine.
 type recTable struct {
@@ -108,5 +108,5 @@ func (d *Driver) initRecord(r *record, t0 int64) {
 // free ends record i's message and returns the record to its pool.
 func (d *Driver) free(r *record, i uint32) {
 	r.live = false
-	d.slots[r.origin].pool.push(&d.recs, i)
+	d.lanes[r.origin].pool.push(&d.recs, i)
 }

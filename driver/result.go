@@ -160,7 +160,7 @@ type Result struct {
 	// WaitNoConnection and WaitFull are how long a paced run's scheduler
 	// waited to place messages due: while no connection could send
 	// (every one draining, lost or being replaced), and while connections
-	// could send but had no window slot or record free (the target did
+	// could send but had no credit or record free (the target did
 	// not answer fast enough, or messages waited to be resent). They say
 	// why messages were Unsent.
 	WaitNoConnection, WaitFull time.Duration
@@ -229,8 +229,8 @@ func (d *Driver) Progress() Progress {
 	}
 	c := d.sumCounts()
 	var rec uint64
-	for _, s := range d.slots {
-		rec += s.reconnects.Load()
+	for _, l := range d.lanes {
+		rec += l.reconnects.Load()
 	}
 	return Progress{
 		Elapsed:      time.Since(d.base),

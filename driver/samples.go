@@ -11,7 +11,7 @@ const batchLen = 126
 // sampleBatch is a block of samples a reader recorded, for the collector
 // to put into the interval histograms. Batches are chained through next:
 // a reader's current chain (newest first, only the head being filled), a
-// chain the collector drains, and a slot's list of spare batches.
+// chain the collector drains, and a lane's list of spare batches.
 type sampleBatch struct {
 	next atomic.Pointer[sampleBatch]
 	n    int
@@ -36,11 +36,11 @@ func (p *pconn) record(svc, rsp int64) {
 	p.gen.Add(1)
 }
 
-// takeBatch returns an empty batch: one of the reader's, else the slot's
+// takeBatch returns an empty batch: one of the reader's, else the lane's
 // spares (batches the collector drained), else a new one.
 func (p *pconn) takeBatch() *sampleBatch {
 	if p.bfree == nil {
-		p.bfree = p.s.spare.Swap(nil)
+		p.bfree = p.lane.spare.Swap(nil)
 	}
 	if b := p.bfree; b != nil {
 		p.bfree = b.next.Load()
@@ -63,12 +63,12 @@ func clampUS(ns int64) int64 {
 }
 
 // giveBatches returns the chain first..last of drained batches to the
-// slot's spares (the collector is the only producer).
-func (s *slot) giveBatches(first, last *sampleBatch) {
+// lane's spares (the collector is the only producer).
+func (l *lane) giveBatches(first, last *sampleBatch) {
 	for {
-		h := s.spare.Load()
+		h := l.spare.Load()
 		last.next.Store(h)
-		if s.spare.CompareAndSwap(h, first) {
+		if l.spare.CompareAndSwap(h, first) {
 			return
 		}
 	}

@@ -63,7 +63,7 @@ func TestSamplesRecordedExactly(t *testing.T) {
 }
 
 // Frequent draining replaces connections many times a second: their
-// sample batches are reused per slot, not allocated for each new
+// sample batches are reused per lane, not allocated for each new
 // connection. The fake closes a drained connection as soon as nothing is
 // pending on it (no linger), so that connections are replaced, not
 // accumulated.

@@ -63,7 +63,7 @@ func (d *Driver) waitStart(ctx context.Context) (time.Time, error) {
 }
 
 // schedule creates messages at the pacer's due times and hands each to a
-// connection with a free window slot (the unlimited pacer has no
+// connection with a free credit (the unlimited pacer has no
 // scheduler: writers fill their windows themselves).
 func (d *Driver) schedule() {
 	defer d.stopCreating()
@@ -154,7 +154,7 @@ func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
 	}
 }
 
-// waitRoom waits until some window has room (a reader releases a slot),
+// waitRoom waits until some window has room (a reader releases a credit),
 // and adds the wait to waitNoConn or waitFull.
 func (d *Driver) waitRoom(timer *time.Timer) bool {
 	d.schedWait.Store(1)
@@ -164,8 +164,8 @@ func (d *Driver) waitRoom(timer *time.Timer) bool {
 	}
 	start := time.Now()
 	noConn := true
-	for _, s := range d.slots {
-		noConn = noConn && !s.sends()
+	for _, l := range d.lanes {
+		noConn = noConn && !l.sends()
 	}
 	defer func() {
 		if noConn {
@@ -187,8 +187,8 @@ func (d *Driver) waitRoom(timer *time.Timer) bool {
 }
 
 func (d *Driver) anyRoom() bool {
-	for _, s := range d.slots {
-		if p := s.cur.Load(); p != nil && p.win.v.Load() < p.win.max && !s.pool.emptyHint() {
+	for _, l := range d.lanes {
+		if p := l.cur.Load(); p != nil && p.win.v.Load() < p.win.max && !l.pool.emptyHint() {
 			return true
 		}
 	}
@@ -196,16 +196,16 @@ func (d *Driver) anyRoom() bool {
 }
 
 // place gives a new message intended at t0 to the next connection with a
-// free window slot and a free record.
+// free credit and a free record.
 func (d *Driver) place(t0 int64, rr *int) bool {
-	n := len(d.slots)
+	n := len(d.lanes)
 	for k := range n {
-		s := d.slots[(*rr+k)%n]
-		p := s.cur.Load()
+		l := d.lanes[(*rr+k)%n]
+		p := l.cur.Load()
 		if p == nil || !p.win.claim() {
 			continue
 		}
-		i, ok := s.pool.pop(&d.recs)
+		i, ok := l.pool.pop(&d.recs)
 		if !ok {
 			p.win.release()
 			continue
@@ -214,8 +214,8 @@ func (d *Driver) place(t0 int64, rr *int) bool {
 		d.initRecord(r, t0)
 		r.held = p
 		d.created.Store(d.created.Load() + 1)
-		s.in.push(&d.recs, i)
-		p.notify()
+		l.in.push(&d.recs, i)
+		p.wakeIfIdle()
 		*rr = (*rr + k + 1) % n
 		return true
 	}

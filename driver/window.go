@@ -10,7 +10,7 @@ type recordPool struct {
 	head  atomic.Uint64 // tag<<32 | index+1
 	grown atomic.Uint32 // chunks allocated
 	// Fixed at New: the pool's first chunk in the table, how many chunks
-	// it may allocate, how many records it may hold, and its slot.
+	// it may allocate, how many records it may hold, and its lane.
 	base, chunks, size, origin uint32
 	_                          [40]byte
 }
@@ -107,7 +107,7 @@ func (b *inbox) takeAll() uint32 { return b.head.Swap(0) }
 
 func (b *inbox) empty() bool { return b.head.Load() == 0 }
 
-// window is a connection's count of claimed slots, never more than max.
+// window is a connection's count of claimed credits, never more than max.
 // Closing adds a large constant so that every later claim fails while
 // releases still count down.
 type window struct {

@@ -24,7 +24,7 @@ func TestWindowConcurrent(t *testing.T) {
 				if rng.IntN(2) == 0 && w.claim() {
 					n := held.Add(1)
 					if n > max {
-						t.Errorf("%d slots held; window is %d", n, max)
+						t.Errorf("%d credits held; window is %d", n, max)
 					}
 					for {
 						p := peak.Load()
@@ -50,7 +50,7 @@ func TestWindowConcurrent(t *testing.T) {
 		t.Errorf("pending = %d after every release; want 0", w.pending())
 	}
 	if peak.Load() == 0 {
-		t.Errorf("no slot was ever claimed")
+		t.Errorf("no credit was ever claimed")
 	}
 	w.claim()
 	w.close()
@@ -64,7 +64,7 @@ func TestWindowConcurrent(t *testing.T) {
 }
 
 // newTestTable returns a table holding n records (all allocated) for one
-// slot.
+// lane.
 func newTestTable(n int) *recTable {
 	t := &recTable{chunks: make([]atomic.Pointer[recChunk], (n+recChunkLen-1)/recChunkLen)}
 	for k := range t.chunks {

@@ -12,8 +12,8 @@ import (
 const flushAt = 64 << 10
 
 type writerState struct {
-	pre     fifo // due now, window slot already claimed on this connection
-	ready   fifo // due now, needing a window slot
+	pre     fifo // due now, a credit of this connection already claimed
+	ready   fifo // due now, needing a credit
 	heap    dueHeap
 	gen     *workload.Generator
 	timer   *time.Timer
@@ -46,7 +46,7 @@ func (p *pconn) writeLoop() {
 		}
 		if p.active() {
 			now := d.now()
-			if l := p.s.in.takeAll(); l != 0 {
+			if l := p.lane.in.takeAll(); l != 0 {
 				p.absorb(l, now)
 			}
 			p.w.heap.promote(&d.recs, now, &p.w.ready)
@@ -79,9 +79,9 @@ func (p *pconn) writeLoop() {
 }
 
 // active reports whether this writer sends downstream messages: it is its
-// slot's current connection, not draining, and the run is not closing.
+// lane's current connection, not draining, and the run is not closing.
 func (p *pconn) active() bool {
-	return !p.draining.Load() && !p.d.closing.Load() && p.s.cur.Load() == p
+	return !p.draining.Load() && !p.d.closing.Load() && p.lane.cur.Load() == p
 }
 
 func (p *pconn) sleep() {
@@ -106,7 +106,7 @@ func (p *pconn) sleep() {
 		timerC = p.w.timer.C
 	}
 	select {
-	case <-p.wake:
+	case <-p.wakeCh:
 	case <-p.stop:
 	case <-timerC:
 	}
@@ -123,7 +123,7 @@ func (p *pconn) hasWork() bool {
 	if !p.active() {
 		return p.queued()
 	}
-	if !p.s.in.empty() || p.w.pre.len() > 0 {
+	if !p.lane.in.empty() || p.w.pre.len() > 0 {
 		return true
 	}
 	room := p.win.v.Load() < p.win.max
@@ -131,14 +131,14 @@ func (p *pconn) hasWork() bool {
 		if room {
 			return true
 		}
-		p.needUnits.Store(1)
+		p.needCredit.Store(1)
 		return p.win.v.Load() < p.win.max
 	}
 	if p.d.unlimited && !p.d.stopCreate.Load() {
 		if room {
-			return !p.s.pool.emptyHint()
+			return !p.lane.pool.emptyHint()
 		}
-		p.needUnits.Store(1)
+		p.needCredit.Store(1)
 		return p.win.v.Load() < p.win.max
 	}
 	return false
@@ -172,12 +172,12 @@ func (p *pconn) absorb(l uint32, now int64) {
 	}
 }
 
-// giveBack returns the writer's queued records to its slot's inbox for
-// the next writer (on draining, loss or shutdown), or to another slot's
-// while its slot has no connection that sends.
+// giveBack returns the writer's queued records to its lane's inbox for
+// the next writer (on draining, loss or shutdown), or to another lane's
+// while its lane has no connection that sends.
 func (p *pconn) giveBack() {
 	recs := &p.d.recs
-	t := p.d.home(p.s)
+	t := p.d.home(p.lane)
 	for p.w.pre.len() > 0 {
 		t.in.push(recs, p.w.pre.pop())
 	}
@@ -188,7 +188,7 @@ func (p *pconn) giveBack() {
 		t.in.push(recs, p.w.heap.pop(recs))
 	}
 	if cur := t.cur.Load(); cur != nil && cur != p {
-		cur.notify()
+		cur.wakeIfIdle()
 	}
 }
 
@@ -197,7 +197,7 @@ func (p *pconn) queued() bool {
 	return p.w.pre.len() > 0 || p.w.ready.len() > 0 || p.w.heap.len() > 0
 }
 
-// sendReady sends the records whose window slot is claimed already, then
+// sendReady sends the records whose credit is claimed already, then
 // the others while the window has room.
 func (p *pconn) sendReady(now int64) int {
 	recs := &p.d.recs
@@ -213,7 +213,7 @@ func (p *pconn) sendReady(now int64) int {
 		i := p.w.ready.peek()
 		r := recs.at(i)
 		if !p.win.claim() {
-			p.needUnits.Store(1)
+			p.needCredit.Store(1)
 			break
 		}
 		if r.held != nil {
@@ -234,16 +234,16 @@ func (p *pconn) generate(now int64) int {
 	n := 0
 	for !d.stopCreate.Load() {
 		if !p.win.claim() {
-			p.needUnits.Store(1)
+			p.needCredit.Store(1)
 			break
 		}
-		i, ok := p.s.pool.pop(&d.recs)
+		i, ok := p.lane.pool.pop(&d.recs)
 		if !ok {
 			p.win.release()
 			break
 		}
 		if !d.takeBudget() {
-			p.s.pool.push(&d.recs, i)
+			p.lane.pool.push(&d.recs, i)
 			p.win.release()
 			break
 		}
