@@ -190,6 +190,9 @@ func (c *collector) drain(l *lane, b *sampleBatch) {
 
 // drainFull drains the full batches of every connection's current chain
 // (all but its head, which the reader fills) into the current interval.
+// It takes them with a Swap of the head's next, which the reader wrote
+// before it published that head and never writes again; a head the
+// reader replaces meanwhile is full, and the next drainFull takes it.
 func (c *collector) drainFull() {
 	d := c.d
 	d.mu.Lock()
@@ -249,7 +252,12 @@ func (c *collector) collect(end time.Duration) {
 	c.list = append(c.list[:0], d.conns...)
 	d.mu.Unlock()
 	// Flip every connection's chains first, then drain: the ACKs of an
-	// interval are those before its boundary, not before a drain.
+	// interval are those before its boundary, not before a drain. cur is
+	// stored before gen is read, and the reader increments gen before it
+	// reads cur (pconn.record): when gen is even here, every later record
+	// goes into the new chain; when it is odd, a record into the old one
+	// may be in progress, and it is done once gen moves. The wait is a
+	// handful of stores long (a record does not block).
 	for _, p := range c.list {
 		old := p.cur.Load()
 		p.cur.Store(old ^ 1)

@@ -22,7 +22,13 @@ const (
 var strayNames = [numStrayKinds]string{"unknown_id", "duplicate", "wrong_connection", "late"}
 
 // readerCounts are written by one reader goroutine only and read by the
-// collector and Progress.
+// collector and Progress. Single writer: inc and add load and store
+// instead of an atomic add, which spares the hot path a locked
+// instruction; readers on other goroutines may see a count a message
+// behind, never a torn one (they are atomics for that, and for the race
+// detector). The padding keeps the reader's counters and the writer's
+// (next in pconn) on different cache lines, so that each goroutine's
+// stores do not keep invalidating the other's line.
 type readerCounts struct {
 	acked, nacked, stanzaErrors, lost atomic.Uint64
 	strays                            [numStrayKinds]atomic.Uint64
@@ -30,13 +36,15 @@ type readerCounts struct {
 	_                                 [64]byte
 }
 
-// writerCounts are written by one writer goroutine only. Upstream
-// messages and receipts are counted when their ACK is written.
+// writerCounts are written by one writer goroutine only (see
+// readerCounts). Upstream messages and receipts are counted when their
+// ACK is written.
 type writerCounts struct {
 	created, sent, retries, upstream, receipts atomic.Uint64
 	_                                          [64]byte
 }
 
+// inc and add update a counter that only the calling goroutine writes.
 func inc(c *atomic.Uint64)           { c.Store(c.Load() + 1) }
 func add(c *atomic.Uint64, n uint64) { c.Store(c.Load() + n) }
 
@@ -55,6 +63,10 @@ type pconn struct {
 	dead     atomic.Bool
 	retired  atomic.Bool // reader done: handed to the collector, which folds and forgets it
 
+	// The writer's sleep (see sleep): idle is 1 while it sleeps or is
+	// about to, needCredit 1 while it has messages to send and no credit
+	// (the reader wakes it when its answers free one), and wakeCh holds
+	// at most one wake-up token.
 	idle       atomic.Uint32
 	needCredit atomic.Uint32
 	wakeCh     chan struct{}
@@ -64,12 +76,17 @@ type pconn struct {
 	wdone      chan struct{}
 	rdone      chan struct{}
 
+	// ACK chunks move from the reader to the writer on acks and back on
+	// spare. Each is a stack with one producer that pushes with a CAS
+	// (the consumer may have emptied it since the producer read its head)
+	// and one consumer that takes it whole with a Swap: no goroutine pops
+	// a single element, so there is no ABA to guard against.
 	acks  atomic.Pointer[chunk] // reader → writer
 	spare atomic.Pointer[chunk] // writer → reader
 
 	// The reader records into the chain ivl[cur]; the collector flips cur
 	// at the end of an interval and drains the other chain. gen is odd
-	// while the reader records.
+	// while the reader records (see record and collector.collect).
 	ivl [2]atomic.Pointer[sampleBatch]
 	cur atomic.Uint32
 	gen atomic.Uint64
@@ -139,20 +156,32 @@ func (p *pconn) start() {
 	}()
 }
 
-// wakeIfIdle wakes the writer if it sleeps.
+// wakeIfIdle wakes the writer if it sleeps or is about to. Callers
+// publish their work first (a push to the lane's inbox) and then read
+// idle; the writer stores idle and then looks for work (sleep, hasWork).
+// Atomics are sequentially consistent in Go, so of the two loads at least
+// one sees the other side's store: the writer finds the work, or the
+// caller sees idle and leaves a token. A token left for a writer that
+// found the work anyway makes its next sleep return at once: one extra
+// turn of its loop, no lost wake-up. The scheduler and the readers that
+// resend call it for every message they queue, so it costs a load and
+// no channel operation while the writer is busy.
 func (p *pconn) wakeIfIdle() {
 	if p.idle.Load() == 1 {
-		select {
-		case p.wakeCh <- struct{}{}:
-		default:
-		}
+		p.wake()
 	}
 }
 
+// wake leaves a wake-up token for the writer whether it sleeps or not.
+// Its callers (the reader handing over ACKs or giving back the credit
+// the writer waits for, a drain, a new connection) act once per batch
+// of answers or more rarely, so they skip the idle check: the token is
+// enough for correctness on its own (the writer's next sleep returns at
+// once), and costs at most one turn of the writer's loop.
 func (p *pconn) wake() {
 	select {
 	case p.wakeCh <- struct{}{}:
-	default:
+	default: // a token is there already
 	}
 }
 
@@ -165,10 +194,6 @@ func (p *pconn) stopWriter(graceful bool) {
 		close(p.stop)
 	})
 }
-
-// ---- writer ----
-
-// ---- reader ----
 
 // beginDrain stops sending on this connection and asks its lane for a
 // replacement; the reader goes on to the end of the stream, for at most

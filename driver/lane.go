@@ -70,8 +70,9 @@ func (l *lane) event(p *pconn, kind int) {
 }
 
 // startSupervisor starts the lane's supervisor goroutine unless it runs
-// already or the run is closing. (Not under d.mu, the supervisor could be
-// added to d.swg while close waits for it.)
+// already or the run is closing. closing is checked and the supervisor
+// added to d.swg under d.mu, which close holds when it sets closing
+// before it waits on d.swg: no supervisor is added once close waits.
 func (l *lane) startSupervisor() {
 	if !l.supRunning.CompareAndSwap(false, true) {
 		return
@@ -117,8 +118,11 @@ func (l *lane) supervise() {
 		case ev = <-l.events:
 		default:
 			if l.waiting == nil {
-				// Idle: exit, unless an event came in meanwhile whose
-				// sender saw this goroutine still running.
+				// Idle: exit. The flag is cleared before the queue is
+				// looked at again, and a sender queues before it tries to
+				// set the flag (event): so an event queued meanwhile is
+				// seen here, or its sender starts a new supervisor. Both
+				// may happen; the CAS lets only one of the two go on.
 				l.supRunning.Store(false)
 				if len(l.events) == 0 || !l.supRunning.CompareAndSwap(false, true) {
 					return

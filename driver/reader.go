@@ -25,6 +25,11 @@ type chunk struct {
 	next *chunk
 }
 
+// readLoop is the reader goroutine: it acts on every event its Conn
+// returns (an answer frees its credit and records its latency, an
+// upstream message or receipt queues its ACK for the writer, a drain
+// starts the replacement), and runs endBatch before every read that may
+// block (the Conn calls it, see newPconn) and at its end.
 func (p *pconn) readLoop() {
 	d := p.d
 	ev := &p.ev
@@ -66,7 +71,16 @@ func (p *pconn) readLoop() {
 
 // endBatch runs before the reader may block (the Conn calls it before
 // every read from the network, see Conn.BeforeRead) and when it ends:
-// hand ACKs to the writer and wake whoever waits for window room.
+// it hands the queued ACKs to the writer, and when this batch freed
+// credit it wakes whoever waits for it. Once per batch rather than per
+// answer: a burst of answers costs one wake-up.
+//
+// The credits were released (window.release) before needCredit is read
+// here; the writer stores needCredit before it reads the window again
+// (hasWork), so either it sees the credit or this sees needCredit. The
+// Swap makes one batch, not every batch, pay for the wake-up; the Load
+// in front spares the common case (nobody waits) a locked instruction.
+// The scheduler waits the same way on schedWait (wakeScheduler).
 func (p *pconn) endBatch() {
 	if p.ch != nil && len(p.ch.b) > 0 {
 		p.publish()
@@ -80,6 +94,9 @@ func (p *pconn) endBatch() {
 	}
 }
 
+// publish pushes the current chunk of ACKs onto acks for the writer and
+// wakes it. The push is a CAS because the writer may take the list whole
+// between the load of its head and the store.
 func (p *pconn) publish() {
 	c := p.ch
 	p.ch = nil
@@ -144,10 +161,14 @@ func (p *pconn) answered(id []byte) (*record, uint32) {
 		inc(&p.rc.strays[strayDuplicate])
 		return nil, 0
 	}
+	// wire before conn: the writer stored them in the other order (send).
 	if r.wire.Load() != seq || r.conn.Load() != p.id {
 		p.stray(r, seq)
 		return nil, 0
 	}
+	// Off the wire: the record's plain fields are this reader's now. Only
+	// this connection's reader ever stores 0 here for this attempt, so
+	// the load above and this store cannot race with another taker.
 	r.wire.Store(0)
 	p.win.release()
 	p.released = true

@@ -7,18 +7,24 @@ import (
 	"github.com/ccsbench/ccsbench/workload"
 )
 
-// record is one unique downstream message from its creation to its
-// outcome. A record's index and its message's sequence number are both
-// written into the message id, so the reader finds the record from the id
-// in constant time with no map and no lock. The message's payload is not
-// kept: msg holds its random choices, from which the writer rebuilds the
-// same JSON for every attempt.
+// record carries one downstream message at a time, from its creation to
+// its outcome, and is then reused for the next one: gen counts the
+// messages it has carried. The record's index and gen are both written
+// into the message id (see appendID), so the reader finds the record from
+// the id in constant time with no map and no lock, and an answer to an
+// earlier message of the same record is told apart. The message's
+// payload is not kept: msg holds its random choices, from which the
+// writer rebuilds the same JSON for every attempt.
 //
-// Ownership: a record is owned by exactly one goroutine at a time, handed
-// over through the atomic operations of a pool, an inbox or the wire
-// field: the scheduler (or a writer) creates it, a writer sends it, the
-// reader of the connection it is on the wire of answers it. Plain fields
-// are only touched by the owner.
+// Ownership: a record is owned by exactly one goroutine at a time, and
+// only its owner touches its plain fields. It changes hands through the
+// atomic operations of a pool (pop, push), an inbox (push, and the
+// writer's Swap) or the wire field: the scheduler (or, with an unlimited
+// pacer, a writer) pops it and fills it, a writer takes it from its
+// lane's inbox and sends it, putting it on the wire (pconn.send), and
+// the reader of that connection takes it off the wire (pconn.answered)
+// to end its message or queue a resend; when a connection ends, its
+// reader takes what is left on its wire (pconn.resendWire).
 type record struct {
 	// wire is the message's generation while the message is on the
 	// wire of connection conn (sent, answer awaited), 0 otherwise.
@@ -27,10 +33,13 @@ type record struct {
 	// next links the record in a pool or an inbox (index+1, 0 ends).
 	next atomic.Uint32
 
-	gen      uint64 // generation: how many messages the record has carried; with the index, the message's unique sequence
-	t0, t1   int64  // intended and actual (last attempt) send, ns since the driver's base
-	due      int64  // earliest resend, ns since base, while queued
-	backoff  int64  // current same-connection backoff, ns (grows per NACK)
+	gen     uint64 // generation: how many messages the record has carried; with the index, the message's unique sequence
+	t0, t1  int64  // intended and actual (last attempt) send, ns since the driver's base
+	due     int64  // earliest resend, ns since base, while queued
+	backoff int64  // current same-connection backoff, ns (grows per NACK)
+	// held is the connection whose credit the scheduler claimed for the
+	// message (nil once sent, or when none was): its writer sends it
+	// without claiming again; any other writer releases that credit.
 	held     *pconn
 	attempts uint32
 	retries  uint32 // bounded-code resends so far
@@ -105,7 +114,8 @@ func (d *Driver) initRecord(r *record, t0 int64) {
 	r.lastNack, r.nacked = 0, false
 }
 
-// free ends record i's message and returns the record to its pool.
+// free ends record i's message and returns the record to its pool, for
+// its next message.
 func (d *Driver) free(r *record, i uint32) {
 	r.live = false
 	d.lanes[r.origin].pool.push(&d.recs, i)

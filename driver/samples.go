@@ -19,8 +19,13 @@ type sampleBatch struct {
 }
 
 // record adds one ACK's service and response times (ns) to the current
-// chain of samples. The generation counter is odd while recording, so the
-// collector can flip the chains without a lock.
+// chain of samples, without a lock. gen is odd while it records: it is
+// incremented before cur is read, and the collector stores cur before it
+// reads gen (collector.collect), so either this record sees the flipped
+// cur, or the collector sees gen odd and waits until the record into the
+// old chain is done. A new batch is linked (next) before it is published
+// as the head, so the collector, which takes the full batches behind the
+// head, never sees a batch the reader still writes.
 func (p *pconn) record(svc, rsp int64) {
 	p.gen.Add(1)
 	head := &p.ivl[p.cur.Load()]
@@ -63,7 +68,8 @@ func clampUS(ns int64) int64 {
 }
 
 // giveBatches returns the chain first..last of drained batches to the
-// lane's spares (the collector is the only producer).
+// lane's spares. The collector is the only producer; readers take the
+// list whole with a Swap (takeBatch), hence the CAS.
 func (l *lane) giveBatches(first, last *sampleBatch) {
 	for {
 		h := l.spare.Load()

@@ -9,6 +9,9 @@ import (
 	"github.com/ccsbench/ccsbench/workload"
 )
 
+// wakeScheduler wakes the scheduler if it waits for room (see waitRoom).
+// The Load spares the common case a locked instruction; the Swap makes
+// one reader send the token.
 func (d *Driver) wakeScheduler() {
 	if d.schedWait.Load() == 1 && d.schedWait.Swap(0) == 1 {
 		select {
@@ -155,7 +158,13 @@ func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
 }
 
 // waitRoom waits until some window has room (a reader releases a credit),
-// and adds the wait to waitNoConn or waitFull.
+// and adds the wait to waitNoConn or waitFull. It stores schedWait before
+// it looks at the windows; a reader releases credit and frees records
+// before it reads schedWait (endBatch, wakeScheduler), so either anyRoom
+// sees the room or the reader sees schedWait and wakes the scheduler.
+// Room that comes without a reader's answer (a replacement connection,
+// records freed when a connection is lost) wakes no one: the wait also
+// ends after 10 ms, to look again.
 func (d *Driver) waitRoom(timer *time.Timer) bool {
 	d.schedWait.Store(1)
 	if d.anyRoom() {

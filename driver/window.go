@@ -2,17 +2,23 @@ package driver
 
 import "sync/atomic"
 
-// recordPool is a lock-free stack of free records (a Treiber stack whose
-// head carries a modification tag, so pops by several goroutines are safe
-// from ABA). Each logical connection has one; it allocates its records a
-// chunk at a time when it runs dry, up to size records.
+// recordPool is a lock-free stack of free records (a Treiber stack). Each
+// lane has one; it allocates its records a chunk at a time when it runs
+// dry, up to size records. The scheduler and the lane's writers pop, and
+// readers push (a record whose message ended goes back to the pool of
+// the lane that made it, whichever connection answered it). Several
+// goroutines pop, so a pop could read the next of a head that another
+// pops and pushes back meanwhile (ABA): the head carries a tag that
+// every push and pop increments, and the CAS fails on a changed tag.
 type recordPool struct {
 	head  atomic.Uint64 // tag<<32 | index+1
 	grown atomic.Uint32 // chunks allocated
 	// Fixed at New: the pool's first chunk in the table, how many chunks
 	// it may allocate, how many records it may hold, and its lane.
 	base, chunks, size, origin uint32
-	_                          [40]byte
+	// At least 64 bytes between head and the next field that other
+	// goroutines write, so that they share no cache line.
+	_ [40]byte
 }
 
 func (p *recordPool) init(origin, size uint32) {
@@ -21,6 +27,8 @@ func (p *recordPool) init(origin, size uint32) {
 	p.base = origin * p.chunks
 }
 
+// push returns record i to the pool. The record's next is written before
+// the CAS publishes it, so a pop that sees it as the head sees its next.
 func (p *recordPool) push(t *recTable, i uint32) {
 	r := t.at(i)
 	for {
@@ -32,12 +40,15 @@ func (p *recordPool) push(t *recTable, i uint32) {
 	}
 }
 
-// emptyHint reports whether the pool looked empty and unable to grow
-// (racy, for sleep decisions).
+// emptyHint reports whether the pool looked empty and unable to grow: a
+// racy reading, for sleep decisions only (the caller looks again, or
+// polls, before it relies on it).
 func (p *recordPool) emptyHint() bool {
 	return uint32(p.head.Load()) == 0 && p.grown.Load() >= p.chunks
 }
 
+// pop takes a free record, growing the pool by a chunk when it is empty;
+// false when it is empty and fully grown.
 func (p *recordPool) pop(t *recTable) (uint32, bool) {
 	for {
 		h := p.head.Load()
@@ -84,13 +95,18 @@ func (p *recordPool) grow(t *recTable) bool {
 }
 
 // inbox is a lock-free multi-producer stack of records waiting to be sent
-// by a logical connection's current writer, which takes them all at once
-// (so no ABA: the consumer never pops a single element).
+// by a lane's current writer: the scheduler pushes new messages, readers
+// push resends, other writers give back what they held. The writer takes
+// them all at once with a Swap, so no goroutine pops a single element and
+// there is no ABA to guard against. The push and the Swap hand the
+// record's plain fields from the producer to the writer.
 type inbox struct {
 	head atomic.Uint32 // index+1
-	_    [60]byte
+	_    [60]byte      // head alone on its cache line (see recordPool)
 }
 
+// push adds record i. Its next is written before the CAS publishes it.
+// The producer then wakes the writer (lane.wakeWriter).
 func (b *inbox) push(t *recTable, i uint32) {
 	r := t.at(i)
 	for {
@@ -108,16 +124,23 @@ func (b *inbox) takeAll() uint32 { return b.head.Swap(0) }
 func (b *inbox) empty() bool { return b.head.Load() == 0 }
 
 // window is a connection's count of claimed credits, never more than max.
-// Closing adds a large constant so that every later claim fails while
-// releases still count down.
+// A credit is one unit of the window: the right to one more unanswered
+// downstream message on the connection. It is claimed before a message
+// is encoded (by the scheduler or the writer, with a CAS below max) and
+// released by the reader once the answer is read, so the driver's count
+// is never below the server's. Closing (on draining or loss) adds
+// windowClosed, so that every later claim fails while releases still
+// count down.
 type window struct {
 	v   atomic.Int64
 	max int64
-	_   [48]byte
+	_   [48]byte // v alone on its cache line with max (see recordPool)
 }
 
+// windowClosed is added to a closed window's count: far above any max.
 const windowClosed = 1 << 40
 
+// claim takes a credit; false when the window is full or closed.
 func (w *window) claim() bool {
 	for {
 		v := w.v.Load()
@@ -130,8 +153,11 @@ func (w *window) claim() bool {
 	}
 }
 
+// release gives a credit back.
 func (w *window) release() { w.v.Add(-1) }
 
+// close makes every later claim fail.
 func (w *window) close() { w.v.Add(windowClosed) }
 
+// pending returns the credits claimed, whether the window is closed or not.
 func (w *window) pending() int { return int(w.v.Load() % windowClosed) }

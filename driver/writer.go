@@ -11,6 +11,8 @@ import (
 // is ready, so that one flush never grows without bound.
 const flushAt = 64 << 10
 
+// writerState is the writer goroutine's own: its queues of records and
+// its scratch buffers, touched by no other goroutine.
 type writerState struct {
 	pre     fifo // due now, a credit of this connection already claimed
 	ready   fifo // due now, needing a credit
@@ -21,6 +23,11 @@ type writerState struct {
 	payload []byte         // scratch: its JSON, grown to the largest message
 }
 
+// writeLoop is the writer goroutine: it appends whatever is ready (the
+// ACKs its reader handed over, then the lane's inbox, resends due and,
+// with an unlimited pacer, new messages while there is credit) into one
+// buffer, flushes only when nothing more is ready or the buffer reached
+// flushAt, and sleeps when it has nothing to do.
 func (p *pconn) writeLoop() {
 	d := p.d
 	defer close(p.wdone)
@@ -61,6 +68,8 @@ func (p *pconn) writeLoop() {
 		} else if p.queued() {
 			p.giveBack()
 		}
+		// More may have become ready while this turn appended: look
+		// again before flushing, so that a burst goes out in one write.
 		if did && p.c.Unflushed() < flushAt {
 			continue
 		}
@@ -84,6 +93,11 @@ func (p *pconn) active() bool {
 	return !p.draining.Load() && !p.d.closing.Load() && p.lane.cur.Load() == p
 }
 
+// sleep waits for work: a wake-up token, the stop, or the earliest due
+// resend. It announces itself first (idle = 1) and only then looks for
+// work in hasWork: a producer publishes its work before it reads idle
+// (wakeIfIdle), so either hasWork sees the work or the producer sees
+// idle and leaves a token (see wakeIfIdle).
 func (p *pconn) sleep() {
 	p.idle.Store(1)
 	if p.hasWork() {
@@ -100,8 +114,9 @@ func (p *pconn) sleep() {
 		p.w.timer.Reset(wait)
 		timerC = p.w.timer.C
 	} else if p.d.unlimited && p.active() && !p.d.stopCreate.Load() && p.win.v.Load() < p.win.max {
-		// Window room but no free record (all waiting to be resent
-		// elsewhere): poll, a rare state.
+		// Credit but no free record (all waiting to be resent
+		// elsewhere): records come back without a wake-up, so poll; a
+		// rare state.
 		p.w.timer.Reset(time.Millisecond)
 		timerC = p.w.timer.C
 	}
@@ -113,9 +128,17 @@ func (p *pconn) sleep() {
 	if timerC != nil {
 		p.w.timer.Stop()
 	}
+	// Producers that still see idle leave a token: the next sleep then
+	// turns once more for nothing, which is harmless.
 	p.idle.Store(0)
 }
 
+// hasWork reports whether the writer has something to do, for sleep
+// (after it stored idle). Where it needs credit it has none of, it
+// stores needCredit and then reads the window again: the reader frees a
+// credit (window.release) before it reads needCredit (endBatch), so
+// either this second read sees the credit or the reader sees needCredit
+// and wakes the writer.
 func (p *pconn) hasWork() bool {
 	if p.acks.Load() != nil {
 		return true
@@ -259,7 +282,12 @@ func (p *pconn) generate(now int64) int {
 // send encodes one attempt of record i into the write buffer: its
 // message is drawn at the first attempt and rebuilt from the draw at
 // every attempt, in a scratch buffer of the writer. The record is
-// published on the wire before its bytes can reach the server.
+// published on the wire before its bytes can reach the server, so that
+// its reader recognises the answer: conn first, then wire, which the
+// reader loads in the opposite order (answered), so a reader that sees
+// this attempt's generation in wire sees this connection in conn. From
+// the store to wire on, the writer no longer touches the record: its
+// plain fields belong to whoever takes it off the wire.
 func (p *pconn) send(r *record, i uint32, now int64) {
 	if r.attempts == 0 {
 		r.msg = p.w.gen.Draw()
@@ -275,6 +303,9 @@ func (p *pconn) send(r *record, i uint32, now int64) {
 	p.c.SendDownstream(p.w.payload)
 }
 
+// writeAcks appends the entries of every chunk its reader handed over
+// (taken whole with one Swap, see pconn.acks) and gives the chunks back
+// for the reader to fill again.
 func (p *pconn) writeAcks() {
 	l := p.acks.Swap(nil)
 	// Newest first: reverse.
@@ -310,6 +341,7 @@ func (p *pconn) writeAcks() {
 		}
 		next := c.next
 		c.b = c.b[:0]
+		// The reader may take spare whole meanwhile: push with a CAS.
 		for {
 			h := p.spare.Load()
 			c.next = h
