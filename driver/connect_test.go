@@ -292,6 +292,9 @@ func TestRunDialErrors(t *testing.T) {
 	if !errors.As(err, &de) || de.Stage != "dial" {
 		t.Fatalf("Run against a closed port = %v; want a *DialError at dial", err)
 	}
+	if want := fmt.Sprintf("connection %d of 8 could not connect to 127.0.0.1:1: ", de.Conn+1); !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "driver:") {
+		t.Errorf("Run against a closed port = %q; want %q and the cause, without the driver's prefix", err, want+"...")
+	}
 	if _, err := d.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Errorf("second Run = %v; want ErrRunning", err)
 	}

@@ -3,7 +3,6 @@ package driver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -91,7 +90,8 @@ type Driver struct {
 	startSkew  time.Duration // how late sending began after Config.StartAt
 }
 
-// New validates cfg, applies defaults and prepares a Driver. Records are
+// New validates cfg, applies defaults and prepares a Driver. An unusable
+// field gives a *ConfigError (wrapping ErrConfig). Records are
 // allocated during the run, a chunk at a time as a connection needs them
 // (see recTable), and so are buffers, which grow with the load.
 func New(cfg Config) (*Driver, error) {
@@ -101,7 +101,7 @@ func New(cfg Config) (*Driver, error) {
 	}
 	gen, err := workload.NewGenerator(c.Message)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, fieldError("Message", err)
 	}
 	d := &Driver{
 		cfg:         c,
@@ -306,7 +306,7 @@ func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
 		g.Go(func() error {
 			c, err := d.dial(gctx, i)
 			if err != nil {
-				return &DialError{Conn: i, Stage: stageOf(err), Err: d.red.Error(err)}
+				return &DialError{Conn: i, Conns: n, Addr: d.cfg.Target, Stage: stageOf(err), Err: d.red.Error(err)}
 			}
 			conns[i] = c
 			return nil
@@ -318,7 +318,7 @@ func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
 		// Cancelled while waiting to start a dial.
 		for i, c := range conns {
 			if c == nil {
-				err = &DialError{Conn: i, Stage: "dial", Err: ctx.Err()}
+				err = &DialError{Conn: i, Conns: n, Addr: d.cfg.Target, Stage: "dial", Err: ctx.Err()}
 				break
 			}
 		}

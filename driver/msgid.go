@@ -5,9 +5,13 @@ import (
 	"encoding/hex"
 )
 
-// maxIDLen bounds an encoded message id: a prefix of at most 16 bytes,
-// 16 hex digits of sequence, a dot and 8 hex digits of record index.
-const maxIDLen = 16 + 16 + 1 + 8
+// maxPrefixLen bounds Config.IDPrefix, in bytes.
+const maxPrefixLen = 16
+
+// maxIDLen bounds an encoded message id: a prefix of at most maxPrefixLen
+// bytes, 16 hex digits of sequence, a dot and 8 hex digits of record
+// index.
+const maxIDLen = maxPrefixLen + 16 + 1 + 8
 
 // hexDigit is the lower-case hexadecimal alphabet of message ids.
 const hexDigit = "0123456789abcdef"

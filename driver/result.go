@@ -85,7 +85,7 @@ func (c *Counts) DisconnectTotal() uint64 {
 }
 
 // ErrAccounting is wrapped by Check's errors.
-var ErrAccounting = errors.New("driver: accounting")
+var ErrAccounting = errors.New("driver: accounting identity broken")
 
 // Check verifies the identity Messages == Acked + Nacked + StanzaErrors +
 // Lost + Unresolved and that Nacks sums to Nacked. It does not judge Lost
@@ -201,10 +201,10 @@ func (r *Result) Check() error {
 	}
 	var errs []error
 	if r.Counts.Lost > 0 {
-		errs = append(errs, fmt.Errorf("%w: %d of %d messages were lost with their connection more than %d times", ErrLost, r.Counts.Lost, r.Counts.Messages, r.MaxResends))
+		errs = append(errs, fmt.Errorf("%w: %d of %d (the connection of each ended under it more than %d times)", ErrLost, r.Counts.Lost, r.Counts.Messages, r.MaxResends))
 	}
 	if r.Counts.Unresolved > 0 {
-		errs = append(errs, fmt.Errorf("%w: %d of %d messages had no outcome when the drain deadline passed", ErrUnresolved, r.Counts.Unresolved, r.Counts.Messages))
+		errs = append(errs, fmt.Errorf("%w: %d of %d (no outcome when the drain deadline passed)", ErrUnresolved, r.Counts.Unresolved, r.Counts.Messages))
 	}
 	return errors.Join(errs...)
 }

@@ -134,21 +134,24 @@ func stageOf(err error) string {
 }
 
 // DialError is a connection that could not be made or authenticated when
-// the run started. It names the stage (dial, tls, stream, auth, bind...)
-// and never contains the API key.
+// the run started. Its text reads "connection 3 of 8 could not connect to
+// HOST:PORT: " and the cause (a *ccs.HandshakeError names its stage
+// itself); it never contains the API key.
 type DialError struct {
-	Conn  int    // the logical connection, 0-based
-	Stage string // handshake stage that failed
+	Conn  int    // the lane (logical connection), 0-based
+	Conns int    // how many connections the run makes
+	Addr  string // Config.Target; empty with a Transport of the caller's
+	Stage string // the handshake stage that failed: dial, tls, stream, auth, bind...
 	Err   error
 }
 
-// Error implements error. A *ccs.HandshakeError names its stage itself.
+// Error implements error.
 func (e *DialError) Error() string {
-	var he *ccs.HandshakeError
-	if errors.As(e.Err, &he) {
-		return fmt.Sprintf("driver: connection %d: %v", e.Conn+1, e.Err)
+	to := ""
+	if e.Addr != "" {
+		to = " to " + e.Addr
 	}
-	return fmt.Sprintf("driver: connection %d failed at %s: %v", e.Conn+1, e.Stage, e.Err)
+	return fmt.Sprintf("connection %d of %d could not connect%s: %v", e.Conn+1, e.Conns, to, e.Err)
 }
 
 // Unwrap returns the cause.
