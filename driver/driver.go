@@ -21,7 +21,7 @@ var errStreamEnd = errors.New("driver: stream closed by the server")
 var ErrRunning = errors.New("driver: Run called twice")
 
 // Driver runs one load test. Create it with New, call Run once, and read
-// Progress from any goroutine meanwhile.
+// Progress and Tallies from any goroutine meanwhile.
 type Driver struct {
 	cfg       Config
 	tr        Transport
@@ -46,8 +46,10 @@ type Driver struct {
 	frozen      atomic.Bool   // the drain deadline passed: outcomes are final
 	unsent      atomic.Uint64 // messages due before the end of sending but never created
 	budget      atomic.Uint64 // messages left to create (Messages > 0, unlimited pacer)
-	created     atomic.Uint64 // messages created by the scheduler
+	created     atomic.Uint64 // messages created by the scheduler (its only writer, see inc)
 
+	// schedWait is 1 while the scheduler waits for room, schedWake its
+	// one-token wake-up (see waitRoom).
 	schedWait atomic.Uint32
 	schedWake chan struct{}
 	// The scheduler's waits for room (scheduler goroutine only, read

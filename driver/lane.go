@@ -26,12 +26,15 @@ type laneEvent struct {
 	kind int
 }
 
-// lane is one logical connection: the current physical connection, the
-// records it creates (its pool), the messages waiting for its writer (its
-// inbox), and a supervisor goroutine, running only when needed, that
-// replaces the connection when it drains or is lost. A lane holds at most two TCP connections: the
-// current one (or the one being dialled) and at most one draining
-// predecessor.
+// lane is one logical connection (Config.Conns of them): its current
+// physical connection (a pconn, with a reader and a writer goroutine),
+// the records it creates (its pool), the messages waiting for its current
+// writer (its inbox), and a supervisor goroutine, running only when
+// needed, that replaces the connection when it drains or is lost. A lane
+// holds at most two TCP connections: the current one (or the one being
+// dialled) and at most one draining predecessor. While it has no
+// connection that sends, its inbox spills to other lanes every
+// spillEvery, so that nothing waits for a dial.
 type lane struct {
 	d     *Driver
 	index int

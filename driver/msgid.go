@@ -17,7 +17,14 @@ const maxIDLen = maxPrefixLen + 16 + 1 + 8
 const hexDigit = "0123456789abcdef"
 
 // appendID appends the message id of sequence seq in record index idx:
-// PREFIX + hex(seq) + "." + hex(idx).
+// PREFIX + hex(seq) + "." + hex(idx), where seq is the record's
+// generation (the messages it has carried, see record). The id is unique
+// in the run and the same for every attempt of a message on any
+// connection, so a server that tracks ids sees exactly as many as the
+// driver counts messages; and it leads the reader to the record with no
+// map and no lock (parseID, recTable.lookup), where the wire and conn
+// fields tell whether this attempt awaits an answer on that connection.
+// PREFIX (Config.IDPrefix) keeps the ids of different runs apart.
 func appendID(b []byte, prefix string, seq uint64, idx uint32) []byte {
 	b = append(b, prefix...)
 	b = appendHex(b, seq)
@@ -39,8 +46,8 @@ func appendHex(b []byte, v uint64) []byte {
 	return append(b, tmp[i:]...)
 }
 
-// parseID decodes an id made by setID with the given prefix. ok is false
-// for anything else.
+// parseID decodes an id made by appendID with the given prefix. ok is
+// false for anything else.
 func parseID(prefix string, id []byte) (seq uint64, idx uint32, ok bool) {
 	if len(id) <= len(prefix) || string(id[:len(prefix)]) != prefix {
 		return 0, 0, false

@@ -25,8 +25,9 @@ func (d *Driver) wakeScheduler() {
 // the same wall-clock instant, with a monotonic reading, so that the
 // run's clock does not follow later steps of the wall clock. It fails
 // with ErrStartPassed when StartAt is more than MaxStartLateness past,
-// and with ctx's error when ctx ends first. The wait is coarse on a
-// runtime timer, then fine (see fineTimer) for its last fineBelow.
+// and with ctx's error when ctx ends first. It sleeps as waitUntil does:
+// on the runtime timer until 1 ms before the instant, and the rest (all
+// of a wait under fineBelow) on the fineTimer.
 func (d *Driver) waitStart(ctx context.Context) (time.Time, error) {
 	at := d.cfg.StartAt
 	if late := time.Since(at); late > MaxStartLateness {
@@ -65,9 +66,17 @@ func (d *Driver) waitStart(ctx context.Context) (time.Time, error) {
 	}
 }
 
-// schedule creates messages at the pacer's due times and hands each to a
-// connection with a free credit (the unlimited pacer has no
-// scheduler: writers fill their windows themselves).
+// schedule is the scheduler goroutine of a paced run. It draws the
+// intended send times t0 from a workload.Schedule (the whole run's, or
+// the shard's part of the job's), sleeps until each (waitUntil), and
+// hands the new message to the next lane, round-robin, whose current
+// connection has a free credit and a free record (place); when none has,
+// it waits (waitRoom), and that wait counts in the message's response
+// time. It stops at the first message due at or after Duration, after
+// Messages messages, or when Run stops it (at the latest DrainTimeout
+// after Duration), and then counts what was due but never created as
+// unsent. An unlimited pacer has no scheduler: writers fill their
+// windows themselves (pconn.generate), with t0 = t1.
 func (d *Driver) schedule() {
 	defer d.stopCreating()
 	// The whole run's schedule, or the shard's part of the job's (the
@@ -127,10 +136,18 @@ func (d *Driver) countUnsent(sch *workload.Schedule, due time.Duration) {
 	d.unsent.Store(n)
 }
 
-// fineBelow is the wait under which the scheduler sleeps with its
-// fineTimer rather than a runtime timer.
+// fineBelow is the wait under which the scheduler (and waitStart) sleeps
+// with its fineTimer alone.
 const fineBelow = 2 * time.Millisecond
 
+// waitUntil sleeps until t0 (ns since the base); false if sending stopped
+// first. A wait shorter than fineBelow (2 ms) is slept whole on the
+// fineTimer. A longer one sleeps on the runtime timer until fineBelow/2
+// (1 ms) before t0, and what is left after it fired, which is 1 ms at
+// most and less (or nothing) when the timer fired late, on the fineTimer:
+// the runtime's timers fire up to about a millisecond late (see
+// fineTimer), the fineTimer within microseconds. Without a fineTimer
+// (not Linux), the runtime timer sleeps the whole wait.
 func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
 	for {
 		wait := time.Duration(t0 - d.now())
@@ -204,8 +221,11 @@ func (d *Driver) anyRoom() bool {
 	return false
 }
 
-// place gives a new message intended at t0 to the next connection with a
-// free credit and a free record.
+// place gives a new message intended at t0 to the next lane (from *rr,
+// round-robin) whose current connection has a free credit and whose pool
+// a free record: it claims the credit (record.held), fills the record and
+// pushes it to the lane's inbox for the writer. false when no lane could
+// take it.
 func (d *Driver) place(t0 int64, rr *int) bool {
 	n := len(d.lanes)
 	for k := range n {
@@ -222,7 +242,7 @@ func (d *Driver) place(t0 int64, rr *int) bool {
 		r := d.recs.at(i)
 		d.initRecord(r, t0)
 		r.held = p
-		d.created.Store(d.created.Load() + 1)
+		inc(&d.created)
 		l.in.push(&d.recs, i)
 		p.wakeIfIdle()
 		*rr = (*rr + k + 1) % n
