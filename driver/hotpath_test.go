@@ -97,6 +97,18 @@ func (h *pathHarness) drainSamples() {
 	h.d.col.drain(h.p.lane, h.p.ivl[old].Swap(nil))
 }
 
+// firstOnWire returns the first record awaiting an answer, and its index.
+func (h *pathHarness) firstOnWire() (*record, uint32) {
+	var r *record
+	var idx uint32
+	h.d.recs.each(func(q *record, i uint32) {
+		if r == nil && q.wire.Load() != 0 {
+			r, idx = q, i
+		}
+	})
+	return r, idx
+}
+
 // releaseAll takes every message off the wire without the ack path.
 func (h *pathHarness) releaseAll() {
 	h.d.recs.each(func(r *record, i uint32) {

@@ -137,13 +137,7 @@ func TestForeignNackCodeIsUnknown(t *testing.T) {
 	t.Parallel()
 	h := newPathHarness(t)
 	h.sendWindow()
-	var r *record
-	var idx uint32
-	h.d.recs.each(func(q *record, i uint32) {
-		if r == nil && q.wire.Load() != 0 {
-			r, idx = q, i
-		}
-	})
+	r, idx := h.firstOnWire()
 	r.retries = uint32(h.d.cfg.MaxRetries) // the next bounded NACK is final
 	id := appendID(nil, h.d.cfg.IDPrefix, r.gen, idx)
 	h.p.onNack(&Event{Kind: EventNack, ID: id, Code: ccs.NumNackCodes + 3, Error: []byte("FOREIGN_CODE")})
@@ -160,13 +154,7 @@ func TestBackoffGrows(t *testing.T) {
 	t.Parallel()
 	h := newPathHarness(t)
 	h.sendWindow()
-	var r *record
-	var idx uint32
-	h.d.recs.each(func(q *record, i uint32) {
-		if r == nil && q.wire.Load() != 0 {
-			r, idx = q, i
-		}
-	})
+	r, idx := h.firstOnWire()
 	want := time.Second
 	for n := range 9 {
 		h.rd.data, h.rd.off = ccs.AppendNack(h.rd.data[:0], ackFrom, appendID(nil, h.d.cfg.IDPrefix, r.gen, idx), "SERVICE_UNAVAILABLE", nil), 0
