@@ -119,7 +119,7 @@ func (a RetryAction) String() string {
 }
 
 // Retry classifies a code into its retry action. Unknown codes are handled
-// as INTERNAL_SERVER_ERROR, as the protocol document says; the rate-exceeded
+// as INTERNAL_SERVER_ERROR, as the CCS documentation says; the rate-exceeded
 // codes are final (a caller may choose otherwise).
 func (c NackCode) Retry() RetryAction {
 	switch c {

@@ -28,7 +28,7 @@ const (
 	// DefaultInitialBackoff is the first resend delay after a NACK that is
 	// retried on the same connection (SERVICE_UNAVAILABLE,
 	// INTERNAL_SERVER_ERROR), when Config.InitialBackoff is 0: 1 s, as the
-	// protocol document asks.
+	// CCS documentation asks.
 	DefaultInitialBackoff = time.Second
 	// DefaultMaxBackoff caps the per-message resend delay, when
 	// Config.MaxBackoff is 0.

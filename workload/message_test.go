@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// ccsVerdict applies the checks of ccs-facts.md ("Validation that CCS answers
-// with a NACK INVALID_JSON") to a downstream payload, independently of the
+// ccsVerdict applies the checks that CCS answers with a NACK INVALID_JSON
+// (docs/PROTOCOL.md, "Downstream messages") to a downstream payload, independently of the
 // generator: it returns the decoded message and whether CCS would NACK it
 // INVALID_JSON. A payload that is not JSON or lacks a message_id fails the
 // test (CCS would answer a stanza error instead).
