@@ -12,10 +12,11 @@ import (
 )
 
 // ccsVerdict applies the checks that CCS answers with a NACK INVALID_JSON
-// (docs/PROTOCOL.md, "Downstream messages") to a downstream payload, independently of the
-// generator: it returns the decoded message and whether CCS would NACK it
-// INVALID_JSON. A payload that is not JSON or lacks a message_id fails the
-// test (CCS would answer a stanza error instead).
+// (docs/PROTOCOL.md, "Downstream messages") to a downstream payload,
+// independently of the generator: it returns the decoded message and
+// whether CCS would NACK it INVALID_JSON. A payload that is not JSON or
+// lacks a message_id fails the test (CCS would answer a stanza error
+// instead).
 func ccsVerdict(t *testing.T, payload []byte) (map[string]any, bool) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(payload))
