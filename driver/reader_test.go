@@ -102,14 +102,17 @@ func TestReaderActsBeforeItBlocks(t *testing.T) {
 
 // awaitUpstreamAck reads until the ACK of upstream message up-1 and the
 // first downstream message have come, then completes halfStanza as that
-// message's ACK; it reports false if they did not come within patience.
+// message's ACK and ACKs the other messages it read (not before: they
+// would land inside the half stanza); it reports false if they did not
+// come within patience.
 func awaitUpstreamAck(c *badccs.Conn, patience time.Duration) bool {
 	c.Conn.SetReadDeadline(time.Now().Add(patience))
 	defer c.Conn.SetReadDeadline(time.Time{})
 	var jr ccs.JSONReader
 	var m ccs.Message
-	sawAck, first := false, ""
-	for !sawAck || first == "" {
+	var ids []string
+	sawAck := false
+	for !sawAck || len(ids) == 0 {
 		st, err := c.Framer.Next()
 		if err != nil {
 			return false
@@ -120,14 +123,17 @@ func awaitUpstreamAck(c *badccs.Conn, patience time.Duration) bool {
 		switch id := string(m.MessageID.Str); {
 		case m.Type == ccs.TypeAck && id == "up-1":
 			sawAck = true
-		case m.Type == ccs.TypeNone && first == "":
-			first = id
 		case m.Type == ccs.TypeNone:
-			c.Ack(id)
+			ids = append(ids, id)
 		}
 	}
-	_, err := c.Write(restOfAck(first))
-	return err == nil
+	if _, err := c.Write(restOfAck(ids[0])); err != nil {
+		return false
+	}
+	for _, id := range ids[1:] {
+		c.Ack(id)
+	}
+	return true
 }
 
 // A NACK code beyond those package ccs knows (from another Transport) is
