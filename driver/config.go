@@ -333,7 +333,7 @@ func (c *Config) withDefaults() (Config, error) {
 		if cfg.Messages > 0 {
 			total := cfg.Messages
 			if cfg.Messages = cfg.Shard.Share(total); cfg.Messages == 0 {
-				return bad("Messages", "%d messages leave shard %s none (at least %d are needed)", total, cfg.Shard, cfg.Shard.Count)
+				return bad("Messages", "%d messages leave this shard none (shard %s; at least %d are needed)", total, cfg.Shard, cfg.Shard.Count)
 			}
 		}
 	}

@@ -64,7 +64,7 @@ func TestShardConfig(t *testing.T) {
 		want  string
 	}{
 		{"fewer conns than shards", func(c *Config) { c.Conns, c.Shard = 2, workload.Shard{Index: 0, Count: 3} }, "every shard needs at least one"},
-		{"fewer messages than shards", func(c *Config) { c.Messages, c.Shard = 2, workload.Shard{Index: 2, Count: 3} }, "messages leave shard 2/3 none"},
+		{"fewer messages than shards", func(c *Config) { c.Messages, c.Shard = 2, workload.Shard{Index: 2, Count: 3} }, "leave this shard none"},
 		{"bad shard", func(c *Config) { c.Shard = workload.Shard{Index: 3, Count: 3} }, "index must be between"},
 		{"prefix too long with the shard", func(c *Config) { c.IDPrefix, c.Shard = "fifteen-bytes-x", workload.Shard{Index: 1, Count: 2} }, "longer than 16"},
 	} {
