@@ -78,7 +78,8 @@ func newNativeConn(c *ccs.Conn, src io.Reader) *nativeConn {
 // Read only when it has no whole item left to return, so before runs
 // exactly when the reader is about to wait for the network. A read from
 // TLS may be served from a record already decrypted and not block: before
-// then runs needlessly, which costs two loads.
+// then runs early, which costs two loads when there is nothing to hand
+// over.
 type hookReader struct {
 	r      io.Reader
 	before func()
