@@ -1,7 +1,7 @@
 // Package driver is ccsbench's load engine: it sends downstream messages
-// over many CCS connections at a rate you choose, never has more than the
-// protocol's 100 messages unanswered on a connection, retries as the
-// protocol says, accounts for every message it created, and measures the
+// over many CCS connections at a rate you choose, never has more messages
+// unanswered on a connection than its window (Config.Window, the
+// protocol's 100 by default), retries as the protocol says, accounts for every message it created, and measures the
 // time to each message's ACK in HDR histograms. The ccsbench command is a
 // thin layer over it; a Go program can use it the same way.
 //
@@ -72,7 +72,8 @@
 // The driver does what the CCS documentation asks of an app server:
 //
 //   - SERVICE_UNAVAILABLE: the message is sent again on the same logical
-//     connection after an exponential backoff of its own, from
+//     connection (on another while that one has no connection that
+//     sends) after an exponential backoff of its own, from
 //     InitialBackoff (1 s) doubling up to MaxBackoff and jittered by up to
 //     BackoffJitter, for as long as the run lasts.
 //   - INTERNAL_SERVER_ERROR and codes the driver does not know: the same
