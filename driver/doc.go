@@ -1,9 +1,10 @@
 // Package driver is ccsbench's load engine: it sends downstream messages
 // over many CCS connections at a rate you choose, never has more messages
 // unanswered on a connection than its window (Config.Window, the
-// protocol's 100 by default), retries as the protocol says, accounts for every message it created, and measures the
-// time to each message's ACK in HDR histograms. The ccsbench command is a
-// thin layer over it; a Go program can use it the same way.
+// protocol's 100 by default), retries as the protocol says, accounts for
+// every message it created, and measures the time to each message's ACK
+// in HDR histograms. The ccsbench command is a thin layer over it; a Go
+// program can use it the same way.
 //
 // # Use
 //
