@@ -20,10 +20,14 @@ const (
 	NackQuotaExceeded                             // QUOTA_EXCEEDED (older name of the above): final by default
 	NackTopicsMessageRateExceeded                 // TOPICS_MESSAGE_RATE_EXCEEDED: final by default
 	NackConnectionDraining                        // CONNECTION_DRAINING: at once on another connection
-	numNackCodes
+
+	// NumNackCodes is the number of codes above, NackUnknown included:
+	// ParseNackCode returns only codes below it, so it sizes a table
+	// indexed by code. A NackCode from NumNackCodes up is unknown.
+	NumNackCodes
 )
 
-var nackNames = [numNackCodes]string{
+var nackNames = [NumNackCodes]string{
 	NackUnknown:                   "UNKNOWN",
 	NackInvalidJSON:               "INVALID_JSON",
 	NackBadRegistration:           "BAD_REGISTRATION",
@@ -46,7 +50,7 @@ var NackCodes = []NackCode{
 
 // String returns the code as it appears on the wire, or "UNKNOWN".
 func (c NackCode) String() string {
-	if c < numNackCodes {
+	if c < NumNackCodes {
 		return nackNames[c]
 	}
 	return "UNKNOWN"
@@ -115,7 +119,7 @@ func (a RetryAction) String() string {
 }
 
 // Retry classifies a code into its retry action. Unknown codes are handled
-// as INTERNAL_SERVER_ERROR, as the protocol document says; the rate-exceeded
+// as INTERNAL_SERVER_ERROR, as the CCS documentation says; the rate-exceeded
 // codes are final (a caller may choose otherwise).
 func (c NackCode) Retry() RetryAction {
 	switch c {
@@ -124,7 +128,7 @@ func (c NackCode) Retry() RetryAction {
 	case NackConnectionDraining:
 		return RetryOtherConnection
 	}
-	if c >= numNackCodes {
+	if c >= NumNackCodes {
 		return RetrySameConnection
 	}
 	return Final
@@ -134,5 +138,5 @@ func (c NackCode) Retry() RetryAction {
 // (INTERNAL_SERVER_ERROR and unknown codes) rather than repeated with
 // growing backoff until the run ends (SERVICE_UNAVAILABLE).
 func (c NackCode) Bounded() bool {
-	return c == NackInternalServerError || c == NackUnknown || c >= numNackCodes
+	return c == NackInternalServerError || c == NackUnknown || c >= NumNackCodes
 }

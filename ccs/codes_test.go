@@ -55,8 +55,8 @@ func TestNackRetry(t *testing.T) {
 			t.Errorf("%v.Bounded() = %v; want %v", tt.code, got, tt.bounded)
 		}
 	}
-	if len(NackCodes) != int(numNackCodes)-1 {
-		t.Errorf("NackCodes lists %d codes; want %d", len(NackCodes), numNackCodes-1)
+	if len(NackCodes) != int(NumNackCodes)-1 {
+		t.Errorf("NackCodes lists %d codes; want %d", len(NackCodes), NumNackCodes-1)
 	}
 }
 

@@ -157,6 +157,13 @@ func (f *Framer) Reset(r io.Reader) {
 	}
 }
 
+// SetReader makes f read from r from now on, keeping what it has
+// buffered and its place in the stream (Reset starts a new stream): a
+// client can put a layer between the Framer and its connection once the
+// handshake is done, such as one that does work before every read that
+// may block.
+func (f *Framer) SetReader(r io.Reader) { f.r = r }
+
 // errNeedMore is the internal signal that the buffered bytes end inside an
 // item.
 var errNeedMore = errors.New("ccs: need more input")
@@ -273,8 +280,9 @@ func (f *Framer) mayProgress(end int) bool {
 }
 
 // Buffered returns the number of bytes already read but not yet returned
-// as items. A writer that flushes "only when nothing more is ready"
-// flushes when Buffered() == 0, before Next blocks in a read.
+// as items. They may be part of an item only: Next can block in a read
+// while Buffered() > 0. A caller that must act before Next blocks reads
+// through a layer of its own (see SetReader).
 func (f *Framer) Buffered() int {
 	if f.state == stEnded || f.err != nil {
 		return 0

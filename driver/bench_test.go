@@ -2,13 +2,12 @@ package driver
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
@@ -25,23 +24,10 @@ func benchDuration() time.Duration {
 // b.N (each iteration is a whole run), and reports the last run's rates
 // and percentiles.
 func benchRun(b *testing.B, fcfg fakeccs.Config, cfg Config) {
-	srv, err := fakeccs.New(fcfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	defer func() {
-		srv.Close()
-		<-done
-	}()
+	srv := fakeccstest.Start(b, fcfg)
 	fc := srv.Config()
-	cfg.Target, cfg.SenderID, cfg.APIKey = ln.Addr().String(), fc.SenderID, fc.APIKey
-	cfg.TLS = &tls.Config{RootCAs: srv.CertPool()}
+	cfg.Target, cfg.SenderID, cfg.APIKey = srv.Addr(), fc.SenderID, fc.APIKey
+	cfg.TLS = srv.ClientTLS()
 	if cfg.Duration == 0 && cfg.Messages == 0 {
 		cfg.Duration = benchDuration()
 	}
@@ -92,7 +78,7 @@ func BenchmarkRunRate200k(b *testing.B) {
 }
 
 // BenchmarkSendPath is one message through the send path: claim a window
-// slot and a record, generate the payload with its id, encode the stanza
+// credit and a record, generate the payload with its id, encode the stanza
 // into the write buffer.
 func BenchmarkSendPath(b *testing.B) {
 	h := newPathHarness(b)
@@ -108,7 +94,7 @@ func BenchmarkSendPath(b *testing.B) {
 
 // BenchmarkAckPath is one ACK through the ack path: frame and parse the
 // stanza, find the record from the id, note both latencies, release the
-// window slot and the record; and the collector's part, recording the
+// credit and the record; and the collector's part, recording the
 // latencies into the interval histograms.
 func BenchmarkAckPath(b *testing.B) {
 	h := newPathHarness(b)
@@ -124,7 +110,7 @@ func BenchmarkAckPath(b *testing.B) {
 			}
 		})
 		b.StartTimer()
-		for h.rd.off < len(h.rd.data) || h.p.c.More() {
+		for h.rd.off < len(h.rd.data) || h.nc.c.Framer.Buffered() > 0 {
 			if err := h.p.c.Next(&h.p.ev); err != nil {
 				b.Fatal(err)
 			}

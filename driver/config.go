@@ -28,7 +28,7 @@ const (
 	// DefaultInitialBackoff is the first resend delay after a NACK that is
 	// retried on the same connection (SERVICE_UNAVAILABLE,
 	// INTERNAL_SERVER_ERROR), when Config.InitialBackoff is 0: 1 s, as the
-	// protocol document asks.
+	// CCS documentation asks.
 	DefaultInitialBackoff = time.Second
 	// DefaultMaxBackoff caps the per-message resend delay, when
 	// Config.MaxBackoff is 0.
@@ -72,8 +72,53 @@ const (
 	MaxRecords = 1 << 16
 )
 
-// ErrConfig is wrapped by every error New returns for an unusable Config.
+// ErrConfig is wrapped by every error New returns for an unusable Config
+// (each a *ConfigError).
 var ErrConfig = errors.New("driver: invalid configuration")
+
+// ConfigError is a Config field New cannot use. It wraps ErrConfig, and
+// the error of the check that failed when another package made it (such
+// as a *workload.ShapeError), so that errors.Is and errors.As see both.
+type ConfigError struct {
+	// Field is the field's Go name in Config, e.g. "Conns", or a path
+	// into a field, e.g. "Message.ToPool".
+	Field string
+	// Reason says what is wrong with the value and what is allowed.
+	Reason string
+	// Err is the failed check's own error, when another package made
+	// it; nil otherwise.
+	Err error
+}
+
+// Error returns "driver: Config.FIELD: REASON".
+func (e *ConfigError) Error() string { return "driver: Config." + e.Field + ": " + e.Reason }
+
+// Unwrap returns ErrConfig, and Err when it is set.
+func (e *ConfigError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrConfig}
+	}
+	return []error{ErrConfig, e.Err}
+}
+
+// fieldError makes err, from the check of field by another package, a
+// *ConfigError whose reason is err's own without its package's prefix
+// (which the "driver:" of ConfigError would double).
+func fieldError(field string, err error) *ConfigError {
+	reason := err.Error()
+	var mc *workload.ConfigError
+	var sh *workload.ShapeError
+	var sd *workload.ShardError
+	switch {
+	case errors.As(err, &mc):
+		field, reason = field+"."+mc.Field, mc.Reason
+	case errors.As(err, &sh):
+		reason = strconv.Quote(sh.Shape) + ": " + sh.Reason
+	case errors.As(err, &sd):
+		reason = strconv.Quote(sd.Shard) + ": " + sd.Reason
+	}
+	return &ConfigError{Field: field, Reason: reason, Err: err}
+}
 
 // Config is everything a Driver needs. Zero fields take the documented
 // defaults; New validates the rest.
@@ -253,10 +298,12 @@ const MaxStartLateness = time.Second
 // than MaxStartLateness in the past once every connection was made.
 var ErrStartPassed = errors.New("driver: start time passed")
 
+// withDefaults returns c with the defaults applied, or a *ConfigError
+// for the first unusable field.
 func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
-	bad := func(format string, args ...any) (Config, error) {
-		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	bad := func(field, format string, args ...any) (Config, error) {
+		return Config{}, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 	}
 	if cfg.Conns == 0 {
 		cfg.Conns = DefaultConns
@@ -266,27 +313,27 @@ func (c *Config) withDefaults() (Config, error) {
 	// connections (and RoundRobin spreads the job's connections, not each
 	// shard's).
 	if len(cfg.SenderIDs) > MaxSenders {
-		return bad("%d sender ids; at most %d", len(cfg.SenderIDs), MaxSenders)
+		return bad("SenderIDs", "%d sender ids; at most %d", len(cfg.SenderIDs), MaxSenders)
 	}
-	for _, id := range cfg.SenderIDs {
+	for i, id := range cfg.SenderIDs {
 		if id == "" {
-			return bad("an empty sender id in the list")
+			return bad("SenderIDs", "sender id %d of %d is empty", i+1, len(cfg.SenderIDs))
 		}
 	}
-	if limit := MaxConnsPerSender * max(1, len(cfg.SenderIDs)); cfg.Conns < 0 || cfg.Conns > limit {
-		return bad("conns %d outside 1..%d (%d per sender id, %d sender ids)", cfg.Conns, limit, MaxConnsPerSender, max(1, len(cfg.SenderIDs)))
+	if n := max(1, len(cfg.SenderIDs)); cfg.Conns < 0 || cfg.Conns > MaxConnsPerSender*n {
+		return bad("Conns", "%d is outside 1..%d (%d per sender id, %d sender ids)", cfg.Conns, MaxConnsPerSender*n, MaxConnsPerSender, n)
 	}
 	if cfg.Shard.Count > 1 || cfg.Shard.Index != 0 {
 		// A shard of a job: its part of the connections and messages.
 		n, err := cfg.Shard.Conns(cfg.Conns)
 		if err != nil {
-			return bad("%v", err)
+			return Config{}, fieldError("Shard", err)
 		}
 		cfg.Conns = n
 		if cfg.Messages > 0 {
 			total := cfg.Messages
 			if cfg.Messages = cfg.Shard.Share(total); cfg.Messages == 0 {
-				return bad("shard %s: %d messages leave this shard none (at least %d are needed)", cfg.Shard, total, cfg.Shard.Count)
+				return bad("Messages", "%d messages leave this shard none (shard %s; at least %d are needed)", total, cfg.Shard, cfg.Shard.Count)
 			}
 		}
 	}
@@ -294,85 +341,87 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.DialConcurrency = DefaultDialConcurrency
 	}
 	if cfg.DialConcurrency < 0 {
-		return bad("dial concurrency %d must be positive", cfg.DialConcurrency)
+		return bad("DialConcurrency", "%d is negative", cfg.DialConcurrency)
 	}
 	if !(cfg.ConnRate >= 0) || math.IsInf(cfg.ConnRate, 1) {
-		return bad("connection rate %g must be a finite number >= 0", cfg.ConnRate)
+		return bad("ConnRate", "%g is not a finite number >= 0", cfg.ConnRate)
 	}
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
 	}
 	switch {
 	case cfg.Window < 0:
-		return bad("window %d must be positive", cfg.Window)
+		return bad("Window", "%d is negative", cfg.Window)
 	case cfg.Window > ccs.MaxPending && !cfg.AllowWindowOverride:
-		return bad("window %d exceeds the protocol's %d pending messages per connection", cfg.Window, ccs.MaxPending)
+		return bad("Window", "%d exceeds the protocol's %d pending messages per connection (AllowWindowOverride allows up to %d)", cfg.Window, ccs.MaxPending, MaxWindow)
 	case cfg.Window > MaxWindow:
-		return bad("window %d exceeds %d", cfg.Window, MaxWindow)
+		return bad("Window", "%d exceeds %d", cfg.Window, MaxWindow)
 	}
 	if cfg.Backlog == 0 {
 		cfg.Backlog = 3 * cfg.Window
 	}
 	if cfg.Backlog < 0 || cfg.Window+cfg.Backlog > MaxRecords {
-		return bad("backlog %d outside 1..%d", cfg.Backlog, MaxRecords-cfg.Window)
+		return bad("Backlog", "%d is outside 1..%d (Window + Backlog at most %d)", cfg.Backlog, MaxRecords-cfg.Window, MaxRecords)
 	}
 	// Record indices are 32 bits in message ids.
 	if per := (cfg.Window + cfg.Backlog + recChunkLen - 1) / recChunkLen * recChunkLen; uint64(cfg.Conns)*uint64(per) > math.MaxUint32 {
-		return bad("conns %d × (window + backlog) %d exceed the 2^32 message records ids can name", cfg.Conns, per)
+		return bad("Conns", "%d connections of %d records each (Window + Backlog, rounded up to chunks of %d) exceed the 2^32 records message ids can name", cfg.Conns, per, recChunkLen)
 	}
 	if cfg.Pacer == nil {
 		cfg.Pacer = workload.ConstantPacer{}
 	}
-	if v, ok := cfg.Pacer.(interface{ Validate() error }); ok {
+	if v, ok := cfg.Pacer.(workload.Validator); ok {
 		if err := v.Validate(); err != nil {
-			return bad("pacer: %v", err)
+			return Config{}, fieldError("Pacer", err)
 		}
 	}
 	if cfg.Arrivals != workload.Uniform && cfg.Arrivals != workload.Poisson {
-		return bad("arrivals %v", cfg.Arrivals)
+		return bad("Arrivals", "%v is neither %v nor %v", cfg.Arrivals, workload.Uniform, workload.Poisson)
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
 	if cfg.Duration < 0 {
-		return bad("duration %v is negative", cfg.Duration)
+		return bad("Duration", "%v is negative", cfg.Duration)
 	}
 	if cfg.Duration == 0 && cfg.Messages == 0 {
-		return bad("no stop rule: set Duration or Messages")
+		return bad("Duration", "0 with Messages 0: nothing would end the run (set one of them)")
 	}
 	if cfg.Warmup < 0 {
-		return bad("warmup %v is negative", cfg.Warmup)
+		return bad("Warmup", "%v is negative", cfg.Warmup)
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultInterval
 	}
 	if cfg.Interval < MinInterval {
-		return bad("interval %v is shorter than %v", cfg.Interval, MinInterval)
+		return bad("Interval", "%v is shorter than %v", cfg.Interval, MinInterval)
 	}
 	cfg.Warmup = (cfg.Warmup + cfg.Interval - 1) / cfg.Interval * cfg.Interval
 	if cfg.Duration > 0 && cfg.Warmup >= cfg.Duration {
-		return bad("warmup %v (rounded up to whole intervals of %v) leaves nothing of duration %v to measure", cfg.Warmup, cfg.Interval, cfg.Duration)
+		return bad("Warmup", "%v (rounded up to whole intervals of %v) leaves nothing of Duration %v to measure", cfg.Warmup, cfg.Interval, cfg.Duration)
 	}
-	if cfg.DrainTimeout == 0 {
-		cfg.DrainTimeout = DefaultDrainTimeout
-	}
-	if cfg.CloseTimeout == 0 {
-		cfg.CloseTimeout = DefaultCloseTimeout
-	}
-	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = DefaultDialTimeout
-	}
-	if cfg.DrainCloseTimeout == 0 {
-		cfg.DrainCloseTimeout = DefaultDrainCloseTimeout
-	}
-	if cfg.DrainTimeout < 0 || cfg.CloseTimeout < 0 || cfg.DialTimeout < 0 || cfg.DrainCloseTimeout < 0 {
-		return bad("timeouts must not be negative")
+	for _, t := range []struct {
+		field string
+		d     *time.Duration
+		def   time.Duration
+	}{
+		{"DrainTimeout", &cfg.DrainTimeout, DefaultDrainTimeout},
+		{"CloseTimeout", &cfg.CloseTimeout, DefaultCloseTimeout},
+		{"DialTimeout", &cfg.DialTimeout, DefaultDialTimeout},
+		{"DrainCloseTimeout", &cfg.DrainCloseTimeout, DefaultDrainCloseTimeout},
+	} {
+		if *t.d == 0 {
+			*t.d = t.def
+		}
+		if *t.d < 0 {
+			return bad(t.field, "%v is negative", *t.d)
+		}
 	}
 	if cfg.Message == (workload.MessageConfig{}) {
 		cfg.Message = workload.DefaultMessageConfig()
 	}
 	if err := cfg.Message.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+		return Config{}, fieldError("Message", err)
 	}
 	if cfg.Shard.Count > 1 {
 		cfg.Message.Seed = workload.DeriveSeed(cfg.Message.Seed, uint64(cfg.Shard.Index))
@@ -399,10 +448,12 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.BackoffJitter = DefaultBackoffJitter
 	}
 	switch {
-	case cfg.InitialBackoff < 0 || cfg.MaxBackoff < cfg.InitialBackoff:
-		return bad("backoff %v..%v is not a range", cfg.InitialBackoff, cfg.MaxBackoff)
-	case !(cfg.BackoffJitter >= 0 && cfg.BackoffJitter <= 1) || math.IsNaN(cfg.BackoffJitter):
-		return bad("backoff jitter %g outside 0..1", cfg.BackoffJitter)
+	case cfg.InitialBackoff < 0:
+		return bad("InitialBackoff", "%v is negative", cfg.InitialBackoff)
+	case cfg.MaxBackoff < cfg.InitialBackoff:
+		return bad("MaxBackoff", "%v is below InitialBackoff %v", cfg.MaxBackoff, cfg.InitialBackoff)
+	case !(cfg.BackoffJitter >= 0 && cfg.BackoffJitter <= 1):
+		return bad("BackoffJitter", "%g is outside 0..1", cfg.BackoffJitter)
 	}
 	if cfg.ReconnectBackoff == 0 {
 		cfg.ReconnectBackoff = 100 * time.Millisecond
@@ -410,8 +461,11 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.MaxReconnectBackoff == 0 {
 		cfg.MaxReconnectBackoff = max(5*time.Second, cfg.ReconnectBackoff)
 	}
-	if cfg.ReconnectBackoff < 0 || cfg.MaxReconnectBackoff < cfg.ReconnectBackoff {
-		return bad("reconnect backoff %v..%v is not a range", cfg.ReconnectBackoff, cfg.MaxReconnectBackoff)
+	switch {
+	case cfg.ReconnectBackoff < 0:
+		return bad("ReconnectBackoff", "%v is negative", cfg.ReconnectBackoff)
+	case cfg.MaxReconnectBackoff < cfg.ReconnectBackoff:
+		return bad("MaxReconnectBackoff", "%v is below ReconnectBackoff %v", cfg.MaxReconnectBackoff, cfg.ReconnectBackoff)
 	}
 	if cfg.IDPrefix == "" {
 		cfg.IDPrefix = randomPrefix()
@@ -419,43 +473,51 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.Shard.Count > 1 {
 		cfg.IDPrefix += strconv.FormatUint(uint64(cfg.Shard.Index), 16) + "-"
 	}
-	if len(cfg.IDPrefix) > 16 {
-		return bad("id prefix longer than 16 bytes")
+	if len(cfg.IDPrefix) > maxPrefixLen {
+		return bad("IDPrefix", "%q is longer than %d bytes (a shard adds its index and a '-')", cfg.IDPrefix, maxPrefixLen)
 	}
 	for i := 0; i < len(cfg.IDPrefix); i++ {
 		if !idChar(cfg.IDPrefix[i]) {
-			return bad("id prefix %q: only letters, digits, '-' and '_' are allowed", cfg.IDPrefix)
+			return bad("IDPrefix", "%q: only letters, digits, '-' and '_' are allowed", cfg.IDPrefix)
 		}
 	}
 	if cfg.Transport == nil {
-		if cfg.Target == "" {
-			return bad("no target")
+		if err := cfg.nativeTransport(); err != nil {
+			return Config{}, err
 		}
-		if cfg.SenderID == "" && len(cfg.SenderIDs) == 0 {
-			return bad("no sender id")
-		}
-		if cfg.APIKey == "" {
-			return bad("no API key")
-		}
-		if cfg.LoginDomain != "" && ccs.CCSDomain(cfg.LoginDomain) == "" {
-			return bad("login domain %q: want %s or %s", cfg.LoginDomain, ccs.Domain, ccs.FCMDomain)
-		}
-		ts := make([]Transport, 0, max(1, len(cfg.SenderIDs)))
-		for _, id := range cfg.senders() {
-			ts = append(ts, NewNativeTransport(cfg.Target, ccs.ClientConfig{
-				SenderID:    id,
-				LoginDomain: cfg.LoginDomain,
-				APIKey:      cfg.APIKey,
-				TLS:         cfg.TLS,
-				Timeout:     cfg.DialTimeout,
-			}))
-		}
-		cfg.Transport = RoundRobin(ts...)
 	}
 	if rr, ok := cfg.Transport.(*roundRobin); ok && cfg.Shard.Count > 1 {
 		cfg.Transport = &roundRobin{ts: rr.ts, first: cfg.Shard.Index, stride: cfg.Shard.Count}
 	}
 	return cfg, nil
+}
+
+// nativeTransport checks the fields the native client needs and sets
+// Transport to it: one transport per sender id, taken round-robin.
+func (c *Config) nativeTransport() error {
+	bad := func(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
+	switch {
+	case c.Target == "":
+		return bad("Target", "empty: the host:port of the CCS endpoint is needed unless Transport is set")
+	case c.SenderID == "" && len(c.SenderIDs) == 0:
+		return bad("SenderID", "empty (and no SenderIDs): a sender id is needed unless Transport is set")
+	case c.APIKey == "":
+		return bad("APIKey", "empty: the API key is needed unless Transport is set")
+	case c.LoginDomain != "" && ccs.CCSDomain(c.LoginDomain) == "":
+		return bad("LoginDomain", fmt.Sprintf("%q is neither %s nor %s", c.LoginDomain, ccs.Domain, ccs.FCMDomain))
+	}
+	ts := make([]Transport, 0, max(1, len(c.SenderIDs)))
+	for _, id := range c.senders() {
+		ts = append(ts, NewNativeTransport(c.Target, ccs.ClientConfig{
+			SenderID:    id,
+			LoginDomain: c.LoginDomain,
+			APIKey:      c.APIKey,
+			TLS:         c.TLS,
+			Timeout:     c.DialTimeout,
+		}))
+	}
+	c.Transport = RoundRobin(ts...)
+	return nil
 }
 
 // senders returns the sender ids connections authenticate as.
@@ -468,7 +530,7 @@ func (c *Config) senders() []string {
 
 // unlimited reports whether p sends as fast as the windows allow.
 func unlimited(p workload.Pacer) bool {
-	if u, ok := p.(interface{ Unlimited() bool }); ok {
+	if u, ok := p.(workload.UnlimitedPacer); ok {
 		return u.Unlimited()
 	}
 	return math.IsInf(p.Rate(0), 1)

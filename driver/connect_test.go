@@ -3,6 +3,8 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,5 +254,48 @@ func TestSenderIDsAgainstFake(t *testing.T) {
 	var de *DialError
 	if !errors.As(err, &de) || de.Conn != 3 || de.Stage != "auth" {
 		t.Errorf("Run with an unknown fourth sender id = %v; want the *DialError of connection 3 at auth", err)
+	}
+}
+
+func TestRunDialErrors(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccsConfig())
+	cfg := fakeConfig(srv)
+	const key = "wrong-key-5f3a9c"
+	cfg.APIKey = key
+	cfg.Messages = 10
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = d.Run(context.Background())
+	var de *DialError
+	if !errors.As(err, &de) || de.Stage != "auth" || !errors.Is(err, ccs.ErrAuthRefused) {
+		t.Fatalf("Run with a wrong key = %v; want a *DialError at auth wrapping ccs.ErrAuthRefused", err)
+	}
+	if strings.Contains(fmt.Sprint(err), key) {
+		t.Errorf("error %q contains the API key", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("failing took %v", time.Since(start))
+	}
+
+	cfg = fakeConfig(srv)
+	cfg.Target = "127.0.0.1:1" // nothing listens on port 1
+	cfg.Messages = 10
+	d, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Run(context.Background())
+	if !errors.As(err, &de) || de.Stage != "dial" {
+		t.Fatalf("Run against a closed port = %v; want a *DialError at dial", err)
+	}
+	if want := fmt.Sprintf("connection %d of 8 could not connect to 127.0.0.1:1: ", de.Conn+1); !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "driver:") {
+		t.Errorf("Run against a closed port = %q; want %q and the cause, without the driver's prefix", err, want+"...")
+	}
+	if _, err := d.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Errorf("second Run = %v; want ErrRunning", err)
 	}
 }

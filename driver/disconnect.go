@@ -213,6 +213,6 @@ func (d *Driver) noteEnd(p *pconn, err error, wasDraining bool) {
 	d.discTotal.Add(1)
 	counted, first := d.disc.add(cause)
 	if first && d.cfg.OnDisconnect != nil {
-		d.cfg.OnDisconnect(Disconnect{Conn: p.s.index, Cause: counted, Detail: oneLine(d.red.String(detail), MaxDetailLen)})
+		d.cfg.OnDisconnect(Disconnect{Conn: p.lane.index, Cause: counted, Detail: oneLine(d.red.String(detail), MaxDetailLen)})
 	}
 }

@@ -3,8 +3,6 @@ package driver
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -23,7 +21,7 @@ var errStreamEnd = errors.New("driver: stream closed by the server")
 var ErrRunning = errors.New("driver: Run called twice")
 
 // Driver runs one load test. Create it with New, call Run once, and read
-// Progress from any goroutine meanwhile.
+// Progress and Tallies from any goroutine meanwhile.
 type Driver struct {
 	cfg       Config
 	tr        Transport
@@ -32,7 +30,7 @@ type Driver struct {
 	red       *ccs.Redactor // removes the API key from what the driver passes on
 
 	recs  recTable
-	slots []*slot
+	lanes []*lane
 
 	base    time.Time
 	started atomic.Bool
@@ -48,8 +46,10 @@ type Driver struct {
 	frozen      atomic.Bool   // the drain deadline passed: outcomes are final
 	unsent      atomic.Uint64 // messages due before the end of sending but never created
 	budget      atomic.Uint64 // messages left to create (Messages > 0, unlimited pacer)
-	created     atomic.Uint64 // messages created by the scheduler
+	created     atomic.Uint64 // messages created by the scheduler (its only writer, see inc)
 
+	// schedWait is 1 while the scheduler waits for room, schedWake its
+	// one-token wake-up (see waitRoom).
 	schedWait atomic.Uint32
 	schedWake chan struct{}
 	// The scheduler's waits for room (scheduler goroutine only, read
@@ -92,7 +92,8 @@ type Driver struct {
 	startSkew  time.Duration // how late sending began after Config.StartAt
 }
 
-// New validates cfg, applies defaults and prepares a Driver. Records are
+// New validates cfg, applies defaults and prepares a Driver. An unusable
+// field gives a *ConfigError (wrapping ErrConfig). Records are
 // allocated during the run, a chunk at a time as a connection needs them
 // (see recTable), and so are buffers, which grow with the load.
 func New(cfg Config) (*Driver, error) {
@@ -102,7 +103,7 @@ func New(cfg Config) (*Driver, error) {
 	}
 	gen, err := workload.NewGenerator(c.Message)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, fieldError("Message", err)
 	}
 	d := &Driver{
 		cfg:         c,
@@ -123,14 +124,14 @@ func New(cfg Config) (*Driver, error) {
 	d.nackTextMax = MaxKeyLen + d.red.Longest()
 	d.handshakes = newHist()
 	per := uint32(c.Window + c.Backlog)
-	d.slots = make([]*slot, c.Conns)
-	for i := range d.slots {
-		s := &slot{d: d, index: i, events: make(chan slotEvent, 4), backoff: c.ReconnectBackoff,
+	d.lanes = make([]*lane, c.Conns)
+	for i := range d.lanes {
+		l := &lane{d: d, index: i, events: make(chan laneEvent, 4), backoff: c.ReconnectBackoff,
 			rng: rand.New(rand.NewPCG(d.jitterSeed, uint64(i)<<32|uint64(time.Now().UnixNano())))}
-		s.pool.init(uint32(i), per)
-		d.slots[i] = s
+		l.pool.init(uint32(i), per)
+		d.lanes[i] = l
 	}
-	d.recs.chunks = make([]atomic.Pointer[recChunk], len(d.slots)*int(d.slots[0].pool.chunks))
+	d.recs.chunks = make([]atomic.Pointer[recChunk], len(d.lanes)*int(d.lanes[0].pool.chunks))
 	if c.Messages > 0 {
 		d.budget.Store(c.Messages)
 	}
@@ -165,32 +166,6 @@ func (d *Driver) takeBudget() bool {
 		}
 		if d.budget.CompareAndSwap(v, v-1) {
 			return true
-		}
-	}
-}
-
-// initRecord makes r a new message intended at t0.
-func (d *Driver) initRecord(r *record, t0 int64) {
-	r.gen++
-	r.live = true
-	r.t0, r.t1 = t0, 0
-	r.due, r.backoff = 0, 0
-	r.held = nil
-	r.attempts, r.retries, r.losses = 0, 0, 0
-	r.lastNack, r.nacked = 0, false
-}
-
-// free ends record i's message and returns the record to its pool.
-func (d *Driver) free(r *record, i uint32) {
-	r.live = false
-	d.slots[r.origin].pool.push(&d.recs, i)
-}
-
-func (d *Driver) wakeScheduler() {
-	if d.schedWait.Load() == 1 && d.schedWait.Swap(0) == 1 {
-		select {
-		case d.schedWake <- struct{}{}:
-		default:
 		}
 	}
 }
@@ -241,14 +216,14 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 		d.startSkew = time.Since(d.base)
 	}
 	d.started.Store(true)
-	for i, s := range d.slots {
-		p := newPconn(d, s, conns[i])
+	for i, l := range d.lanes {
+		p := newPconn(d, l, conns[i])
 		d.register(p)
-		s.cur.Store(p)
+		l.cur.Store(p)
 	}
 	go d.col.run()
-	for _, s := range d.slots {
-		s.cur.Load().start()
+	for _, l := range d.lanes {
+		l.cur.Load().start()
 	}
 	schedDone := make(chan struct{})
 	if d.unlimited {
@@ -308,55 +283,11 @@ func (d *Driver) Run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// waitStart waits until Config.StartAt and returns it as the run's base:
-// the same wall-clock instant, with a monotonic reading, so that the
-// run's clock does not follow later steps of the wall clock. It fails
-// with ErrStartPassed when StartAt is more than MaxStartLateness past,
-// and with ctx's error when ctx ends first. The wait is coarse on a
-// runtime timer, then fine (see fineTimer) for its last fineBelow.
-func (d *Driver) waitStart(ctx context.Context) (time.Time, error) {
-	at := d.cfg.StartAt
-	if late := time.Since(at); late > MaxStartLateness {
-		return time.Time{}, fmt.Errorf("%w: %s is %v ago, more than the %v allowed; connecting took until then (choose a start time further ahead)",
-			ErrStartPassed, at.Format(time.RFC3339Nano), late.Round(time.Millisecond), MaxStartLateness)
-	}
-	fine := newFineTimer()
-	if fine != nil {
-		defer fine.close()
-	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		// The wall clock may be adjusted during a long wait: take the
-		// instant anew from it each time, onto the monotonic clock.
-		now := time.Now()
-		base := now.Add(at.Sub(now))
-		wait := base.Sub(now)
-		switch {
-		case wait <= 0:
-			return base, nil
-		case wait < fineBelow && fine != nil:
-			fine.sleep(wait)
-			// Sleeping ends at base, the instant read from the clock
-			// before it: reading it again could move it.
-			return base, nil
-		case fine != nil:
-			wait -= fineBelow / 2
-		}
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("driver: waiting for the start time: %w", ctx.Err())
-		}
-	}
-}
-
 // connectAll dials every connection, at most DialConcurrency at once and
 // no faster than ConnRate; the first failure cancels the dials in
 // progress, closes the connections made and is returned as a *DialError.
 func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
-	n := len(d.slots)
+	n := len(d.lanes)
 	conns := make([]Conn, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.cfg.DialConcurrency)
@@ -377,7 +308,7 @@ func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
 		g.Go(func() error {
 			c, err := d.dial(gctx, i)
 			if err != nil {
-				return &DialError{Conn: i, Stage: stageOf(err), Err: d.red.Error(err)}
+				return &DialError{Conn: i, Conns: n, Addr: d.cfg.Target, Stage: stageOf(err), Err: d.red.Error(err)}
 			}
 			conns[i] = c
 			return nil
@@ -389,7 +320,7 @@ func (d *Driver) connectAll(ctx context.Context) ([]Conn, error) {
 		// Cancelled while waiting to start a dial.
 		for i, c := range conns {
 			if c == nil {
-				err = &DialError{Conn: i, Stage: "dial", Err: ctx.Err()}
+				err = &DialError{Conn: i, Conns: n, Addr: d.cfg.Target, Stage: "dial", Err: ctx.Err()}
 				break
 			}
 		}
@@ -444,164 +375,4 @@ func (d *Driver) close() {
 	}
 	d.rwg.Wait()
 	d.col.stop()
-}
-
-// schedule creates messages at the pacer's due times and hands each to a
-// connection with a free window slot (the unlimited pacer has no
-// scheduler: writers fill their windows themselves).
-func (d *Driver) schedule() {
-	defer d.stopCreating()
-	// The whole run's schedule, or the shard's part of the job's (the
-	// zero Shard is the whole run).
-	sch := workload.NewShardSchedule(d.cfg.Pacer, d.cfg.Arrivals, d.cfg.Seed, d.cfg.Shard)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	fine := newFineTimer()
-	if fine != nil {
-		defer fine.close()
-	}
-	rr := 0
-	for !d.stopCreate.Load() {
-		if d.cfg.Messages > 0 && d.created.Load() >= d.cfg.Messages {
-			return
-		}
-		due := sch.Next()
-		if due == workload.Never || (d.cfg.Duration > 0 && due >= d.cfg.Duration) {
-			return
-		}
-		t0 := int64(due)
-		if !d.waitUntil(t0, timer, fine) {
-			d.countUnsent(sch, due)
-			return
-		}
-		for !d.place(t0, &rr) {
-			if !d.waitRoom(timer) {
-				d.countUnsent(sch, due)
-				return
-			}
-		}
-	}
-}
-
-// countUnsent counts, when the scheduler was stopped before the end of
-// the schedule, the messages due before the end of sending (Duration, or
-// the moment of the stop if earlier) that were never created: due, the
-// one in hand, and the rest of the schedule before that end.
-func (d *Driver) countUnsent(sch *workload.Schedule, due time.Duration) {
-	limit := time.Duration(d.now())
-	if d.cfg.Duration > 0 {
-		limit = min(limit, d.cfg.Duration)
-	}
-	var budget uint64 = math.MaxUint64
-	if d.cfg.Messages > 0 {
-		c := d.created.Load()
-		if c >= d.cfg.Messages {
-			return
-		}
-		budget = d.cfg.Messages - c
-	}
-	var n uint64
-	for due != workload.Never && due < limit && n < budget {
-		n++
-		due = sch.Next()
-	}
-	d.unsent.Store(n)
-}
-
-// fineBelow is the wait under which the scheduler sleeps with its
-// fineTimer rather than a runtime timer.
-const fineBelow = 2 * time.Millisecond
-
-func (d *Driver) waitUntil(t0 int64, timer *time.Timer, fine *fineTimer) bool {
-	for {
-		wait := time.Duration(t0 - d.now())
-		switch {
-		case wait <= 0:
-			return true
-		case d.stopCreate.Load():
-			return false
-		case wait < fineBelow && fine != nil:
-			fine.sleep(wait)
-			continue
-		}
-		// Sleep coarsely to within fineBelow of the due time.
-		if fine != nil {
-			wait -= fineBelow / 2
-		}
-		timer.Reset(wait)
-		select {
-		case <-timer.C:
-		case <-d.stopCreateC:
-			timer.Stop()
-			return false
-		}
-	}
-}
-
-// waitRoom waits until some window has room (a reader releases a slot),
-// and adds the wait to waitNoConn or waitFull.
-func (d *Driver) waitRoom(timer *time.Timer) bool {
-	d.schedWait.Store(1)
-	if d.anyRoom() {
-		d.schedWait.Store(0)
-		return true
-	}
-	start := time.Now()
-	noConn := true
-	for _, s := range d.slots {
-		noConn = noConn && !s.sends()
-	}
-	defer func() {
-		if noConn {
-			d.waitNoConn += time.Since(start)
-		} else {
-			d.waitFull += time.Since(start)
-		}
-	}()
-	timer.Reset(10 * time.Millisecond)
-	select {
-	case <-d.schedWake:
-	case <-timer.C:
-	case <-d.stopCreateC:
-		timer.Stop()
-		return false
-	}
-	timer.Stop()
-	return true
-}
-
-func (d *Driver) anyRoom() bool {
-	for _, s := range d.slots {
-		if p := s.cur.Load(); p != nil && p.win.v.Load() < p.win.max && !s.pool.emptyHint() {
-			return true
-		}
-	}
-	return false
-}
-
-// place gives a new message intended at t0 to the next connection with a
-// free window slot and a free record.
-func (d *Driver) place(t0 int64, rr *int) bool {
-	n := len(d.slots)
-	for k := range n {
-		s := d.slots[(*rr+k)%n]
-		p := s.cur.Load()
-		if p == nil || !p.win.claim() {
-			continue
-		}
-		i, ok := s.pool.pop(&d.recs)
-		if !ok {
-			p.win.release()
-			continue
-		}
-		r := d.recs.at(i)
-		d.initRecord(r, t0)
-		r.held = p
-		d.created.Store(d.created.Load() + 1)
-		s.in.push(&d.recs, i)
-		p.notify()
-		*rr = (*rr + k + 1) % n
-		return true
-	}
-	return false
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
@@ -33,20 +33,17 @@ func TestMain(m *testing.M) {
 // serveChildFake runs a fake on a loopback port, writes its address and
 // certificate (PEM) to stdout, and serves until stdin closes.
 func serveChildFake() int {
-	srv, err := fakeccs.New(fakeccs.Config{})
+	srv, err := fakeccstest.NewServer(fakeccs.Config{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	go func() { _ = srv.Serve(ln) }()
-	fmt.Printf("%s\n%s", ln.Addr(), srv.CertPEM())
+	fmt.Printf("%s\n%s", srv.Addr(), srv.CertPEM())
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	srv.Close()
+	if _, err := srv.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return 0
 }
 

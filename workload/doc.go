@@ -7,20 +7,22 @@
 // A Pacer describes the intended rate r(t), in messages per second, as a
 // function of the time elapsed since the start of a run. Its cumulative hits
 // function H(t) = ∫₀ᵗ r is what the pacer really answers for: message n
-// (0-based) is due at Due(n) = H⁻¹(n+1), and Pace(elapsed, sent), in the
-// style of vegeta, is the wait until Due(sent) (0 when sending is behind), or
-// stop once the rate has fallen to 0 for good. Due is computed from n alone,
-// never by accumulating intervals, so a long run does not drift; it is also
-// the intended send time from which the driver measures response time,
-// correcting for coordinated omission as wrk2 does.
+// (0-based) is due at Due(n) = H⁻¹(n+1), or Never once the rate has fallen
+// to 0 for good. Due is computed from n alone, never by accumulating
+// intervals, so a long run does not drift; it is also the intended send
+// time from which the driver measures response time, correcting for
+// coordinated omission as wrk2 does.
 //
 // The pacers are value structs: ConstantPacer (Freq 0 means unlimited),
 // LinearPacer (a ramp, then a plateau), StepPacer (rising or falling steps up
-// to a limit) and SinePacer. Constant, linear and step pacers invert H in
-// closed form; the sine's H has no closed-form inverse, so it is inverted
-// numerically within one period after removing whole periods exactly. Rates
-// may touch 0 (a ramp or steps down to 0, a sine whose amplitude equals its
-// mean). ParseRateShape reads the command-line syntax described in
+// to a limit) and SinePacer. Each is a ContinuousPacer and a Validator, and
+// ConstantPacer an UnlimitedPacer: the driver asks those two interfaces
+// whether a pacer is usable and whether it needs a schedule at all.
+// Constant, linear and step pacers invert H in closed form; the sine's H
+// has no closed-form inverse, so it is inverted numerically within one
+// period after removing whole periods exactly. Rates may touch 0 (a ramp
+// or steps down to 0, a sine whose amplitude equals its mean).
+// ParseRateShape reads the command-line syntax described in
 // RateShapeHelp, and every pacer's String gives that syntax back.
 //
 // # Schedules

@@ -29,15 +29,15 @@ var ErrMessageConfig = errors.New("workload: bad message config")
 // ConfigError reports a MessageConfig field with an unusable value. It wraps
 // ErrMessageConfig.
 type ConfigError struct {
-	// Field is the field's command-line flag name, e.g. "to-pool".
+	// Field is the field's Go name in MessageConfig, e.g. "ToPool".
 	Field string
 	// Reason says what is wrong and what is allowed.
 	Reason string
 }
 
-// Error returns "workload: bad message config: --FIELD: REASON".
+// Error returns "workload: MessageConfig.FIELD: REASON".
 func (e *ConfigError) Error() string {
-	return ErrMessageConfig.Error() + ": --" + e.Field + ": " + e.Reason
+	return "workload: MessageConfig." + e.Field + ": " + e.Reason
 }
 
 // Unwrap returns ErrMessageConfig.
@@ -88,19 +88,19 @@ func (c MessageConfig) Validate() error {
 	}
 	switch {
 	case c.PayloadBytes < 0 || c.PayloadBytes > MaxPayloadBytes:
-		return bad("payload-bytes", "%d is outside 0..%d (CCS refuses data over %d bytes)", c.PayloadBytes, MaxPayloadBytes, MaxPayloadBytes)
+		return bad("PayloadBytes", "%d is outside 0..%d (CCS refuses data over %d bytes)", c.PayloadBytes, MaxPayloadBytes, MaxPayloadBytes)
 	case c.ToPool < 1 || c.ToPool > MaxToPool:
-		return bad("to-pool", "%d is outside 1..%d", c.ToPool, MaxToPool)
+		return bad("ToPool", "%d is outside 1..%d", c.ToPool, MaxToPool)
 	case !(c.Zipf >= 0) || math.IsInf(c.Zipf, 1):
-		return bad("zipf", "%g must be a finite number >= 0 (0 is uniform)", c.Zipf)
+		return bad("Zipf", "%g must be a finite number >= 0 (0 is uniform)", c.Zipf)
 	case c.TTL < -1 || c.TTL > MaxTTL:
-		return bad("ttl", "%d is outside 0..%d seconds (-1 omits the field; use --invalid-rate for invalid messages)", c.TTL, MaxTTL)
+		return bad("TTL", "%d is outside 0..%d seconds (-1 omits the field; InvalidRate makes invalid messages)", c.TTL, MaxTTL)
 	case !utf8.ValidString(c.CollapseKey):
-		return bad("collapse-key", "%q is not valid UTF-8", c.CollapseKey)
+		return bad("CollapseKey", "%q is not valid UTF-8", c.CollapseKey)
 	case c.Priority != "" && c.Priority != "normal" && c.Priority != "high":
-		return bad("priority", "%q must be normal or high", c.Priority)
+		return bad("Priority", "%q must be normal or high", c.Priority)
 	case !(c.InvalidRate >= 0 && c.InvalidRate <= 1):
-		return bad("invalid-rate", "%g is outside 0..1", c.InvalidRate)
+		return bad("InvalidRate", "%g is outside 0..1", c.InvalidRate)
 	}
 	return nil
 }

@@ -11,11 +11,12 @@ import (
 	"testing"
 )
 
-// ccsVerdict applies the checks of ccs-facts.md ("Validation that CCS answers
-// with a NACK INVALID_JSON") to a downstream payload, independently of the
-// generator: it returns the decoded message and whether CCS would NACK it
-// INVALID_JSON. A payload that is not JSON or lacks a message_id fails the
-// test (CCS would answer a stanza error instead).
+// ccsVerdict applies the checks that CCS answers with a NACK INVALID_JSON
+// (docs/PROTOCOL.md, "Downstream messages") to a downstream payload,
+// independently of the generator: it returns the decoded message and
+// whether CCS would NACK it INVALID_JSON. A payload that is not JSON or
+// lacks a message_id fails the test (CCS would answer a stanza error
+// instead).
 func ccsVerdict(t *testing.T, payload []byte) (map[string]any, bool) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -361,21 +362,21 @@ func TestMessageConfigErrors(t *testing.T) {
 		field string
 		f     func(*MessageConfig)
 	}{
-		{"payload-bytes", func(c *MessageConfig) { c.PayloadBytes = -1 }},
-		{"payload-bytes", func(c *MessageConfig) { c.PayloadBytes = 4097 }},
-		{"to-pool", func(c *MessageConfig) { c.ToPool = 0 }},
-		{"to-pool", func(c *MessageConfig) { c.ToPool = MaxToPool + 1 }},
-		{"zipf", func(c *MessageConfig) { c.Zipf = -0.1 }},
-		{"zipf", func(c *MessageConfig) { c.Zipf = math.NaN() }},
-		{"zipf", func(c *MessageConfig) { c.Zipf = math.Inf(1) }},
-		{"ttl", func(c *MessageConfig) { c.TTL = -2 }},
-		{"ttl", func(c *MessageConfig) { c.TTL = MaxTTL + 1 }},
-		{"collapse-key", func(c *MessageConfig) { c.CollapseKey = "a\xffb" }},
-		{"priority", func(c *MessageConfig) { c.Priority = "urgent" }},
-		{"priority", func(c *MessageConfig) { c.Priority = "High" }},
-		{"invalid-rate", func(c *MessageConfig) { c.InvalidRate = 1.01 }},
-		{"invalid-rate", func(c *MessageConfig) { c.InvalidRate = -0.5 }},
-		{"invalid-rate", func(c *MessageConfig) { c.InvalidRate = math.NaN() }},
+		{"PayloadBytes", func(c *MessageConfig) { c.PayloadBytes = -1 }},
+		{"PayloadBytes", func(c *MessageConfig) { c.PayloadBytes = 4097 }},
+		{"ToPool", func(c *MessageConfig) { c.ToPool = 0 }},
+		{"ToPool", func(c *MessageConfig) { c.ToPool = MaxToPool + 1 }},
+		{"Zipf", func(c *MessageConfig) { c.Zipf = -0.1 }},
+		{"Zipf", func(c *MessageConfig) { c.Zipf = math.NaN() }},
+		{"Zipf", func(c *MessageConfig) { c.Zipf = math.Inf(1) }},
+		{"TTL", func(c *MessageConfig) { c.TTL = -2 }},
+		{"TTL", func(c *MessageConfig) { c.TTL = MaxTTL + 1 }},
+		{"CollapseKey", func(c *MessageConfig) { c.CollapseKey = "a\xffb" }},
+		{"Priority", func(c *MessageConfig) { c.Priority = "urgent" }},
+		{"Priority", func(c *MessageConfig) { c.Priority = "High" }},
+		{"InvalidRate", func(c *MessageConfig) { c.InvalidRate = 1.01 }},
+		{"InvalidRate", func(c *MessageConfig) { c.InvalidRate = -0.5 }},
+		{"InvalidRate", func(c *MessageConfig) { c.InvalidRate = math.NaN() }},
 	}
 	for _, tt := range tests {
 		cfg := DefaultMessageConfig()
@@ -386,12 +387,12 @@ func TestMessageConfigErrors(t *testing.T) {
 			t.Errorf("NewGenerator(%+v) = %v, %v; want a *ConfigError for %s", cfg, g, err, tt.field)
 			continue
 		}
-		if !strings.HasPrefix(err.Error(), "workload: bad message config: --"+tt.field+": ") {
+		if !strings.HasPrefix(err.Error(), "workload: MessageConfig."+tt.field+": ") {
 			t.Errorf("NewGenerator(%+v) error %q", cfg, err)
 		}
 	}
 	if _, err := NewGenerator(MessageConfig{}); err == nil {
-		t.Errorf("NewGenerator(MessageConfig{}) = nil error; want to-pool refused")
+		t.Errorf("NewGenerator(MessageConfig{}) = nil error; want ToPool refused")
 	}
 }
 

@@ -14,14 +14,8 @@ import (
 // first message is due after 1 ms, as in vegeta.
 //
 // Pacers are values: safe for concurrent use and cheap to copy. An invalid
-// pacer (see each type's Validate) never sends: Due returns Never and Pace
-// says stop.
+// pacer (see each type's Validate) never sends: Due returns Never.
 type Pacer interface {
-	// Pace returns how long to wait before the next message given the time
-	// elapsed since the start and the number of messages already sent, and
-	// whether to stop (no further message will ever be due). The wait is 0
-	// when sending is behind schedule.
-	Pace(elapsed time.Duration, sent uint64) (wait time.Duration, stop bool)
 	// Rate returns the intended rate in messages per second at elapsed
 	// (+Inf for an unlimited pacer).
 	Rate(elapsed time.Duration) float64
@@ -44,6 +38,25 @@ type ContinuousPacer interface {
 	// DueAt returns the first elapsed time at which H reaches h (h >= 0),
 	// rounded to the nanosecond, or Never. Due(n) == DueAt(n+1).
 	DueAt(h float64) time.Duration
+}
+
+// Validator is a value that can tell whether it is usable: every pacer
+// of this package, MessageConfig and Shard. The driver refuses a pacer
+// whose Validate fails; a Pacer that is not a Validator is taken as it is.
+type Validator interface {
+	// Validate returns nil, or an error saying what is unusable and why.
+	Validate() error
+}
+
+// UnlimitedPacer is a Pacer that says whether it is unlimited: every
+// message due at once, so that the driver keeps every window full and
+// needs no schedule (ConstantPacer with Freq 0). The driver takes a
+// Pacer that is not an UnlimitedPacer as unlimited when its Rate(0) is
+// +Inf.
+type UnlimitedPacer interface {
+	Pacer
+	// Unlimited reports whether every message is due at once.
+	Unlimited() bool
 }
 
 // Never is the Due time of a message that is never due: the rate has fallen
@@ -74,6 +87,15 @@ var (
 	_ ContinuousPacer = LinearPacer{}
 	_ ContinuousPacer = StepPacer{}
 	_ ContinuousPacer = SinePacer{}
+
+	_ Validator = ConstantPacer{}
+	_ Validator = LinearPacer{}
+	_ Validator = StepPacer{}
+	_ Validator = SinePacer{}
+	_ Validator = MessageConfig{}
+	_ Validator = Shard{}
+
+	_ UnlimitedPacer = ConstantPacer{}
 )
 
 // maxNanos is 2^63 as a float64: durations at or beyond it are Never.
@@ -100,18 +122,6 @@ func toDuration(sec float64) time.Duration {
 	return time.Duration(math.Round(ns))
 }
 
-// pace is the Pace of every pacer: wait until the next message's due time.
-func pace(due, elapsed time.Duration) (time.Duration, bool) {
-	switch {
-	case due == Never:
-		return 0, true
-	case due <= elapsed:
-		return 0, false
-	default:
-		return due - elapsed, false
-	}
-}
-
 // dueOf returns DueAt(n+1) for the integer-count Due methods.
 func dueOf(p ContinuousPacer, n uint64) time.Duration {
 	return p.DueAt(float64(n) + 1)
@@ -124,7 +134,7 @@ func validRate(r float64) bool { return r >= 0 && r <= MaxRate }
 func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
 
 // ConstantPacer sends at a constant rate. A zero Freq means unlimited: every
-// message is due at once (Due returns 0, Pace never waits), which lets the
+// message is due at once (Due returns 0), which lets the
 // driver keep every window full.
 type ConstantPacer struct {
 	// Freq is the rate in messages per second, 0 <= Freq <= MaxRate; 0 means
@@ -145,11 +155,6 @@ func (p ConstantPacer) Validate() error {
 
 // Unlimited reports whether the pacer sends as fast as the windows allow.
 func (p ConstantPacer) Unlimited() bool { return p.Freq == 0 }
-
-// Pace implements Pacer.
-func (p ConstantPacer) Pace(elapsed time.Duration, sent uint64) (time.Duration, bool) {
-	return pace(p.Due(sent), elapsed)
-}
 
 // Rate implements Pacer: Freq, or +Inf when unlimited.
 func (p ConstantPacer) Rate(time.Duration) float64 {
@@ -223,11 +228,6 @@ func (p LinearPacer) valid() bool {
 
 // Slope returns the ramp's slope in messages per second per second.
 func (p LinearPacer) Slope() float64 { return (p.End - p.Start) / p.Ramp.Seconds() }
-
-// Pace implements Pacer.
-func (p LinearPacer) Pace(elapsed time.Duration, sent uint64) (time.Duration, bool) {
-	return pace(p.Due(sent), elapsed)
-}
 
 // Rate implements Pacer.
 func (p LinearPacer) Rate(elapsed time.Duration) float64 {

@@ -115,35 +115,6 @@ func TestPacerRateIsDerivativeOfHits(t *testing.T) {
 	}
 }
 
-func TestPacerPace(t *testing.T) {
-	t.Parallel()
-	for _, tc := range pacerCases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			p := tc.p
-			for _, n := range []uint64{0, 1, 7, 99, 1000, 12345} {
-				due := p.Due(n)
-				if due == Never {
-					if wait, stop := p.Pace(0, n); !stop || wait != 0 {
-						t.Fatalf("%v: Pace(0, %d) = %v, %v; want 0, true (Due is Never)", p, n, wait, stop)
-					}
-					continue
-				}
-				if due >= time.Millisecond {
-					if wait, stop := p.Pace(due-time.Millisecond, n); stop || wait != time.Millisecond {
-						t.Fatalf("%v: Pace(Due(%d)-1ms, %d) = %v, %v; want 1ms, false", p, n, n, wait, stop)
-					}
-				}
-				for _, late := range []time.Duration{0, 1, time.Second} {
-					if wait, stop := p.Pace(due+late, n); stop || wait != 0 {
-						t.Fatalf("%v: Pace(Due(%d)+%v, %d) = %v, %v; want 0, false (behind)", p, n, late, n, wait, stop)
-					}
-				}
-			}
-		})
-	}
-}
-
 func TestPacerExactValues(t *testing.T) {
 	t.Parallel()
 	never := Never
@@ -217,9 +188,6 @@ func TestUnlimitedPacer(t *testing.T) {
 		t.Fatalf("%v.Unlimited() = false", p)
 	}
 	for _, n := range []uint64{0, 1, 1e12} {
-		if wait, stop := p.Pace(0, n); wait != 0 || stop {
-			t.Errorf("%v.Pace(0, %d) = %v, %v; want 0, false", p, n, wait, stop)
-		}
 		if d := p.Due(n); d != 0 {
 			t.Errorf("%v.Due(%d) = %v; want 0", p, n, d)
 		}
@@ -233,7 +201,7 @@ func TestInvalidPacersStop(t *testing.T) {
 	t.Parallel()
 	invalid := []interface {
 		ContinuousPacer
-		Validate() error
+		Validator
 	}{
 		ConstantPacer{Freq: -1},
 		ConstantPacer{Freq: math.NaN()},
@@ -254,9 +222,6 @@ func TestInvalidPacersStop(t *testing.T) {
 	for _, p := range invalid {
 		if err := p.Validate(); err == nil {
 			t.Errorf("%v.Validate() = nil; want an error", p)
-		}
-		if wait, stop := p.Pace(0, 0); !stop || wait != 0 {
-			t.Errorf("%v.Pace(0, 0) = %v, %v; want 0, true", p, wait, stop)
 		}
 		if d := p.Due(0); d != Never {
 			t.Errorf("%v.Due(0) = %v; want Never", p, d)
@@ -319,10 +284,10 @@ func TestPacerAllocs(t *testing.T) {
 		n := uint64(0)
 		if a := testing.AllocsPerRun(200, func() {
 			n += 37
-			p.Pace(time.Duration(n)*time.Microsecond, n)
+			p.Due(n)
 			p.Rate(time.Duration(n) * time.Microsecond)
 		}); a != 0 {
-			t.Errorf("%v: Pace and Rate allocate %v times per call; want 0", p, a)
+			t.Errorf("%v: Due and Rate allocate %v times per call; want 0", p, a)
 		}
 	}
 }

@@ -142,9 +142,8 @@ type pacerOnly struct{ p Pacer }
 
 var _ Pacer = pacerOnly{}
 
-func (o pacerOnly) Pace(e time.Duration, n uint64) (time.Duration, bool) { return o.p.Pace(e, n) }
-func (o pacerOnly) Rate(e time.Duration) float64                         { return o.p.Rate(e) }
-func (o pacerOnly) Due(n uint64) time.Duration                           { return o.p.Due(n) }
+func (o pacerOnly) Rate(e time.Duration) float64 { return o.p.Rate(e) }
+func (o pacerOnly) Due(n uint64) time.Duration   { return o.p.Due(n) }
 
 func TestSchedulePoissonInterpolates(t *testing.T) {
 	t.Parallel()

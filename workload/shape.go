@@ -73,7 +73,7 @@ func ParseRateShape(s string) (Pacer, error) {
 	fail := func(reason string) (Pacer, error) { return nil, shapeErr(in, reason) }
 	var p interface {
 		Pacer
-		Validate() error
+		Validator
 	}
 	switch kind {
 	case "constant":

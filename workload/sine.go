@@ -76,11 +76,6 @@ func (p SinePacer) valid() bool {
 		p.Period > 0 && math.Abs(p.Phase) <= maxPhase
 }
 
-// Pace implements Pacer.
-func (p SinePacer) Pace(elapsed time.Duration, sent uint64) (time.Duration, bool) {
-	return pace(p.Due(sent), elapsed)
-}
-
 // Rate implements Pacer.
 func (p SinePacer) Rate(elapsed time.Duration) float64 {
 	if !p.valid() {

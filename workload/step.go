@@ -97,11 +97,6 @@ func (p StepPacer) hitsAt(j, every, k float64) float64 {
 	return p.hitsAt(k, every, k) + (j-k)*every*p.Limit
 }
 
-// Pace implements Pacer.
-func (p StepPacer) Pace(elapsed time.Duration, sent uint64) (time.Duration, bool) {
-	return pace(p.Due(sent), elapsed)
-}
-
 // Rate implements Pacer.
 func (p StepPacer) Rate(elapsed time.Duration) float64 {
 	if !p.valid() {

@@ -130,8 +130,9 @@ func (c *conn) Flush() error {
 	return c.werr
 }
 
-// More implements driver.Conn: bytes are buffered under the decoder.
-func (c *conn) More() bool { return c.nc.r.Buffered() > 0 }
+// BeforeRead implements driver.Conn: the read buffer under the decoder
+// calls f before it reads from the connection.
+func (c *conn) BeforeRead(f func()) { c.nc.before = f }
 
 // SetReadDeadline implements driver.Conn.
 func (c *conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }

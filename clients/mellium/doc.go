@@ -38,8 +38,8 @@
 //
 // The TLS connection is wrapped in a buffered reader that has ReadByte, so
 // that encoding/xml reads through it instead of adding a bufio.Reader of
-// its own; More reports whether that buffer holds bytes, as the native
-// client's does. Unflushed is an estimate (payload sizes plus a fixed
+// its own; the buffer calls the driver's BeforeRead hook before every read
+// from the connection, as the native client's framer does. Unflushed is an estimate (payload sizes plus a fixed
 // overhead per stanza): the library's encoder buffers 4 KiB by itself and
 // writes whenever that fills, so the driver's 64 KiB coalescing becomes
 // 4 KiB TLS writes. cfg.Session and cfg.Framer are not used.

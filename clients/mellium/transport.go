@@ -75,7 +75,7 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 		raw.Close()
 		return nil, timedOut(ctx, &ccs.HandshakeError{Stage: "tls", Err: fmt.Errorf("%w: %w", ccs.ErrTLS, err)})
 	}
-	nc.r = bufio.NewReaderSize(nc.Conn, readSize)
+	nc.r = bufio.NewReaderSize(fill{nc}, readSize)
 
 	domain := t.cfg.LoginDomain
 	if domain == "" {
@@ -112,15 +112,28 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 
 // bufConn is the TLS connection under a session, with a read buffer the
 // library's XML decoder reads through (encoding/xml uses a reader that has
-// ReadByte as it is, and would otherwise add its own bufio.Reader): its
-// Buffered count tells whether the next stanza may already be here.
+// ReadByte as it is, and would otherwise add its own bufio.Reader). The
+// buffer fills itself through fill, which calls before (the driver's
+// BeforeRead hook, once the session is negotiated) ahead of every read
+// from the connection.
 type bufConn struct {
 	*tls.Conn
-	r *bufio.Reader
+	r      *bufio.Reader
+	before func()
 }
 
 func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 func (b *bufConn) ReadByte() (byte, error)    { return b.r.ReadByte() }
+
+// fill is what the read buffer reads from.
+type fill struct{ b *bufConn }
+
+func (f fill) Read(p []byte) (int, error) {
+	if f.b.before != nil {
+		f.b.before()
+	}
+	return f.b.Conn.Read(p)
+}
 
 // plainAs is SASL PLAIN with authcid as the authentication identity. The
 // library's PLAIN sends the JID's localpart (SENDER); the CCS document

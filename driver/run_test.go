@@ -1,56 +1,42 @@
 package driver
 
 import (
+	"bytes"
 	"context"
-	"crypto/tls"
-	"net"
 	"testing"
 	"time"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
+	"github.com/ccsbench/ccsbench/internal/badccs"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
-// startFake runs a fake CCS server with cfg (TrackIDs forced on) on a
-// loopback port until the test ends.
-func startFake(t testing.TB, cfg fakeccs.Config) *fakeccs.Server {
+// startFake runs a fake CCS server with cfg (TrackIDs forced on, for its
+// unique_ids) on a loopback port until the test ends, when its own
+// accounting identity is checked.
+func startFake(t testing.TB, cfg fakeccs.Config) *fakeccstest.Server {
 	t.Helper()
 	cfg.TrackIDs = true
-	srv, err := fakeccs.New(cfg)
-	if err != nil {
-		t.Fatalf("fakeccs.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	for srv.Addr() == nil {
-		time.Sleep(time.Millisecond)
-	}
-	return srv
+	return fakeccstest.Start(t, cfg)
 }
 
 // fakeConfig returns a driver Config aimed at srv.
-func fakeConfig(srv *fakeccs.Server) Config {
+func fakeConfig(srv *fakeccstest.Server) Config {
 	c := srv.Config()
 	return Config{
-		Target:   srv.Addr().String(),
+		Target:   srv.Addr(),
 		SenderID: c.SenderID,
 		APIKey:   c.APIKey,
-		TLS:      &tls.Config{RootCAs: srv.CertPool()},
+		TLS:      srv.ClientTLS(),
 	}
 }
 
 // run runs the driver with cfg and checks what every run must satisfy:
 // the identity, no unresolved message, no window violation, and as many
 // unique ids at the fake as messages at the driver.
-func run(t *testing.T, srv *fakeccs.Server, cfg Config) *Result {
+func run(t *testing.T, srv *fakeccstest.Server, cfg Config) *Result {
 	t.Helper()
 	d, err := New(cfg)
 	if err != nil {
@@ -332,4 +318,104 @@ func TestRunPacedMessages(t *testing.T) {
 	if res.Counts.Messages != 700 || res.Counts.Acked != 700 {
 		t.Errorf("messages %d acked %d; want 700 each", res.Counts.Messages, res.Counts.Acked)
 	}
+}
+
+// corruptTransport renames message_id in every tenth message, so that
+// the server answers with a stanza error echoing the payload.
+type corruptTransport struct{ Transport }
+
+func (t corruptTransport) Dial(ctx context.Context, i int) (Conn, error) {
+	c, err := t.Transport.Dial(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	return &corruptConn{Conn: c}, nil
+}
+
+type corruptConn struct {
+	Conn
+	n   int
+	buf []byte
+}
+
+func (c *corruptConn) SendDownstream(payload []byte) {
+	c.n++
+	if c.n%10 != 0 {
+		c.Conn.SendDownstream(payload)
+		return
+	}
+	c.buf = append(c.buf[:0], payload...)
+	if i := bytes.Index(c.buf, []byte(`"message_id"`)); i >= 0 {
+		c.buf[i+len(`"message_i`)] = 'X'
+	}
+	c.Conn.SendDownstream(c.buf)
+}
+
+func TestRunStanzaErrors(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccsConfig())
+	cfg := fakeConfig(srv)
+	cfg.Conns = 2
+	cfg.Messages = 2000
+	cfg.Transport = corruptTransport{NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS})}
+	res := run(t, srv, cfg)
+	if res.Counts.StanzaErrors == 0 || res.Counts.StanzaErrors != srv.Stats().StanzaErrors {
+		t.Errorf("stanza errors %d, fake sent %d; want equal and > 0", res.Counts.StanzaErrors, srv.Stats().StanzaErrors)
+	}
+}
+
+func TestRunWarmup(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccsConfig())
+	cfg := fakeConfig(srv)
+	cfg.Conns = 2
+	cfg.Pacer = workload.ConstantPacer{Freq: 500}
+	cfg.Duration = 2 * time.Second
+	cfg.Warmup = 1 * time.Second
+	cfg.IntervalHistograms = true
+	res := run(t, srv, cfg)
+	if len(res.Intervals) < 2 || !res.Intervals[0].Warmup || res.Intervals[1].Warmup {
+		t.Fatalf("intervals %d, warmup flags wrong", len(res.Intervals))
+	}
+	var measured uint64
+	for _, iv := range res.Intervals {
+		if !iv.Warmup {
+			measured += iv.Acked
+		}
+		if uint64(iv.Service.TotalCount()) != iv.Acked {
+			t.Errorf("interval %v..%v: %d service values for %d acks", iv.Start, iv.End, iv.Service.TotalCount(), iv.Acked)
+		}
+	}
+	if got := uint64(res.Service.TotalCount()); got != measured || got == 0 || got >= res.Counts.Acked {
+		t.Errorf("service histogram holds %d values; want the %d acks after the warm-up (of %d)", got, measured, res.Counts.Acked)
+	}
+	if want := float64(measured) / res.Measured.Seconds(); res.AckedRate != want || res.AckedRate == 0 {
+		t.Errorf("acked rate %.1f/s; want acks after the warm-up over the measured time, %.1f/s", res.AckedRate, want)
+	}
+}
+
+// runRaw runs the driver with cfg and returns its result without the
+// checks of run (these tests expect unresolved messages).
+func runRaw(t *testing.T, cfg Config) *Result {
+	t.Helper()
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := d.Run(ctx)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("counts %+v elapsed %v", res.Counts, res.Elapsed)
+	if err := res.Counts.Check(); err != nil {
+		t.Errorf("Counts.Check: %v", err)
+	}
+	return res
+}
+
+// badConfig returns a driver Config aimed at a misbehaving server.
+func badConfig(srv *badccs.Server) Config {
+	return Config{Target: srv.Addr(), SenderID: srv.SenderID(), APIKey: srv.APIKey(), TLS: srv.TLS()}
 }

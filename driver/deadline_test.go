@@ -11,27 +11,6 @@ import (
 	"github.com/ccsbench/ccsbench/workload"
 )
 
-// runRaw runs the driver with cfg and returns its result without the
-// checks of run (these tests expect unresolved messages).
-func runRaw(t *testing.T, cfg Config) *Result {
-	t.Helper()
-	d, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := d.Run(ctx)
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	t.Logf("counts %+v elapsed %v", res.Counts, res.Elapsed)
-	if err := res.Counts.Check(); err != nil {
-		t.Errorf("Counts.Check: %v", err)
-	}
-	return res
-}
-
 // A server that holds every answer past the drain deadline: no message
 // may count as answered, whatever arrives while the streams close; the
 // run ends at Duration + DrainTimeout (plus the close) even though the
@@ -82,24 +61,6 @@ func TestRunRetryPendingUnresolved(t *testing.T) {
 	}
 }
 
-// The acked rate is over the sending period: answers delayed past it by a
-// backoff do not drag it below the offered rate.
-func TestRunAckedRateOverSending(t *testing.T) {
-	t.Parallel()
-	srv := startFake(t, fakeccs.Config{Nack: []fakeccs.NackRule{{Code: "SERVICE_UNAVAILABLE", Rate: 0.05}}})
-	cfg := fakeConfig(srv)
-	cfg.Conns = 2
-	cfg.Pacer = workload.ConstantPacer{Freq: 1000}
-	cfg.Duration = 500 * time.Millisecond
-	cfg.DrainTimeout = 3 * time.Second
-	cfg.InitialBackoff = 400 * time.Millisecond
-	cfg.MaxBackoff = 400 * time.Millisecond
-	res := run(t, srv, cfg)
-	if res.AckedRate < 0.9*res.OfferedRate || res.Measured > cfg.Duration+100*time.Millisecond {
-		t.Errorf("acked rate %.0f/s offered %.0f/s over %v; want the acked rate over the sending period, close to the offered one", res.AckedRate, res.OfferedRate, res.Measured)
-	}
-}
-
 // lateTransport holds back every event its connections read until a wall
 // time: the server's answers reach the driver after the drain deadline.
 type lateTransport struct {
@@ -144,35 +105,5 @@ func TestRunLateAnswersNotCounted(t *testing.T) {
 	c := res.Counts
 	if c.Messages == 0 || c.Acked != 0 || c.Unresolved != c.Messages || c.Strays != c.Messages {
 		t.Errorf("acked %d unresolved %d strays %d of %d; want every message unresolved and its late ACK a stray", c.Acked, c.Unresolved, c.Strays, c.Messages)
-	}
-}
-
-// Frequent draining replaces connections many times a second: their
-// sample batches are reused per slot, not allocated for each new
-// connection. The fake closes a drained connection as soon as nothing is
-// pending on it (no linger), so that connections are replaced, not
-// accumulated.
-func TestRunDrainReusesBatches(t *testing.T) {
-	t.Parallel()
-	srv := startFake(t, fakeccs.Config{DrainEvery: fakeccs.Every{D: 20 * time.Millisecond}, DrainLinger: -1})
-	cfg := fakeConfig(srv)
-	cfg.Conns = 2
-	cfg.Pacer = workload.ConstantPacer{Freq: 2000}
-	cfg.Duration = 600 * time.Millisecond
-	d, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := d.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := res.Check(); err != nil {
-		t.Errorf("Check: %v", err)
-	}
-	n := d.batchAllocs.Load()
-	t.Logf("reconnects %d, sample batches allocated %d", res.Counts.Reconnects, n)
-	if res.Counts.Reconnects < 10 || n > uint64(4*cfg.Conns) {
-		t.Errorf("reconnects %d, sample batches allocated %d; want >= 10 reconnects and at most %d batches", res.Counts.Reconnects, n, 4*cfg.Conns)
 	}
 }
