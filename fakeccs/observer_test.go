@@ -331,20 +331,3 @@ func TestRegistrationShares(t *testing.T) {
 		}
 	}
 }
-
-// TestNewOptionsChecked checks the validation of the options the judge
-// uses.
-func TestNewOptionsChecked(t *testing.T) {
-	t.Parallel()
-	for _, cfg := range []Config{
-		{DrainDeadline: -1},
-		{DrainAlternate: true, DrainAsNack: true},
-		{BadRegistrationShare: 0.7, UnregisteredShare: 0.4},
-		{BadRegistrationShare: -0.1},
-		{UnregisteredShare: 1.5},
-	} {
-		if _, err := New(cfg); err == nil {
-			t.Errorf("New(%+v) = nil error; want ErrConfig", cfg)
-		}
-	}
-}

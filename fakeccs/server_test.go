@@ -239,55 +239,6 @@ func TestNackRules(t *testing.T) {
 	}
 }
 
-func TestParseNackRulesErrors(t *testing.T) {
-	t.Parallel()
-	for _, s := range []string{"X", "X=2", "X=-0.1", "x=0.1", "A=0.6,B=0.6", "A=abc", "=0.1"} {
-		if _, err := ParseNackRules(s); err == nil {
-			t.Errorf("ParseNackRules(%q) = nil error; want one", s)
-		}
-	}
-	if r, err := ParseNackRules(""); err != nil || r != nil {
-		t.Errorf(`ParseNackRules("") = %v, %v; want no rules`, r, err)
-	}
-}
-
-func TestParseEvery(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want Every
-	}{
-		{"", Every{}}, {"0", Every{}}, {"1000", Every{N: 1000}}, {"30s", Every{D: 30 * time.Second}},
-		{"1m30s", Every{D: 90 * time.Second}},
-	} {
-		got, err := ParseEvery(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseEvery(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		}
-		if got.String() != tc.want.String() {
-			t.Errorf("String() of %v = %q", got, got.String())
-		}
-	}
-	for _, s := range []string{"x", "-1s", "1.5", "-3"} {
-		if _, err := ParseEvery(s); err == nil {
-			t.Errorf("ParseEvery(%q) = nil error; want one", s)
-		}
-	}
-}
-
-func TestConfigErrors(t *testing.T) {
-	t.Parallel()
-	for _, cfg := range []Config{
-		{AckDelay: -1}, {CanonicalRate: 2}, {UpstreamRate: -1}, {MaxStanza: 10},
-		{DropEvery: Every{N: 1, D: 1}}, {SenderID: "a@b"}, {Nack: []NackRule{{"A", 0.7}, {"B", 0.7}}},
-		{BadRegistration: []string{""}},
-	} {
-		if _, err := New(cfg); err == nil {
-			t.Errorf("New(%+v) = nil error; want one", cfg)
-		}
-	}
-}
-
 func TestCanonicalIDs(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, Config{CanonicalRate: 1})
