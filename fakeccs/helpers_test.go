@@ -57,9 +57,17 @@ func checkIdentity(t testing.TB, srv *Server) {
 // memServerConn, which no server counts.
 func checkConnIdentity(t testing.TB, c *conn) {
 	t.Helper()
-	st := Stats{Nacks: map[string]uint64{}}
-	c.s.fill(&st, func(i int) uint64 { return c.pub[i].Load() })
+	st := connStats(c)
 	checkStatsIdentity(t, &st)
+}
+
+// connStats returns the counts a connection has published.
+func connStats(c *conn) Stats {
+	counts := make([]uint64, len(c.pub))
+	for i := range c.pub {
+		counts[i] = c.pub[i].Load()
+	}
+	return c.s.stats(counts)
 }
 
 func checkStatsIdentity(t testing.TB, st *Stats) {

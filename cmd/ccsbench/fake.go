@@ -414,19 +414,28 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 			code = 1
 		}
 	}
-	nacks := uint64(0)
-	for _, n := range stats.Nacks {
-		nacks += n
-	}
-	fmt.Fprintf(stdout, "fake CCS stopped: %d connections, %d messages received, %d acks, %d nacks, %d stanza errors, "+
-		"%d abandoned, %d discarded, %d window violations\n",
-		stats.Connections, stats.Received, stats.Acks, nacks, stats.StanzaErrors, stats.Abandoned, stats.Discarded,
-		stats.WindowViolations)
+	fmt.Fprintln(stdout, fakeSummary(&stats))
 	if err := stats.CheckIdentity(); err != nil {
 		fmt.Fprintf(stderr, "ccsbench fake: %v\n", err)
 		code = 1
 	}
 	return code
+}
+
+// fakeSummary is the line ccsbench fake prints when it stops: connections,
+// messages received, and how many ended in each outcome of the accounting
+// identity (fakeccs.Counter.Outcome), then the window violations.
+func fakeSummary(st *fakeccs.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fake CCS stopped: %d connections, %d messages received", st.Connections, st.Received)
+	for _, c := range fakeccs.Counters() {
+		if c.Outcome {
+			n, _ := c.Value(st)
+			fmt.Fprintf(&b, ", %d %s", n, strings.ReplaceAll(c.Key, "_", " "))
+		}
+	}
+	fmt.Fprintf(&b, ", %d window violations", st.WindowViolations)
+	return b.String()
 }
 
 func firstNonEmpty(s ...string) string {
@@ -462,96 +471,55 @@ func statsHandler(srv *fakeccs.Server) http.Handler {
 	return mux
 }
 
-// fakeCollector exports a fake server's Stats as Prometheus metrics named
-// ccsbench_fake_*.
+// fakeCollector exports a fake server's Stats as Prometheus metrics,
+// one per row of fakeccs.Counters: ccsbench_fake_KEY_total for totals
+// (labelled by code for the NACKs), ccsbench_fake_KEY for gauges.
 type fakeCollector struct{ srv *fakeccs.Server }
 
 var _ prometheus.Collector = fakeCollector{}
 
-// fakeMetric is one exported field of Stats.
+// fakeMetric is the metric of one row of fakeccs.Counters.
 type fakeMetric struct {
-	desc  *prometheus.Desc
-	kind  prometheus.ValueType
-	value func(*fakeccs.Stats) (float64, bool)
+	counter fakeccs.Counter
+	desc    *prometheus.Desc
+	kind    prometheus.ValueType
 }
 
-func counterOf(name, help string, f func(*fakeccs.Stats) uint64) fakeMetric {
-	return fakeMetric{
-		desc:  prometheus.NewDesc("ccsbench_fake_"+name+"_total", help, nil, nil),
-		kind:  prometheus.CounterValue,
-		value: func(s *fakeccs.Stats) (float64, bool) { return float64(f(s)), true },
+var fakeMetrics = func() []fakeMetric {
+	var ms []fakeMetric
+	for _, c := range fakeccs.Counters() {
+		m := fakeMetric{counter: c, kind: prometheus.CounterValue}
+		name := "ccsbench_fake_" + c.Key + "_total"
+		if c.Kind == fakeccs.Gauge {
+			name, m.kind = "ccsbench_fake_"+c.Key, prometheus.GaugeValue
+		}
+		var labels []string
+		if c.ByCode {
+			labels = []string{"code"}
+		}
+		m.desc = prometheus.NewDesc(name, c.Help, labels, nil)
+		ms = append(ms, m)
 	}
-}
-
-func optionalCounter(name, help string, f func(*fakeccs.Stats) *uint64) fakeMetric {
-	return fakeMetric{
-		desc: prometheus.NewDesc("ccsbench_fake_"+name+"_total", help, nil, nil),
-		kind: prometheus.CounterValue,
-		value: func(s *fakeccs.Stats) (float64, bool) {
-			if p := f(s); p != nil {
-				return float64(*p), true
-			}
-			return 0, false
-		},
-	}
-}
-
-var (
-	fakeMetrics = []fakeMetric{
-		counterOf("connections", "Connections authenticated and bound.", func(s *fakeccs.Stats) uint64 { return s.Connections }),
-		{
-			desc:  prometheus.NewDesc("ccsbench_fake_active_connections", "Bound connections open now.", nil, nil),
-			kind:  prometheus.GaugeValue,
-			value: func(s *fakeccs.Stats) (float64, bool) { return float64(s.ActiveConnections), true },
-		},
-		counterOf("auth_failures", "SASL logins refused.", func(s *fakeccs.Stats) uint64 { return s.AuthFailures }),
-		counterOf("handshake_failures", "Connections closed before binding for reasons other than refused logins.", func(s *fakeccs.Stats) uint64 { return s.HandshakeFailures }),
-		counterOf("received", "Downstream messages received, retries included.", func(s *fakeccs.Stats) uint64 { return s.Received }),
-		optionalCounter("unique_ids", "Distinct downstream message ids (with --track-ids).", func(s *fakeccs.Stats) *uint64 { return s.UniqueIDs }),
-		optionalCounter("duplicates", "Downstream messages whose id was seen before (with --track-ids).", func(s *fakeccs.Stats) *uint64 { return s.Duplicates }),
-		counterOf("acks", "ACKs sent.", func(s *fakeccs.Stats) uint64 { return s.Acks }),
-		counterOf("canonical", "ACKs with a canonical registration_id.", func(s *fakeccs.Stats) uint64 { return s.Canonical }),
-		counterOf("stanza_errors", "Downstream messages answered with a stanza error.", func(s *fakeccs.Stats) uint64 { return s.StanzaErrors }),
-		counterOf("window_violations", "Messages read while 100 earlier ones of their connection had no answer written.", func(s *fakeccs.Stats) uint64 { return s.WindowViolations }),
-		counterOf("upstream_sent", "Upstream messages sent the first time.", func(s *fakeccs.Stats) uint64 { return s.UpstreamSent }),
-		counterOf("upstream_acked", "Upstream messages ACKed by the app server.", func(s *fakeccs.Stats) uint64 { return s.UpstreamAcked }),
-		counterOf("upstream_resent", "Upstream messages and receipts sent again.", func(s *fakeccs.Stats) uint64 { return s.UpstreamResent }),
-		counterOf("upstream_dropped", "Upstream messages and receipts discarded from full queues.", func(s *fakeccs.Stats) uint64 { return s.UpstreamDropped }),
-		counterOf("bad_acks", "Malformed ACKs from the app server (each answered with a BAD_ACK NACK).", func(s *fakeccs.Stats) uint64 { return s.BadAcks }),
-		counterOf("unknown_acks", "ACKs of ids with nothing unacknowledged.", func(s *fakeccs.Stats) uint64 { return s.UnknownAcks }),
-		counterOf("receipts_sent", "Delivery receipts sent the first time.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsSent }),
-		counterOf("receipts_acked", "Delivery receipts ACKed by the app server.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsAcked }),
-		counterOf("receipts_acked_unprefixed", "Delivery receipts ACKed with the id stripped of dr2:.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsAckedUnprefixed }),
-		counterOf("drains", "Connections drained.", func(s *fakeccs.Stats) uint64 { return s.Drains }),
-		counterOf("drops", "Connections dropped abruptly.", func(s *fakeccs.Stats) uint64 { return s.Drops }),
-		counterOf("abandoned", "Downstream messages left unanswered because their connection ended first (client stream end, lost or dropped connection, stream error).", func(s *fakeccs.Stats) uint64 { return s.Abandoned }),
-		counterOf("discarded", "Downstream messages that arrived after the fake ended their stream.", func(s *fakeccs.Stats) uint64 { return s.Discarded }),
-		counterOf("stream_errors", "Stream errors sent.", func(s *fakeccs.Stats) uint64 { return s.StreamErrors }),
-		counterOf("keepalives", "Whitespace keepalives sent.", func(s *fakeccs.Stats) uint64 { return s.Keepalives }),
-		counterOf("pings", "XEP-0199 pings answered.", func(s *fakeccs.Stats) uint64 { return s.Pings }),
-		counterOf("iq_errors", "IQs answered with service-unavailable.", func(s *fakeccs.Stats) uint64 { return s.IQErrors }),
-		counterOf("ignored", "Stanzas ignored.", func(s *fakeccs.Stats) uint64 { return s.Ignored }),
-	}
-	fakeNacksDesc = prometheus.NewDesc("ccsbench_fake_nacks_total", "NACKs of downstream messages sent, by code.", []string{"code"}, nil)
-)
+	return ms
+}()
 
 // Describe implements prometheus.Collector.
 func (fakeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range fakeMetrics {
 		ch <- m.desc
 	}
-	ch <- fakeNacksDesc
 }
 
 // Collect implements prometheus.Collector.
 func (c fakeCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.srv.Stats()
 	for _, m := range fakeMetrics {
-		if v, ok := m.value(&st); ok {
-			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, v)
+		if m.counter.ByCode {
+			for code, n := range m.counter.Codes(&st) {
+				ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(n), code)
+			}
+		} else if v, ok := m.counter.Value(&st); ok {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(v))
 		}
-	}
-	for code, n := range st.Nacks {
-		ch <- prometheus.MustNewConstMetric(fakeNacksDesc, prometheus.CounterValue, float64(n), code)
 	}
 }

@@ -412,3 +412,15 @@ func TestRunLoginDomain(t *testing.T) {
 		t.Errorf("run --login-domain xmpp = %d, stderr %q; want 2 naming the flag", code, errb.String())
 	}
 }
+
+// TestFakeSummary checks the exit line of ccsbench fake, whose outcomes
+// come from fakeccs.Counters.
+func TestFakeSummary(t *testing.T) {
+	t.Parallel()
+	st := fakeccs.Stats{Connections: 2, Received: 12, Acks: 5, Nacks: map[string]uint64{"A": 1, "B": 2}, StanzaErrors: 1,
+		Abandoned: 2, Discarded: 1, WindowViolations: 3}
+	const want = "fake CCS stopped: 2 connections, 12 messages received, 5 acks, 3 nacks, 1 stanza errors, 2 abandoned, 1 discarded, 3 window violations"
+	if got := fakeSummary(&st); got != want {
+		t.Errorf("fakeSummary(%+v) = %q; want %q", st, got, want)
+	}
+}
