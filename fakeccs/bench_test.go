@@ -47,18 +47,18 @@ func pathConn(t testing.TB, cfg Config, n int) *conn {
 // step handles the next message and discards the answers, as a write
 // would, so that the state stays steady.
 func (c *conn) step(t testing.TB) {
-	st, err := c.fr.Next()
+	st, err := c.in.fr.Next()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.handle(st); err != nil {
 		t.Fatal(err)
 	}
-	for c.held.len() > 0 {
-		c.release(c.held.pop())
+	for c.out.held.len() > 0 {
+		c.release(c.out.held.pop())
 	}
-	c.out = c.out[:0]
-	c.released, c.outAnswers = c.received, 0
+	c.out.buf = c.out.buf[:0]
+	c.out.released, c.out.answers = c.in.received, 0
 }
 
 // nopObserver observes every event and keeps nothing: what the fake's

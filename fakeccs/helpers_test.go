@@ -311,16 +311,14 @@ func memServerConn(t testing.TB, srv *Server, input []byte) (*conn, *memConn) {
 	t.Helper()
 	mc := &memConn{in: bytes.NewReader(append([]byte(testHeader), input...))}
 	c := srv.newConn(mc, mc)
-	c.fr = ccs.NewFramer(c, ccs.FramerConfig{MaxStanza: srv.cfg.MaxStanza, ReadSize: framerReadSize})
-	if st, err := c.fr.Next(); err != nil || st.Kind != ccs.KindStreamStart {
+	c.in.fr = ccs.NewFramer(&c.framed, ccs.FramerConfig{MaxStanza: srv.cfg.MaxStanza, ReadSize: framerReadSize})
+	if st, err := c.in.fr.Next(); err != nil || st.Kind != ccs.KindStreamStart {
 		t.Fatalf("memServerConn: header: %v", err)
 	}
 	c.jid = []byte(srv.cfg.SenderID + "@gcm.googleapis.com/fuzz01234567")
-	c.toAttr = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
-	c.pub = make(counters, len(srv.totals))
-	c.delta = make([]uint64, len(srv.totals))
 	if srv.cfg.UpstreamRate > 0 || srv.cfg.Receipts {
-		c.backlog = srv.senderBacklog(srv.cfg.SenderID)
+		c.up.toAttr = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
+		c.up.backlog = srv.senderBacklog(srv.cfg.SenderID)
 	}
 	return c, mc
 }

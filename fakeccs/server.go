@@ -68,7 +68,7 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	raws    map[net.Conn]struct{} // every open TCP connection
 	conns   map[*conn]struct{}    // bound connections
-	bufs    sync.Pool             // *connBufs of closed connections
+	idle    sync.Pool             // *conn: closed connections, reset (pool.go)
 	totals  []uint64              // counts of closed connections
 	senders map[string]*backlog
 	wg      sync.WaitGroup
@@ -326,10 +326,10 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	c := s.newConn(tc, raw)
-	c.in = in
-	defer s.recycleBufs(c)
+	c.in.probe = in
+	defer s.recycle(c)
 	var identity string // as the client sent it, for the Observer
-	sc, err := ccs.ServerHandshake(c, ccs.ServerConfig{
+	sc, err := ccs.ServerHandshake(&c.framed, ccs.ServerConfig{
 		Authenticate: func(id, password string) bool {
 			ok := s.authenticate(id, password)
 			if ok {
@@ -339,7 +339,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		},
 		Timeout: max(time.Until(deadline), time.Millisecond),
 		Framer:  ccs.FramerConfig{MaxStanza: s.cfg.MaxStanza, ReadSize: framerReadSize},
-		Reuse:   c.spareFr,
+		Reuse:   c.in.fr,
 	})
 	if err != nil {
 		var sx *ccs.SyntaxError
@@ -354,14 +354,12 @@ func (s *Server) serveConn(raw net.Conn) {
 		s.logf("fakeccs: stream handshake with %s: %v", raw.RemoteAddr(), err)
 		return
 	}
-	c.fr = sc.Framer
-	c.spareFr = sc.Framer
+	c.in.fr = sc.Framer
 	c.jid = []byte(sc.JID)
-	c.toAttr = ccs.AppendAttrEscaped(nil, []byte(sc.SenderID+"@"+sc.Domain))
 	if s.cfg.UpstreamRate > 0 || s.cfg.Receipts {
-		c.backlog = s.senderBacklog(sc.SenderID)
+		c.up.toAttr = ccs.AppendAttrEscaped(nil, []byte(sc.SenderID+"@"+sc.Domain))
+		c.up.backlog = s.senderBacklog(sc.SenderID)
 	}
-	c.pub = make(counters, len(s.totals))
 
 	s.mu.Lock()
 	if s.closed {
@@ -374,7 +372,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	if s.cfg.Observer != nil {
 		c.obs = s.cfg.Observer.Bind(ConnInfo{Seq: c.seq, At: time.Duration(s.clockNow()),
 			Identity: identity, Domain: sc.Domain, Remote: raw.RemoteAddr()})
-		c.clock = c.clock || c.obs != nil // events carry the time of the read
+		c.tm.clock = c.tm.clock || c.obs != nil // events carry the time of the read
 	}
 
 	c.run()
