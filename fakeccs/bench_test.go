@@ -36,11 +36,7 @@ func messageStream(n int, extra string) []byte {
 // pathConn returns a connection of a server with cfg whose framer reads n
 // messages from memory, for measuring the per-message path without I/O.
 func pathConn(t testing.TB, cfg Config, n int) *conn {
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := memServerConn(t, srv, messageStream(n, ""))
+	c, _ := memServerConn(t, newServer(t, cfg), messageStream(n, ""))
 	return c
 }
 
@@ -104,10 +100,7 @@ func TestMessagePathAllocs(t *testing.T) { // not parallel: AllocsPerRun forbids
 // (frame, parse, validate, encode the ACK) without TLS or syscalls.
 func BenchmarkMessagePath(b *testing.B) {
 	const chunk = 1 << 16
-	srv, err := New(Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv := newServer(b, Config{})
 	stream := messageStream(chunk, "")
 	c, _ := memServerConn(b, srv, stream)
 	b.ReportAllocs()

@@ -15,10 +15,7 @@ import (
 // hence the attempts).
 func TestConnReused(t *testing.T) {
 	t.Parallel()
-	srv, err := New(Config{AckDelay: time.Hour, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newServer(t, Config{AckDelay: time.Hour, Seed: 3})
 	reused := false
 	for range 100 {
 		c := srv.newConn(nil, nil)

@@ -18,12 +18,30 @@ import (
 // ioTimeout bounds every wait of a test for the server.
 const ioTimeout = 5 * time.Second
 
-// startServer runs a server with cfg on a loopback port until the test ends.
-func startServer(t testing.TB, cfg Config) *Server {
+// The harness of the package's own tests: a server on a loopback port
+// (startServer), clients that speak to it (dial), and in-memory
+// connections for the per-message path (memServerConn). It is
+// fakeccstest's for the package's own tests, which cannot import
+// fakeccstest (it imports this package).
+
+// newServer returns New(cfg), failing the test on an error.
+func newServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	return srv
+}
+
+// startServer runs a server with cfg on a loopback port until the test
+// ends, after before (if any) has set it up; then it closes it and fails
+// the test unless Serve ended cleanly and the accounting identity holds.
+func startServer(t testing.TB, cfg Config, before ...func(*Server)) *Server {
+	t.Helper()
+	srv := newServer(t, cfg)
+	for _, f := range before {
+		f(srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,8 +56,10 @@ func startServer(t testing.TB, cfg Config) *Server {
 		}
 		checkIdentity(t, srv)
 	})
-	for srv.Addr() == nil {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(ioTimeout); srv.Addr() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve did not start")
+		}
 	}
 	return srv
 }
@@ -344,9 +364,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func newLoopbackListener(t testing.TB) (net.Listener, error) {
-	t.Helper()
-	return net.Listen("tcp", "127.0.0.1:0")
 }
