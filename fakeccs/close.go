@@ -43,7 +43,7 @@ func (c *conn) finish(err error) {
 		c.delta[cStreamErrors]++
 		c.endStream(true)
 	case errors.As(err, &sx):
-		c.logf("stream error %s to %s: %s", ccs.Condition(err), c.raw.RemoteAddr(), sx.Detail)
+		c.logf("connection from %s: stream error %s: %s", c.raw.RemoteAddr(), ccs.Condition(err), sx.Detail)
 		c.out.buf = ccs.AppendStreamError(c.out.buf, ccs.Condition(err), sx.Detail)
 		c.delta[cStreamErrors]++
 		c.endStream(false) // nothing can be read past bad XML

@@ -145,7 +145,7 @@ type Config struct {
 	DropTotal, DrainTotal uint64
 
 	// WireForm is how the gcm element of the server's stanzas is written
-	// (ccs.WireDocumented: as the protocol document shows; WirePrefixed,
+	// (ccs.WireDocumented: as the CCS documentation shows; WirePrefixed,
 	// WireDefaultNS: every one alike).
 	WireForm ccs.WireForm
 

@@ -365,7 +365,7 @@ var (
 )
 
 // nackDescriptions describes injected NACKs of known codes, from the
-// protocol document's table.
+// CCS documentation's table.
 var nackDescriptions = map[string]string{
 	"BAD_ACK":                      "The ACK message is improperly formed.",
 	"BAD_REGISTRATION":             string(descBadRegistration),

@@ -2,16 +2,15 @@ package fakeccs
 
 import "time"
 
-// Draining, as the protocol describes it: "shutting off the flow of
-// messages coming into a connection, but allowing whatever is already in
-// the pipeline to continue". The server tells the client with a
-// CONNECTION_DRAINING control message (or, with Config.DrainAsNack, only
-// with NACKs), keeps reading and answering, stops sending upstream
-// messages there, and closes the stream when it is ready. Every decision
-// of a draining connection is made here: startDrain, drainNack for each
-// downstream message, overdue and drained before each wait for input
-// (beforeBlock), which writes the control message with the other replies
-// (and flush notes when).
+// Draining, as CCS defines it: the server stops new messages from coming
+// into a connection but lets what is already on its way through. The
+// server tells the client with a CONNECTION_DRAINING control message (or,
+// with Config.DrainAsNack, only with NACKs), keeps reading and answering,
+// stops sending upstream messages there, and closes the stream when it is
+// ready. Every decision of a draining connection is made here: startDrain,
+// drainNack for each downstream message, overdue and drained before each
+// wait for input (beforeBlock, which also writes the control message with
+// the other replies; flush notes when).
 
 // startDrain begins draining at tm.now: the control message (unless
 // DrainAsNack) goes out with the next write, and the connection's

@@ -225,11 +225,11 @@ func (s *Server) Serve(ln net.Listener) error {
 				return nil
 			}
 			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("fakeccs: accept: %w", err)
+				return fmt.Errorf("fakeccs: %w", err) // "accept tcp ADDR: use of closed network connection"
 			}
 			// EMFILE, ECONNABORTED and the like: wait and go on.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.logf("fakeccs: accept: %v; retrying in %v", err, backoff)
+			s.logf("%v; accepting again in %v", err, backoff)
 			time.Sleep(backoff)
 			continue
 		}
@@ -322,7 +322,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	tc := tls.Server(in, s.tlsCfg)
 	if err := tc.Handshake(); err != nil {
 		s.handshakeFailures.Add(1)
-		s.logf("fakeccs: TLS handshake with %s: %v", raw.RemoteAddr(), err)
+		s.logf("connection from %s: TLS handshake: %v", raw.RemoteAddr(), err)
 		return
 	}
 	c := s.newConn(tc, raw)
@@ -351,7 +351,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		default:
 			s.handshakeFailures.Add(1)
 		}
-		s.logf("fakeccs: stream handshake with %s: %v", raw.RemoteAddr(), err)
+		s.logf("connection from %s: %v", raw.RemoteAddr(), err) // a *ccs.HandshakeError
 		return
 	}
 	c.in.fr = sc.Framer

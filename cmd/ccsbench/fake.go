@@ -61,7 +61,7 @@ draining connection's stream D after the drain began, whatever is pending;
 registration ids (picked by a hash of the id and --seed, so that an id
 always gets the same answer) BAD_REGISTRATION or DEVICE_UNREGISTERED.
 
-Draining (--drain-every) is as the protocol describes it: a
+Draining (--drain-every) is as the CCS documentation describes it: a
 CONNECTION_DRAINING control message, and the connection stays open and keeps
 reading. Messages that arrive within --drain-grace after it were in the
 pipeline and are answered as usual; later ones are NACKed
