@@ -1,8 +1,11 @@
 package fakeccs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -97,5 +100,54 @@ func TestCheckIdentity(t *testing.T) {
 	const want = "fakeccs: accounting identity broken: received 11 != acks 4 + nacks 3 + stanza_errors 1 + abandoned 1 + discarded 1"
 	if !errors.Is(err, ErrIdentity) || err.Error() != want {
 		t.Errorf("CheckIdentity() = %v; want %q", err, want)
+	}
+}
+
+// TestResultsFilesDecode checks the JSON keys of Stats, a contract,
+// against the fake's stats in the results files committed under results/
+// (runs, and every scenario of a judgement): each decodes into Stats
+// without an unknown key, and its accounting identity holds.
+func TestResultsFilesDecode(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../results/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no results files: %v", err)
+	}
+	seen := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Fake      json.RawMessage
+			Scenarios []struct{ Fake json.RawMessage }
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		fakes := []json.RawMessage{doc.Fake}
+		for _, sc := range doc.Scenarios {
+			fakes = append(fakes, sc.Fake)
+		}
+		for i, raw := range fakes {
+			if len(raw) == 0 {
+				continue
+			}
+			seen++
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			var st Stats
+			if err := dec.Decode(&st); err != nil {
+				t.Errorf("%s, stats %d: %v", f, i, err)
+				continue
+			}
+			if err := st.CheckIdentity(); err != nil {
+				t.Errorf("%s, stats %d: %v", f, i, err)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no fake stats in the results files")
 	}
 }
