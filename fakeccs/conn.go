@@ -71,8 +71,8 @@ const (
 	readLast
 )
 
-// conn is one client connection, owned by one goroutine from the bind to
-// the close. loop reads stanzas through the Framer, whose reads come to
+// conn is one client connection, owned by one goroutine from the TLS
+// handshake to the close. Once the stream is bound, loop reads stanzas through the Framer, whose reads come to
 // read: it returns input that is readable without waiting, and when there
 // is none says so (errMustWait), so that loop runs beforeBlock, which
 // writes the replies of everything parsed so far in one TLS write and
