@@ -161,10 +161,10 @@ type CounterKind uint8
 
 // The kinds of counts.
 const (
-	// Total only grows (a Prometheus counter).
-	Total CounterKind = iota
-	// Gauge goes up and down (ActiveConnections).
-	Gauge
+	// CounterTotal only grows (a Prometheus counter).
+	CounterTotal CounterKind = iota
+	// CounterGauge goes up and down (ActiveConnections).
+	CounterGauge
 )
 
 // Counter describes one field of Stats.
@@ -194,7 +194,7 @@ type Counter struct {
 // checks it against Stats field by field.
 var counterTable = [numCounters]Counter{
 	sConnections:             {Name: "Connections", Help: "Connections authenticated and bound."},
-	sActiveConnections:       {Name: "ActiveConnections", Kind: Gauge, Help: "Bound connections open now."},
+	sActiveConnections:       {Name: "ActiveConnections", Kind: CounterGauge, Help: "Bound connections open now."},
 	sAuthFailures:            {Name: "AuthFailures", Help: "SASL logins refused."},
 	sHandshakeFailures:       {Name: "HandshakeFailures", Help: "Connections closed before binding for reasons other than refused logins."},
 	cReceived:                {Name: "Received", Help: "Downstream messages received, retries included."},

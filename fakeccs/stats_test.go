@@ -76,7 +76,7 @@ func TestCounters(t *testing.T) {
 		if n != want || ok != wantOK {
 			t.Errorf("%s.Value = %d, %v; want %d, %v", c.Name, n, ok, want, wantOK)
 		}
-		if (c.Kind == Gauge) != (c.Name == "ActiveConnections") {
+		if (c.Kind == CounterGauge) != (c.Name == "ActiveConnections") {
 			t.Errorf("%s has kind %v", c.Name, c.Kind)
 		}
 	}

@@ -600,7 +600,7 @@ var fakeMetrics = func() []fakeMetric {
 	for _, c := range fakeccs.Counters() {
 		m := fakeMetric{counter: c, kind: prometheus.CounterValue}
 		name := "ccsbench_fake_" + c.Key + "_total"
-		if c.Kind == fakeccs.Gauge {
+		if c.Kind == fakeccs.CounterGauge {
 			name, m.kind = "ccsbench_fake_"+c.Key, prometheus.GaugeValue
 		}
 		var labels []string
