@@ -36,29 +36,25 @@ func messageStream(n int, extra string) []byte {
 // pathConn returns a connection of a server with cfg whose framer reads n
 // messages from memory, for measuring the per-message path without I/O.
 func pathConn(t testing.TB, cfg Config, n int) *conn {
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := memServerConn(t, srv, messageStream(n, ""))
+	c, _ := memServerConn(t, newServer(t, cfg), messageStream(n, ""))
 	return c
 }
 
 // step handles the next message and discards the answers, as a write
 // would, so that the state stays steady.
 func (c *conn) step(t testing.TB) {
-	st, err := c.fr.Next()
+	st, err := c.in.fr.Next()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.handle(st); err != nil {
 		t.Fatal(err)
 	}
-	for c.held.len() > 0 {
-		c.release(c.held.pop())
+	for c.out.held.len() > 0 {
+		c.release(c.out.held.pop())
 	}
-	c.out = c.out[:0]
-	c.released, c.outAnswers = c.received, 0
+	c.out.buf = c.out.buf[:0]
+	c.out.released, c.out.answers = c.in.received, 0
 }
 
 // nopObserver observes every event and keeps nothing: what the fake's
@@ -104,10 +100,7 @@ func TestMessagePathAllocs(t *testing.T) { // not parallel: AllocsPerRun forbids
 // (frame, parse, validate, encode the ACK) without TLS or syscalls.
 func BenchmarkMessagePath(b *testing.B) {
 	const chunk = 1 << 16
-	srv, err := New(Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv := newServer(b, Config{})
 	stream := messageStream(chunk, "")
 	c, _ := memServerConn(b, srv, stream)
 	b.ReportAllocs()

@@ -145,7 +145,7 @@ type Config struct {
 	DropTotal, DrainTotal uint64
 
 	// WireForm is how the gcm element of the server's stanzas is written
-	// (ccs.WireDocumented: as the protocol document shows; WirePrefixed,
+	// (ccs.WireDocumented: as the CCS documentation shows; WirePrefixed,
 	// WireDefaultNS: every one alike).
 	WireForm ccs.WireForm
 
@@ -257,12 +257,36 @@ func (e Every) String() string {
 	return ""
 }
 
-// Errors of configuration parsing and checking.
-var (
-	// ErrConfig is wrapped by every error New and the Parse functions
-	// return for a bad configuration value.
-	ErrConfig = errors.New("fakeccs: invalid configuration")
-)
+// ErrConfig is wrapped by every error New and the Parse functions return
+// for a configuration value they cannot use (see ConfigError).
+var ErrConfig = errors.New("fakeccs: invalid configuration")
+
+// ConfigError is a Config value that New or a Parse function cannot use.
+// It wraps ErrConfig.
+type ConfigError struct {
+	// Field is the Go name of the Config field, e.g. "AckDelay"; empty
+	// when the value is not tied to one field yet (ParseEvery).
+	Field string
+	// Reason says what is wrong with the value, e.g. "-1s is negative".
+	// Another field it conflicts with is named Config.Name.
+	Reason string
+}
+
+// Error formats e as "fakeccs: Config.Field: Reason".
+func (e *ConfigError) Error() string {
+	if e.Field == "" {
+		return "fakeccs: " + e.Reason
+	}
+	return "fakeccs: Config." + e.Field + ": " + e.Reason
+}
+
+// Unwrap returns ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// configError returns a *ConfigError for field, its reason formatted.
+func configError(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
 
 // ParseEvery reads "N" (a positive count of messages) or a Go duration
 // ("30s", "1m"); "" and "0" mean off.
@@ -276,7 +300,7 @@ func ParseEvery(s string) (Every, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return Every{}, fmt.Errorf("%w: %q is neither a message count nor a duration (e.g. 1000 or 30s)", ErrConfig, s)
+		return Every{}, configError("", "%q is neither a message count nor a duration (e.g. 1000 or 30s)", s)
 	}
 	return Every{D: d}, nil
 }
@@ -284,7 +308,7 @@ func ParseEvery(s string) (Every, error) {
 // ParseNackRules reads "CODE=RATE,CODE=RATE,..." (e.g.
 // "SERVICE_UNAVAILABLE=0.01,BAD_REGISTRATION=0.001"); "" gives no rules.
 // Codes are upper-case letters, digits and underscores; rates are in 0..1
-// and sum to at most 1.
+// and sum to at most 1. Its errors are *ConfigError for Config.Nack.
 func ParseNackRules(s string) ([]NackRule, error) {
 	var rules []NackRule
 	for part := range strings.SplitSeq(s, ",") {
@@ -294,11 +318,11 @@ func ParseNackRules(s string) ([]NackRule, error) {
 		}
 		code, rate, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, fmt.Errorf("%w: nack rule %q is not CODE=RATE", ErrConfig, part)
+			return nil, configError("Nack", "rule %q is not CODE=RATE", part)
 		}
 		r, err := strconv.ParseFloat(strings.TrimSpace(rate), 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: nack rule %q: rate is not a number", ErrConfig, part)
+			return nil, configError("Nack", "rule %q: the rate is not a number", part)
 		}
 		rules = append(rules, NackRule{Code: strings.TrimSpace(code), Rate: r})
 	}
@@ -308,19 +332,28 @@ func ParseNackRules(s string) ([]NackRule, error) {
 	return rules, nil
 }
 
+// FormatNackRules formats rules as ParseNackRules reads them.
+func FormatNackRules(rules []NackRule) string {
+	parts := make([]string, len(rules))
+	for i, r := range rules {
+		parts[i] = r.Code + "=" + strconv.FormatFloat(r.Rate, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
+}
+
 func checkNackRules(rules []NackRule) error {
 	sum := 0.0
 	for _, r := range rules {
 		if !validCode(r.Code) {
-			return fmt.Errorf("%w: nack code %q: use upper-case letters, digits and underscores", ErrConfig, r.Code)
+			return configError("Nack", "code %q is not upper-case letters, digits and underscores", r.Code)
 		}
-		if math.IsNaN(r.Rate) || r.Rate < 0 || r.Rate > 1 {
-			return fmt.Errorf("%w: nack rate %v for %s is outside 0..1", ErrConfig, r.Rate, r.Code)
+		if !shareOK(r.Rate) {
+			return configError("Nack", "rate %v of %s is outside 0..1", r.Rate, r.Code)
 		}
 		sum += r.Rate
 	}
 	if sum > 1+1e-9 {
-		return fmt.Errorf("%w: nack rates sum to %v, more than 1", ErrConfig, sum)
+		return configError("Nack", "rates sum to %v, more than 1", sum)
 	}
 	return nil
 }
@@ -338,9 +371,12 @@ func validCode(s string) bool {
 	return true
 }
 
-// withDefaults validates c and fills defaults into a copy.
+// withDefaults checks c and returns a copy with the defaults filled in.
+// Every value it cannot use gets a *ConfigError naming its field.
 func (c Config) withDefaults() (Config, error) {
+	senderField := "SenderID"
 	if len(c.SenderIDs) > 0 {
+		senderField = "SenderIDs"
 		c.SenderIDs = slices.Clone(c.SenderIDs)
 		c.SenderID = c.SenderIDs[0]
 	}
@@ -355,8 +391,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	for _, id := range c.SenderIDs {
 		if id == "" || strings.ContainsAny(id, "@/ \t\r\n<>&\"'") {
-			return c, fmt.Errorf("%w: sender id %q must be a bare id (no '@', '/', spaces or markup)", ErrConfig, id)
+			return c, configError(senderField, "%q is not a bare sender id (no '@', '/', spaces or markup)", id)
 		}
+	}
+	if err := c.checkValues(); err != nil {
+		return c, err
 	}
 	if c.AuthTimeout == 0 {
 		c.AuthTimeout = DefaultAuthTimeout
@@ -367,47 +406,76 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxStanza == 0 {
 		c.MaxStanza = ccs.DefaultMaxStanza
 	}
-	switch {
-	case c.AckDelay < 0 || c.AckJitter < 0:
-		return c, fmt.Errorf("%w: ack delay and jitter must not be negative", ErrConfig)
-	case c.AuthTimeout < 0 || c.UpstreamResend < 0 || c.Keepalive < 0:
-		return c, fmt.Errorf("%w: auth timeout, upstream resend and keepalive must not be negative", ErrConfig)
-	case c.DropEvery.D < 0 || c.DrainEvery.D < 0:
-		return c, fmt.Errorf("%w: drop and drain periods must not be negative", ErrConfig)
-	case c.DropEvery.N > 0 && c.DropEvery.D > 0, c.DrainEvery.N > 0 && c.DrainEvery.D > 0:
-		return c, fmt.Errorf("%w: drop and drain periods are a count or a duration, not both", ErrConfig)
-	case !rateOK(c.UpstreamRate) || !rateOK(c.DeviceRate):
-		return c, fmt.Errorf("%w: upstream and device rates must be finite and not negative", ErrConfig)
-	case math.IsNaN(c.CanonicalRate) || c.CanonicalRate < 0 || c.CanonicalRate > 1:
-		return c, fmt.Errorf("%w: canonical rate %v is outside 0..1", ErrConfig, c.CanonicalRate)
-	case c.MaxStanza < 512:
-		return c, fmt.Errorf("%w: max stanza %d is below 512 bytes", ErrConfig, c.MaxStanza)
-	case c.WireForm > ccs.WireDefaultNS:
-		return c, fmt.Errorf("%w: wire form %d", ErrConfig, c.WireForm)
-	case c.DrainDeadline < 0:
-		return c, fmt.Errorf("%w: drain deadline must not be negative", ErrConfig)
-	case c.DrainAlternate && c.DrainAsNack:
-		return c, fmt.Errorf("%w: drain-alternate and drain-as-nack exclude each other", ErrConfig)
-	case !shareOK(c.BadRegistrationShare) || !shareOK(c.UnregisteredShare) ||
-		c.BadRegistrationShare+c.UnregisteredShare > 1+1e-9:
-		return c, fmt.Errorf("%w: registration-id shares %v and %v must be in 0..1 and sum to at most 1",
-			ErrConfig, c.BadRegistrationShare, c.UnregisteredShare)
-	}
 	if c.DrainGrace == 0 {
 		c.DrainGrace = DefaultDrainGrace
 	}
 	if c.DrainLinger == 0 {
 		c.DrainLinger = DefaultDrainLinger
 	}
-	if err := checkNackRules(c.Nack); err != nil {
-		return c, err
-	}
-	for _, p := range append(append([]string(nil), c.BadRegistration...), c.Unregistered...) {
-		if p == "" {
-			return c, fmt.Errorf("%w: empty registration-id pattern", ErrConfig)
+	return c, nil
+}
+
+// checkValues checks every field but the credentials, before defaults.
+func (c *Config) checkValues() error {
+	for _, d := range []struct {
+		field string
+		d     time.Duration
+	}{
+		{"AckDelay", c.AckDelay}, {"AckJitter", c.AckJitter}, {"AuthTimeout", c.AuthTimeout},
+		{"UpstreamResend", c.UpstreamResend}, {"Keepalive", c.Keepalive}, {"DrainDeadline", c.DrainDeadline},
+		{"DropEvery", c.DropEvery.D}, {"DrainEvery", c.DrainEvery.D},
+	} {
+		if d.d < 0 {
+			return configError(d.field, "%v is negative", d.d)
 		}
 	}
-	return c, nil
+	for _, e := range []struct {
+		field string
+		e     Every
+	}{{"DropEvery", c.DropEvery}, {"DrainEvery", c.DrainEvery}} {
+		if e.e.N > 0 && e.e.D > 0 {
+			return configError(e.field, "is a count (%d) or a duration (%v), not both", e.e.N, e.e.D)
+		}
+	}
+	for _, r := range []struct {
+		field string
+		r     float64
+	}{{"UpstreamRate", c.UpstreamRate}, {"DeviceRate", c.DeviceRate}} {
+		if !rateOK(r.r) {
+			return configError(r.field, "%v is not a finite rate of 0 or more", r.r)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		f     float64
+	}{{"CanonicalRate", c.CanonicalRate}, {"BadRegistrationShare", c.BadRegistrationShare}, {"UnregisteredShare", c.UnregisteredShare}} {
+		if !shareOK(f.f) {
+			return configError(f.field, "%v is outside 0..1", f.f)
+		}
+	}
+	switch {
+	case c.BadRegistrationShare+c.UnregisteredShare > 1+1e-9:
+		return configError("UnregisteredShare", "%v and Config.BadRegistrationShare %v sum to more than 1",
+			c.UnregisteredShare, c.BadRegistrationShare)
+	case c.MaxStanza != 0 && c.MaxStanza < 512:
+		return configError("MaxStanza", "%d is below 512 bytes", c.MaxStanza)
+	case c.WireForm > ccs.WireDefaultNS:
+		return configError("WireForm", "%d is not a wire form", c.WireForm)
+	case c.DrainAlternate && c.DrainAsNack:
+		return configError("DrainAlternate", "excludes Config.DrainAsNack")
+	}
+	if err := checkNackRules(c.Nack); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		field    string
+		patterns []string
+	}{{"BadRegistration", c.BadRegistration}, {"Unregistered", c.Unregistered}} {
+		if slices.Contains(p.patterns, "") {
+			return configError(p.field, "has an empty pattern")
+		}
+	}
+	return nil
 }
 
 func rateOK(r float64) bool { return !math.IsNaN(r) && !math.IsInf(r, 0) && r >= 0 }

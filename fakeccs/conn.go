@@ -1,9 +1,7 @@
 package fakeccs
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -15,11 +13,17 @@ import (
 
 // Reasons a connection's stanza loop ends (besides input errors).
 var (
-	errDrop        = errors.New("fakeccs: connection dropped by --drop-every")
+	errDrop        = errors.New("fakeccs: connection dropped (Config.DropEvery or DropTotal)")
 	errDrained     = errors.New("fakeccs: connection drained")
 	errClientEnd   = errors.New("fakeccs: client closed its stream")
 	errClientError = errors.New("fakeccs: client sent a stream error")
 )
+
+// errMustWait is what read returns to the Framer, and the Framer to loop,
+// when no input is readable without waiting: loop then runs beforeBlock,
+// and the next read waits. The Framer reports a reader's error once and
+// keeps what it has buffered, so the stanza loop goes on after it.
+var errMustWait = errors.New("fakeccs: no input readable without waiting")
 
 // streamErr ends a connection with a stream error.
 type streamErr struct {
@@ -48,210 +52,310 @@ const (
 // reading) before the connection is closed.
 const WriteTimeout = 30 * time.Second
 
-// Phases of a connection, which decide what Read does.
+// Phases of a connection, which decide what read does.
 const (
-	phaseHandshake = iota // Read passes through (ServerHandshake runs)
-	phaseRun              // Read flushes replies and runs timers first
-	phaseDone             // Read passes through (closing)
+	phaseHandshake = iota // read passes through (ServerHandshake runs)
+	phaseRun              // the stream is bound: see read
+	phaseDone             // read passes through (closing)
 )
 
-// conn is one client connection. One goroutine owns it: it reads through
-// the Framer, whose reads come back to conn.Read; there, once no input is
-// readable without waiting, the replies of everything parsed so far are
-// written in one TLS write, and timed work (delayed answers, upstream,
-// keepalives, periodic drops and drains) runs, with the read deadline set
-// to the next due time. So a connection needs no lock, no writer goroutine
-// and no timer per message.
-type conn struct {
-	net.Conn          // the TLS connection
-	s        *Server  // owner
-	cfg      *Config  // the server's configuration
-	raw      net.Conn // the TCP connection under TLS, for abrupt closes
-	in       *inConn  // the same, as TLS reads it (nil: no probe)
-	fr       *ccs.Framer
-	jid      []byte // the bound full JID, for stanza errors
-	toAttr   []byte // SENDER@domain, attribute-escaped: the "to" of upstream messages
-	backlog  *backlog
-	rng      *rand.Rand
-	seq      uint64 // connection number, from 1
+// What the next read of a bound stream does (input.mode).
+const (
+	// readReady: run the timed work that is due, then return input that
+	// is readable without waiting, or errMustWait.
+	readReady = iota
+	// readWait: beforeBlock has run; wait for input or the read deadline.
+	readWait
+	// readLast: a drained connection's last look for input that raced
+	// the end of its stream; without any, the stream ends.
+	readLast
+)
 
-	phase    int
-	timed    bool  // some timed work is configured: Read runs tick and arms deadlines
-	clock    bool  // now is read after every read
-	now      int64 // ns since the server's epoch, as of the latest read or tick
-	start    int64 // when the connection was bound
-	deadline int64 // the read deadline armed, -1 for none, -2 unknown
+// conn is one client connection, owned by one goroutine from the TLS
+// handshake to the close. Once the stream is bound, loop reads stanzas through the Framer, whose reads come to
+// read: it returns input that is readable without waiting, and when there
+// is none says so (errMustWait), so that loop runs beforeBlock, which
+// writes the replies of everything parsed so far in one TLS write and
+// arms the read deadline for the next timed work (delayed answers,
+// upstream messages, keepalives, periodic drops and drains), before the
+// next read waits. So a connection needs no lock, no writer goroutine and
+// no timer per message.
+//
+// Its state is grouped, as nats-server groups a client's: what it reads
+// (in), what it writes (out), its clock and timers (tm), its drain
+// (drain) and its upstream messages (up). A closed connection is reset
+// and pooled whole, buffers included (pool.go).
+type conn struct {
+	// Set from other goroutines, hence atomic.
+	//
 	// wakeAt is the due time of the earliest held answer (0: none), for
-	// the server's waker; the waker sets it to 0 when it interrupts Read.
+	// the server's waker; the waker sets it to 0 when it interrupts a
+	// read.
 	wakeAt atomic.Int64
 	// kicked is set by another goroutine that wants the timed work run
 	// now (upstream messages moved to this connection); see kick.
 	kicked atomic.Bool
-	stop   error // set by tick or a failed write: Read returns it
-	wdue   int64 // when the write deadline was last pushed forward
 
-	out        []byte // replies not yet written
-	outAnswers uint64 // answers to downstream messages in out
-	received   uint64 // downstream messages read
-	released   uint64 // answers to downstream messages written
-	delta      []uint64
-	pub        counters
+	// Conn is the TLS connection. It is a named field, not embedded: a
+	// conn is not a net.Conn. The handshake and the Framer use it through
+	// framed, whose reads go through read.
+	Conn   net.Conn
+	framed framedConn
+	raw    net.Conn // the TCP connection under TLS, for abrupt closes
+	s      *Server
+	cfg    *Config // the server's configuration
+	seq    uint64  // connection number, from 1
+	pcg    rand.PCG
+	rng    *rand.Rand // every random choice: NACK and canonical-id rolls, jitter (over pcg)
+	jid    []byte     // the bound full JID, for stanza errors
+	phase  int
+	stop   error // set by tick or a failed write: the stanza loop ends with it
 
-	jr      ccs.JSONReader
-	msg     ccs.Message
-	desc    []byte // scratch for NACK descriptions and stanza error texts
-	canon   []byte // scratch for canonical registration ids
-	scratch []byte
-	recent  recentIDs
+	obs   ConnObserver // nil: not observed (Config.Observer)
+	delta []uint64     // counts since the last publish, by counter index (stats.go)
+	pub   counters     // the published counts, which Stats reads
 
-	delayed       bool
-	delay, jitter int64
-	held          heldQueue
-
-	nextKeepalive int64
-	dropAt        int64 // when --drop-every D drops, or 0
-	drainAt       int64 // when --drain-every D drains, or 0
-	draining      bool
-	drainStart    int64 // when the drain began
-	drainSent     int64 // when the control message was written, or 0
-	drainAsNack   bool  // this drain has no control message (DrainAsNack, DrainAlternate)
-
-	up         upState
-	upInterval int64 // ns between upstream messages, or 0
-	upNext     int64
-	upMove     []*upEntry // scratch for entries handed to the backlog
-
-	obs ConnObserver // nil: not observed (Config.Observer)
-
-	bufs *connBufs // the pooled state's holder, for recycleBufs
-	// spareFr is the framer of this connection's stream: a pooled one for
-	// ServerHandshake to Reset, then the one it used, for recycleBufs.
-	spareFr *ccs.Framer
+	// The groups, small ones first: in ends with the JSON reader's
+	// Message, which is large, so that the fields the per-message path
+	// touches share fewer cache lines.
+	tm    timers
+	drain drainState
+	out   output
+	in    input
+	up    upState
 }
 
-// newConn prepares a connection over the TLS connection tc on raw.
-func (s *Server) newConn(tc net.Conn, raw net.Conn) *conn {
-	seq := s.connSeq.Add(1)
-	c := &conn{
-		Conn:     tc,
-		s:        s,
-		cfg:      &s.cfg,
-		raw:      raw,
-		seq:      seq,
-		deadline: -1,
-		wdue:     -int64(time.Hour),
-		rng:      rand.New(rand.NewPCG(s.cfg.Seed, seq)),
-		delayed:  s.cfg.AckDelay > 0 || s.cfg.AckJitter > 0,
-		delay:    int64(s.cfg.AckDelay),
-		jitter:   int64(s.cfg.AckJitter),
-		timed:    s.timed,
-		clock:    s.timed || s.cfg.DeviceRate > 0,
-	}
-	s.takeBufs(c)
-	if s.cfg.UpstreamRate > 0 {
-		c.upInterval = max(1, int64(float64(time.Second)/s.cfg.UpstreamRate))
-	}
-	return c
+// input is what a connection reads, and what it remembers of it.
+type input struct {
+	// fr is the stream's Framer: before the bind a pooled one for
+	// ServerHandshake to Reset (or nil), then the one it used.
+	fr       *ccs.Framer
+	probe    *inConn   // the TCP connection as TLS reads it (nil: no probe)
+	mode     int       // what the next read does: readReady, readWait or readLast
+	received uint64    // downstream messages read
+	recent   recentIDs // the latest downstream message ids, to refuse a reused one
+	jr       ccs.JSONReader
+	msg      ccs.Message // the latest payload read (large: last)
 }
 
-// Read is what the Framer reads from. Once the stream is bound it first
-// runs due timed work; then, while replies are waiting, it returns input
-// that is already readable; only when there is none does it write every
-// reply produced since the last write and wait, with the read deadline
-// armed for the next timed work. So a burst a client wrote is read whole
-// before it is answered (the window rule depends on it), and no answer is
-// held back while no input is ready.
-func (c *conn) Read(p []byte) (int, error) {
+// output is what a connection writes: replies not yet written, and
+// answers held until they are due.
+type output struct {
+	buf      []byte // replies not yet written
+	answers  uint64 // answers to downstream messages in buf
+	released uint64 // answers to downstream messages written
+	wdue     int64  // when the write deadline was last pushed forward
+
+	delayed       bool      // answers are held (Config.AckDelay or AckJitter)
+	delay, jitter int64     // Config.AckDelay and AckJitter
+	held          heldQueue // answers waiting for their due time
+
+	desc  []byte // scratch: NACK descriptions and stanza error texts
+	canon []byte // scratch: canonical registration ids
+}
+
+// timers is a connection's clock and the due times of its timed work.
+type timers struct {
+	timed    bool  // some timed work is configured: reads run tick, beforeBlock arms deadlines
+	clock    bool  // now is read after every read
+	now      int64 // ns since the server's epoch, as of the latest read or tick
+	deadline int64 // the read deadline armed: -1 none, -2 unknown
+
+	keepalive int64 // when the next keepalive is due
+	dropAt    int64 // when Config.DropEvery.D drops the connection, or 0
+	drainAt   int64 // when Config.DrainEvery.D drains it, or 0
+}
+
+// drainState is a connection's drain (drain.go).
+type drainState struct {
+	active bool  // the connection drains
+	start  int64 // when the drain began
+	sent   int64 // when the control message was written, or 0
+	asNack bool  // this drain has no control message (DrainAsNack, DrainAlternate)
+}
+
+// framedConn is the TLS connection as ccs.ServerHandshake and the Framer
+// see it: reads go through conn.read, everything else to the TLS
+// connection.
+type framedConn struct {
+	net.Conn
+	c *conn
+}
+
+// Read reads through conn.read.
+func (f *framedConn) Read(p []byte) (int, error) { return f.c.read(p) }
+
+// run serves the bound stream until it ends, then closes the connection.
+func (c *conn) run() {
+	c.phase = phaseRun
+	now := c.s.clockNow()
+	c.tm.now = now
+	if ka := c.cfg.Keepalive; ka > 0 {
+		c.tm.keepalive = now + int64(ka)
+	}
+	if d := c.cfg.DropEvery.D; d > 0 {
+		c.tm.dropAt = now + int64(d)
+	}
+	if d := c.cfg.DrainEvery.D; d > 0 {
+		c.tm.drainAt = now + int64(d)
+	}
+	c.up.next = now
+	if c.up.backlog != nil {
+		c.up.backlog.join(c)
+		c.adoptBacklog()
+	}
+	err := c.loop()
+	if errors.Is(c.stop, errDrop) || errors.Is(c.stop, errDrained) {
+		err = c.stop // whatever the framer made of it
+	}
+	c.finish(err)
+}
+
+// loop reads and handles stanzas until an error ends the stream. When no
+// input is readable without waiting, the Framer says so (errMustWait) and
+// loop runs beforeBlock: the replies go out, and the next read waits.
+func (c *conn) loop() error {
+	for {
+		st, err := c.in.fr.Next()
+		if err == errMustWait {
+			if err := c.beforeBlock(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := c.handle(st); err != nil {
+			return err
+		}
+	}
+}
+
+// read is what the Framer reads from. Before the bind and after the end
+// of the stream it reads the TLS connection as it is. While the stream is
+// bound, as in.mode says:
+//   - readReady: the timed work that is due runs first; then, while
+//     replies wait to be written (fewer than flushAt bytes of them), input
+//     that is already readable is returned, so that a burst a client wrote
+//     is read whole before it is answered (the window rule depends on
+//     it); otherwise errMustWait, and no answer is held back while no
+//     input is ready.
+//   - readWait: beforeBlock has run; the read waits for input, or for the
+//     read deadline of the next timed work (then it goes on as readReady).
+//   - readLast: a drained connection answers input that raced the end of
+//     its stream; without any, the stream ends.
+func (c *conn) read(p []byte) (int, error) {
 	if c.phase != phaseRun {
 		return c.Conn.Read(p)
 	}
-	for {
-		if c.timed {
-			c.now = c.s.clockNow()
-			c.tick()
-		}
-		if c.stop == errDrop {
-			return 0, errDrop
-		}
-		if len(c.out) > 0 && len(c.out) < flushAt && c.stop == nil {
-			if n := c.readReady(p); n > 0 {
-				return n, nil
-			}
-		}
-		c.publish() // before the write: a client never sees an answer before its count
-		if len(c.out) > 0 {
-			c.flush()
-		}
-		if c.draining && c.stop == nil {
-			switch {
-			case c.overdue():
-				c.stop = errDrained // what is pending is abandoned
-			case c.drained():
-				// Input that raced the end is answered, not discarded.
-				if n := c.readReady(p); n > 0 {
-					return n, nil
-				}
-				c.stop = errDrained
-			}
-		}
-		if c.stop != nil {
-			return 0, c.stop
-		}
-		if c.timed {
-			c.arm()
-		}
+	switch c.in.mode {
+	case readWait:
+		c.in.mode = readReady
 		n, err := c.Conn.Read(p)
-		if c.clock {
-			c.now = c.s.clockNow()
+		if c.tm.clock {
+			c.tm.now = c.s.clockNow()
 		}
-		if err != nil && c.timed && errors.Is(err, os.ErrDeadlineExceeded) {
-			c.deadline = -2 // it may have been the waker's
-			if n > 0 {
-				return n, nil
-			}
-			continue // time for timed work
+		if err == nil || !c.tm.timed || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
 		}
-		return n, err
+		c.tm.deadline = -2 // it may have been the waker's
+		if n > 0 {
+			return n, nil
+		}
+		// time for timed work
+	case readLast:
+		c.in.mode = readReady
+		if n := c.readReady(p); n > 0 {
+			return n, nil
+		}
+		c.stop = errDrained
+		return 0, errDrained
 	}
+	if c.tm.timed {
+		c.tm.now = c.s.clockNow()
+		c.tick()
+	}
+	if c.stop == errDrop {
+		return 0, errDrop
+	}
+	if len(c.out.buf) > 0 && len(c.out.buf) < flushAt && c.stop == nil {
+		if n := c.readReady(p); n > 0 {
+			return n, nil
+		}
+	}
+	return 0, errMustWait
+}
+
+// beforeBlock runs when the connection is about to wait for input (no
+// input is readable without waiting, or the replies have grown past
+// flushAt). It publishes the counts, then writes the replies in one TLS
+// write; a draining connection past Config.DrainDeadline ends now, and
+// one whose work is done ends after a last look for input (readLast); the
+// read deadline is armed for the next timed work. It returns the error
+// that ends the stream, if any.
+func (c *conn) beforeBlock() error {
+	c.publish() // before the write: a client never sees an answer before its count
+	if len(c.out.buf) > 0 {
+		c.flush()
+	}
+	if c.drain.active && c.stop == nil {
+		switch {
+		case c.overdue():
+			c.stop = errDrained // what is pending is abandoned
+		case c.drained():
+			c.in.mode = readLast
+			return nil
+		}
+	}
+	if c.stop != nil {
+		return c.stop
+	}
+	if c.tm.timed {
+		c.arm()
+	}
+	c.in.mode = readWait
+	return nil
 }
 
 // readReady reads into p what is readable without waiting, and returns
 // its length (0: nothing, or the connection cannot be probed).
 func (c *conn) readReady(p []byte) int {
-	if c.in == nil {
+	if c.in.probe == nil {
 		return 0
 	}
-	c.in.probe = true
+	c.in.probe.probe = true
 	n, _ := c.Conn.Read(p) // an error recurs at the next read (or was a timeout)
-	c.in.probe = false
-	if n > 0 && c.clock {
-		c.now = c.s.clockNow()
+	c.in.probe.probe = false
+	if n > 0 && c.tm.clock {
+		c.tm.now = c.s.clockNow()
 	}
 	return n
 }
 
-// flush writes out and counts its answers as released. A write that
-// fails ends the connection; its answers stay counted as written.
+// flush writes the replies and counts their answers as released. A write
+// that fails ends the connection; its answers stay counted as written.
 func (c *conn) flush() {
-	if now := c.s.clockNow(); now-c.wdue > int64(time.Second) { // push the deadline at most once a second
-		c.wdue = now
+	o := &c.out
+	if now := c.s.clockNow(); now-o.wdue > int64(time.Second) { // push the deadline at most once a second
+		o.wdue = now
 		c.Conn.SetWriteDeadline(c.s.epoch.Add(time.Duration(now) + c.s.writeTimeout))
 	}
-	_, err := c.Conn.Write(c.out)
+	_, err := c.Conn.Write(o.buf)
 	if err == nil {
-		c.released += c.outAnswers
-		if c.draining && c.drainSent == 0 {
-			c.drainSent = max(1, c.s.clockNow()) // the control message is out
+		o.released += o.answers
+		if c.drain.active && c.drain.sent == 0 {
+			c.drain.sent = max(1, c.s.clockNow()) // the control message is out
 		}
 	}
 	if c.obs != nil {
 		c.obs.Flush(time.Duration(c.s.clockNow()), err == nil)
 	}
-	c.outAnswers = 0
-	if cap(c.out) > outKeep {
-		c.out = nil
+	o.answers = 0
+	if cap(o.buf) > outKeep {
+		o.buf = nil
 	} else {
-		c.out = c.out[:0]
+		o.buf = o.buf[:0]
 	}
 	if err != nil && c.stop == nil {
 		c.stop = err
@@ -268,23 +372,23 @@ func (c *conn) publish() {
 	}
 }
 
-// tick runs the timed work due at c.now.
+// tick runs the timed work due at tm.now.
 func (c *conn) tick() {
-	now := c.now
-	for c.held.len() > 0 && c.held.top().due <= now {
-		c.release(c.held.pop())
+	now := c.tm.now
+	for c.out.held.len() > 0 && c.out.held.top().due <= now {
+		c.release(c.out.held.pop())
 	}
-	if c.dropAt > 0 && now >= c.dropAt {
+	if c.tm.dropAt > 0 && now >= c.tm.dropAt {
 		c.drop()
 		return
 	}
-	if c.drainAt > 0 && now >= c.drainAt && !c.draining {
+	if c.tm.drainAt > 0 && now >= c.tm.drainAt && !c.drain.active {
 		c.startDrain()
 	}
-	if ka := int64(c.cfg.Keepalive); ka > 0 && now >= c.nextKeepalive {
-		c.out = append(c.out, ' ')
+	if ka := int64(c.cfg.Keepalive); ka > 0 && now >= c.tm.keepalive {
+		c.out.buf = append(c.out.buf, ' ')
 		c.delta[cKeepalives]++
-		c.nextKeepalive = now + ka
+		c.tm.keepalive = now + ka
 	}
 	if c.kicked.Load() {
 		c.kicked.Store(false) // before pumpUpstream looks: a later kick is not lost
@@ -308,8 +412,8 @@ func (c *conn) arm() {
 			next = t
 		}
 	}
-	if c.held.len() > 0 {
-		due := max(1, c.held.top().due)
+	if c.out.held.len() > 0 {
+		due := max(1, c.out.held.top().due)
 		consider(due)
 		if c.wakeAt.Load() != due {
 			c.wakeAt.Store(due)
@@ -318,23 +422,23 @@ func (c *conn) arm() {
 		c.wakeAt.Store(0)
 	}
 	if c.cfg.Keepalive > 0 {
-		consider(c.nextKeepalive)
+		consider(c.tm.keepalive)
 	}
-	consider(c.dropAt)
-	if !c.draining {
-		consider(c.drainAt)
+	consider(c.tm.dropAt)
+	if !c.drain.active {
+		consider(c.tm.drainAt)
 	} else {
 		// A linger end already past is checked before every wait: as a
 		// deadline it would only spin the loop without reading.
-		if end, ok := c.lingerEnd(); ok && end > c.now {
+		if end, ok := c.lingerEnd(); ok && end > c.tm.now {
 			consider(end)
 		}
 		if d := c.cfg.DrainDeadline; d > 0 {
-			consider(c.drainStart + int64(d))
+			consider(c.drain.start + int64(d))
 		}
 	}
-	if next != c.deadline {
-		c.deadline = next
+	if next != c.tm.deadline {
+		c.tm.deadline = next
 		if next < 0 {
 			c.Conn.SetReadDeadline(time.Time{})
 		} else {
@@ -343,636 +447,20 @@ func (c *conn) arm() {
 	}
 	if c.kicked.Load() {
 		c.Conn.SetReadDeadline(aLongTimeAgo)
-		c.deadline = -2
+		c.tm.deadline = -2
 	}
 }
 
-// release moves a held answer into out, followed by its receipt.
-func (c *conn) release(h *held) {
-	c.out = append(c.out, h.buf...)
-	if c.obs != nil {
-		c.observeAnswer(h.id, h.ctr)
-	}
-	c.delta[h.ctr]++
-	if h.canon {
-		c.delta[cCanonical]++
-	}
-	c.outAnswers++
-	if h.receipt {
-		c.newReceipt(h.regID, h.id)
-	}
-	c.held.put(h)
-}
-
-// drop closes the connection abruptly, without writing what out holds:
-// Read returns errDrop before it writes anything, and finish counts the
+// drop closes the connection abruptly, without writing the replies: read
+// returns errDrop before anything is written, and finish counts the
 // unwritten answers as abandoned.
 func (c *conn) drop() {
 	c.delta[cDrops]++
 	c.stop = errDrop
 }
 
-// run serves the bound stream until it ends, then closes the connection.
-func (c *conn) run() {
-	c.phase = phaseRun
-	c.now = c.s.clockNow()
-	c.start = c.now
-	if ka := c.cfg.Keepalive; ka > 0 {
-		c.nextKeepalive = c.now + int64(ka)
-	}
-	if d := c.cfg.DropEvery.D; d > 0 {
-		c.dropAt = c.now + int64(d)
-	}
-	if d := c.cfg.DrainEvery.D; d > 0 {
-		c.drainAt = c.now + int64(d)
-	}
-	c.upNext = c.now
-	if c.backlog != nil {
-		c.backlog.join(c)
-		c.adoptBacklog()
-	}
-	err := c.loop()
-	if errors.Is(c.stop, errDrop) || errors.Is(c.stop, errDrained) {
-		err = c.stop // whatever the framer made of it
-	}
-	c.finish(err)
-}
-
-// loop reads and handles stanzas until an error ends the stream.
-func (c *conn) loop() error {
-	for {
-		st, err := c.fr.Next()
-		if err != nil {
-			return err
-		}
-		if err := c.handle(st); err != nil {
-			return err
-		}
-	}
-}
-
-// finish closes the connection as err requires, and accounts for every
-// downstream message read and not answered.
-func (c *conn) finish(err error) {
-	var sx *ccs.SyntaxError
-	var se *streamErr
-	if c.backlog != nil {
-		c.backlog.leave(c) // no kick may cut the reads after the stream's end short
-	}
-	// Held answers die with their connection (answers are only valid on
-	// it), whatever ends it: a client that ends its stream gives up on its
-	// pending messages, and a stalled server stays stalled.
-	c.abandonHeld()
-	switch {
-	case errors.Is(err, errDrop):
-		c.discardOut()
-		c.phase = phaseDone
-		c.countRest(cAbandoned)
-		c.raw.Close()
-	case errors.Is(err, errDrained):
-		// drained let it end (every answer is on the wire), or overdue
-		// did (held answers were abandoned above, unread input is below)
-		c.out = append(c.out, ccs.StreamEnd...)
-		c.endStream(true)
-	case errors.Is(err, errClientEnd):
-		c.out = append(c.out, ccs.StreamEnd...)
-		c.endStream(false) // nothing follows the client's end
-	case errors.As(err, &se):
-		c.out = ccs.AppendStreamError(c.out, se.cond, se.text)
-		c.delta[cStreamErrors]++
-		c.endStream(true)
-	case errors.As(err, &sx):
-		c.logf("stream error %s to %s: %s", ccs.Condition(err), c.raw.RemoteAddr(), sx.Detail)
-		c.out = ccs.AppendStreamError(c.out, ccs.Condition(err), sx.Detail)
-		c.delta[cStreamErrors]++
-		c.endStream(false) // nothing can be read past bad XML
-	default: // EOF, a reset, a failed write, the server closing
-		c.discardOut() // empty: answers are written before every read that can fail
-		c.phase = phaseDone
-		c.raw.Close() // no TLS close_notify: it could block on a client that does not read
-	}
-	c.publish()
-	if c.backlog != nil {
-		c.leaveBacklog()
-		c.publish()
-	}
-	if c.obs != nil {
-		c.obs.End(time.Duration(c.s.clockNow()), endCause(err))
-	}
-}
-
-// endCause classifies the error that ended a connection for the Observer.
-func endCause(err error) EndCause {
-	var sx *ccs.SyntaxError
-	var se *streamErr
-	switch {
-	case errors.Is(err, errDrop):
-		return EndDropped
-	case errors.Is(err, errDrained):
-		return EndDrained
-	case errors.Is(err, errClientEnd):
-		return EndClientEnd
-	case errors.As(err, &se), errors.As(err, &sx), errors.Is(err, errClientError):
-		return EndStreamError
-	}
-	return EndClosed
-}
-
-// abandonHeld drops the held answers, counting their messages abandoned.
-func (c *conn) abandonHeld() {
-	c.delta[cAbandoned] += uint64(c.held.len())
-	for c.held.len() > 0 {
-		c.held.put(c.held.pop())
-	}
-}
-
-// discardOut drops the replies in out, which are never going to be
-// written (the connection is dropped or lost). Their answers were counted in
-// delta, not yet published (publish always comes just before the write of
-// out), so they are taken back and counted as abandoned instead.
-func (c *conn) discardOut() {
-	if c.outAnswers > 0 {
-		c.delta[cAbandoned] += c.outAnswers
-		c.delta[cAcks], c.delta[cCanonical], c.delta[cStanzaErrors] = 0, 0, 0
-		clear(c.delta[numFixed:])
-		c.outAnswers = 0
-	}
-	c.out = c.out[:0]
-}
-
-// countRest counts the downstream messages among what the fake has read
-// from the client and not handled yet (no further read waits), as
-// received and in counter ctr, when the connection ends.
-func (c *conn) countRest(ctr int) {
-	c.Conn.SetReadDeadline(aLongTimeAgo)
-	c.countLeftover(ctr)
-}
-
-// countLeftover reads the client's stanzas after the fake stopped
-// handling them (phase done) until an error (a deadline, the end of the
-// stream or of the connection), and counts each downstream message as
-// received and in counter ctr: it is never answered. Their ids are
-// tracked (Config.TrackIDs) like any other.
-func (c *conn) countLeftover(ctr int) {
-	for {
-		st, err := c.fr.Next()
-		if err != nil || st.Kind == ccs.KindStreamEnd {
-			return
-		}
-		if st.Kind != ccs.KindMessage || !st.HasGCM || string(st.Type) == "error" {
-			continue
-		}
-		m := &c.msg
-		parsed := c.jr.Parse(st.GCM, m) == nil // if not, a downstream message to be answered with a stanza error
-		if parsed && m.Type != ccs.TypeNone {
-			continue // an ACK or another kind: not a downstream message
-		}
-		c.delta[cReceived]++
-		c.delta[ctr]++
-		hasID := parsed && m.MessageID.Kind == ccs.JSONString && len(m.MessageID.Str) > 0
-		if hasID && c.s.ids != nil {
-			c.s.ids.add(hashID(c.s.seed, m.MessageID.Str))
-		}
-		if c.obs != nil {
-			var id []byte
-			if hasID {
-				id = m.MessageID.Str
-			}
-			c.obs.Leftover(id, time.Duration(c.s.clockNow()))
-		}
-	}
-}
-
-// endStream writes out (which ends with the stream's closing tag), closes
-// the TCP write side, and waits a little for the client to close its side,
-// so that the client reads everything before the connection goes (an early
-// close with unread input would reset it). There is no TLS close_notify:
-// its write could block for seconds on a client that does not read, and
-// after </stream:stream> the client needs none. With framed (the framer
-// can still read), the downstream messages the fake holds are counted as
-// abandoned, and those that arrive after its stream end as discarded.
-func (c *conn) endStream(framed bool) {
-	c.phase = phaseDone
-	if framed {
-		c.countRest(cAbandoned)
-	}
-	c.publish()
-	c.Conn.SetWriteDeadline(time.Now().Add(LingerTimeout))
-	_, err := c.Conn.Write(c.out)
-	if c.obs != nil {
-		c.obs.Flush(time.Duration(c.s.clockNow()), err == nil)
-	}
-	if err == nil {
-		c.released += c.outAnswers
-		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
-		}
-		deadline := time.Now().Add(LingerTimeout)
-		if framed {
-			c.Conn.SetReadDeadline(deadline)
-			c.countLeftover(cDiscarded)
-		}
-		c.raw.SetReadDeadline(deadline)
-		io.CopyN(io.Discard, c.raw, 4<<20)
-	}
-	c.outAnswers = 0
-	c.out = c.out[:0] // kept for the next connection (recycleBufs)
-	c.raw.Close()
-}
-
 func (c *conn) logf(format string, args ...any) {
 	if c.cfg.Logf != nil {
 		c.cfg.Logf(format, args...)
 	}
-}
-
-// handle acts on one top-level item of the bound stream.
-func (c *conn) handle(st *ccs.Stanza) error {
-	switch st.Kind {
-	case ccs.KindMessage:
-		if !st.HasGCM || string(st.Type) == "error" {
-			c.delta[cIgnored]++
-			return nil
-		}
-		return c.message(st)
-	case ccs.KindKeepalive:
-		return nil
-	case ccs.KindIQ:
-		c.iq(st)
-		return nil
-	case ccs.KindPresence:
-		c.delta[cIgnored]++
-		return nil
-	case ccs.KindStreamEnd:
-		return errClientEnd
-	case ccs.KindStreamError:
-		return errClientError
-	}
-	return &streamErr{cond: "unsupported-stanza-type", text: "unexpected <" + st.Kind.String() + "> after bind"}
-}
-
-// iq answers pings and the session IQ with a result, other requests with
-// service-unavailable; results and errors from the client are ignored.
-func (c *conn) iq(st *ccs.Stanza) {
-	switch string(st.Type) {
-	case "get", "set":
-	default:
-		c.delta[cIgnored]++
-		return
-	}
-	switch {
-	case string(st.ChildSpace) == ccs.NSPing && string(st.Child) == "ping":
-		c.delta[cPings]++
-		c.out = ccs.AppendIQResult(c.out, st.ID)
-	case string(st.ChildSpace) == ccs.NSSession && string(st.Child) == "session":
-		c.out = ccs.AppendIQResult(c.out, st.ID)
-	default:
-		c.delta[cIQErrors]++
-		c.out = ccs.AppendIQError(c.out, st.ID)
-	}
-}
-
-// message handles a message stanza with a gcm payload.
-func (c *conn) message(st *ccs.Stanza) error {
-	m := &c.msg
-	if err := c.jr.Parse(st.GCM, m); err != nil {
-		var je *ccs.JSONError
-		c.desc = append(c.desc[:0], textParsePrefix...)
-		if errors.As(err, &je) {
-			c.desc = append(c.desc, je.Detail...)
-		} else {
-			c.desc = append(c.desc, err.Error()...)
-		}
-		c.desc = append(c.desc, '\n')
-		return c.downstreamStanzaError(st)
-	}
-	switch m.Type {
-	case ccs.TypeNone:
-		return c.downstream(st, m)
-	case ccs.TypeAck:
-		c.clientAck(m)
-		return nil
-	}
-	c.delta[cIgnored]++
-	return nil
-}
-
-// arrive counts a downstream message and applies the window, drop and
-// drain rules that do not depend on its content. The window rule: the
-// message breaks it when 100 earlier messages of the connection had no
-// answer written before the read that brought it (answers are written
-// only between reads, in Read).
-func (c *conn) arrive(id []byte) error {
-	pending := c.received - c.released
-	c.received++
-	c.delta[cReceived]++
-	if c.obs != nil {
-		c.obs.Read(id, time.Duration(c.now), pending)
-	}
-	if pending >= ccs.MaxPending {
-		c.delta[cWindowViolations]++
-		switch {
-		case c.cfg.StrictWindow:
-			c.delta[cAbandoned]++
-			return &streamErr{cond: ccs.CondPolicyViolation, text: "more than 100 pending messages"}
-		case pending >= MaxHeld:
-			c.delta[cAbandoned]++
-			return &streamErr{cond: ccs.CondPolicyViolation, text: "far more than 100 pending messages"}
-		}
-	}
-	drop := c.cfg.DropEvery.N > 0 && c.received == c.cfg.DropEvery.N
-	if c.cfg.DropTotal > 0 || c.cfg.DrainTotal > 0 {
-		v := c.s.total.Add(1)
-		drop = drop || c.cfg.DropTotal > 0 && v%c.cfg.DropTotal == 0
-		if c.cfg.DrainTotal > 0 && v%c.cfg.DrainTotal == 0 {
-			c.s.drainsOwed.Add(1) // taken by afterAnswer, here or on another connection
-		}
-	}
-	if drop {
-		c.delta[cAbandoned]++ // dropped with its connection, unanswered
-		c.drop()
-		return errDrop
-	}
-	return nil
-}
-
-// downstreamStanzaError answers a downstream message whose payload cannot
-// be read (no message_id, not a JSON object) with a stanza error whose
-// text is in c.desc.
-func (c *conn) downstreamStanzaError(st *ccs.Stanza) error {
-	if err := c.arrive(nil); err != nil {
-		return err
-	}
-	start := len(c.out)
-	c.out = c.s.form.AppendStanzaError(c.out, st.ID, c.jid, st.GCM, c.desc)
-	c.answered(start, cStanzaErrors, nil, false, false, nil)
-	c.afterAnswer()
-	return nil
-}
-
-// afterAnswer starts draining after the DrainEvery.N-th message, or when
-// DrainTotal owes a drain.
-func (c *conn) afterAnswer() {
-	if c.draining {
-		return
-	}
-	if n := c.cfg.DrainEvery.N; n > 0 && c.received == n {
-		c.startDrain()
-		return
-	}
-	if c.cfg.DrainTotal > 0 {
-		for owed := c.s.drainsOwed.Load(); owed > 0; owed = c.s.drainsOwed.Load() {
-			if c.s.drainsOwed.CompareAndSwap(owed, owed-1) {
-				c.startDrain()
-				return
-			}
-		}
-	}
-}
-
-// observeAnswer tells the Observer about the answer to id counted in ctr.
-func (c *conn) observeAnswer(id []byte, ctr int) {
-	switch {
-	case ctr == cAcks:
-		c.obs.Answer(id, AnswerAck, "")
-	case ctr == cStanzaErrors:
-		c.obs.Answer(id, AnswerStanzaError, "")
-	default:
-		c.obs.Answer(id, AnswerNack, c.s.codes[ctr-numFixed])
-	}
-}
-
-// answered takes the answer to message id appended to out from start: it
-// stays there (counted) or, with an ack delay, moves to the held queue.
-// An ACK with regID set is followed by a delivery receipt.
-func (c *conn) answered(start int, ctr int, id []byte, ack, canon bool, regID []byte) {
-	receipt := ack && regID != nil
-	if !c.delayed {
-		if c.obs != nil {
-			c.observeAnswer(id, ctr)
-		}
-		c.delta[ctr]++
-		if canon {
-			c.delta[cCanonical]++
-		}
-		c.outAnswers++
-		if receipt {
-			c.newReceipt(regID, id)
-		}
-		return
-	}
-	h := c.held.get()
-	h.buf = append(h.buf[:0], c.out[start:]...)
-	c.out = c.out[:start]
-	h.ctr, h.canon, h.receipt = ctr, canon, receipt
-	if receipt || c.obs != nil {
-		h.id = append(h.id[:0], id...)
-	}
-	if receipt {
-		h.regID = append(h.regID[:0], regID...)
-	}
-	h.due = c.now + c.delay
-	if c.jitter > 0 {
-		h.due += c.rng.Int64N(c.jitter)
-	}
-	c.held.push(h)
-}
-
-// downstream validates a downstream message and answers it.
-func (c *conn) downstream(st *ccs.Stanza, m *ccs.Message) error {
-	id := &m.MessageID
-	switch {
-	case !id.Present() || id.Kind == ccs.JSONString && len(id.Str) == 0 || id.Kind == ccs.JSONNull:
-		c.desc = append(c.desc[:0], textMissingID...)
-		return c.downstreamStanzaError(st)
-	case id.Kind != ccs.JSONString:
-		c.desc = append(c.desc[:0], textIDTypePrefix...)
-		c.desc = appendTrunc(c.desc, id.Raw)
-		c.desc = append(c.desc, '\n')
-		return c.downstreamStanzaError(st)
-	}
-	s := c.s
-	h := hashID(s.seed, id.Str)
-	if s.ids != nil {
-		s.ids.add(h)
-	}
-	if err := c.arrive(id.Str); err != nil {
-		return err
-	}
-	var from []byte
-	switch {
-	case m.To.Kind == ccs.JSONString:
-		from = m.To.Str
-	case m.Condition.Kind == ccs.JSONString:
-		from = m.Condition.Str
-	}
-
-	code := -1 // index into s.codes, or -1 for an ACK
-	var desc []byte
-	seen := c.recent.contains(h)
-	switch {
-	case c.draining && c.drainNack():
-		code, desc = s.ixDraining, descDraining
-	case seen:
-		code, desc = s.ixInvalidJSON, descDuplicate
-	default:
-		var ok bool
-		if c.desc, ok = validate(&c.jr, m, c.desc[:0]); !ok {
-			code, desc = s.ixInvalidJSON, c.desc
-			break
-		}
-		share := -1
-		var shareDesc []byte
-		if s.shareAny > 0 && m.To.Kind == ccs.JSONString {
-			share, shareDesc = s.shareCode(m.To.Str)
-		}
-		switch {
-		case len(s.cfg.BadRegistration) > 0 && matchAny(s.cfg.BadRegistration, m.To.Str):
-			code, desc = s.ixBadRegistration, descBadRegistration
-		case len(s.cfg.Unregistered) > 0 && matchAny(s.cfg.Unregistered, m.To.Str):
-			code, desc = s.ixUnregistered, descUnregistered
-		case share >= 0:
-			code, desc = share, shareDesc
-		case s.devices != nil && !s.devices.allow(hashID(s.seed, from), c.now):
-			code, desc = s.ixRateExceeded, descRateExceeded
-		case len(s.rules) > 0:
-			u := c.rng.Float64()
-			for i := range s.rules {
-				if r := &s.rules[i]; u < r.cum {
-					code, desc = r.ix, r.desc
-					break
-				}
-			}
-		}
-	}
-	if !seen && (code < 0 || !s.retryable[code]) {
-		c.recent.add(h)
-	}
-
-	start := len(c.out)
-	if code >= 0 {
-		c.out = s.form.AppendNack(c.out, from, id.Str, s.codes[code], desc)
-		c.answered(start, numFixed+code, id.Str, false, false, nil)
-	} else {
-		var canonical []byte
-		if s.cfg.CanonicalRate > 0 && c.rng.Float64() < s.cfg.CanonicalRate {
-			c.canon = appendCanonical(c.canon[:0], s, from)
-			canonical = c.canon
-		}
-		c.out = s.form.AppendAck(c.out, from, id.Str, canonical)
-		var regID []byte
-		if s.cfg.Receipts && m.DeliveryReceiptRequested.Kind == ccs.JSONBool &&
-			string(m.DeliveryReceiptRequested.Raw) == "true" {
-			regID = from
-			if regID == nil {
-				regID = []byte{}
-			}
-		}
-		c.answered(start, cAcks, id.Str, true, canonical != nil, regID)
-	}
-	c.afterAnswer()
-	return nil
-}
-
-// appendCanonical appends the canonical registration id the fake reports
-// for to: "CANONICAL_" and 16 hex digits of its hash.
-func appendCanonical(dst []byte, s *Server, to []byte) []byte {
-	const hex = "0123456789ABCDEF"
-	h := hashID(s.seed, to)
-	dst = append(dst, "CANONICAL_"...)
-	for i := 60; i >= 0; i -= 4 {
-		dst = append(dst, hex[(h>>uint(i))&0xF])
-	}
-	return dst
-}
-
-// clientAck settles an upstream message or receipt the app server ACKs,
-// answering a malformed ACK with a BAD_ACK NACK. A receipt may be ACKed
-// with its id or with the id stripped of "dr2:" (as some client libraries
-// send it).
-func (c *conn) clientAck(m *ccs.Message) {
-	id, to := &m.MessageID, &m.To
-	if id.Kind != ccs.JSONString || len(id.Str) == 0 || to.Kind != ccs.JSONString {
-		c.badAck(m, descBadAckFields)
-		return
-	}
-	u := &c.up
-	e := u.unacked[hashID(c.s.seed, id.Str)]
-	unprefixed := false
-	if e == nil || !bytes.Equal(e.id, id.Str) {
-		e = nil
-		if !bytes.HasPrefix(id.Str, receiptPrefix) {
-			c.scratch = append(append(c.scratch[:0], receiptPrefix...), id.Str...)
-			if r := u.unacked[hashID(c.s.seed, c.scratch)]; r != nil && r.receipt && bytes.Equal(r.id, c.scratch) {
-				e, unprefixed = r, true
-			}
-		}
-		if e == nil {
-			c.delta[cUnknownAcks]++
-			if c.obs != nil {
-				c.obs.BadAck(id.Str, true, time.Duration(c.now))
-			}
-			return
-		}
-	}
-	if !bytes.Equal(e.ackTo, to.Str) {
-		c.badAck(m, descBadAckTo)
-		return
-	}
-	u.unlink(e)
-	if c.obs != nil {
-		c.obs.UpstreamAck(e.id, e.receipt, unprefixed, time.Duration(e.sentAt), time.Duration(c.now))
-	}
-	switch {
-	case unprefixed:
-		c.delta[cReceiptsAcked]++
-		c.delta[cReceiptsAckedUnprefixed]++
-	case e.receipt:
-		c.delta[cReceiptsAcked]++
-	default:
-		c.delta[cUpstreamAcked]++
-	}
-	u.put(e)
-}
-
-var receiptPrefix = []byte(ccs.ReceiptIDPrefix)
-
-// badAck answers a malformed ACK with a BAD_ACK NACK (counted in BadAcks,
-// not among the NACKs of downstream messages).
-func (c *conn) badAck(m *ccs.Message, desc []byte) {
-	c.delta[cBadAcks]++
-	id := m.MessageID.Str
-	if m.MessageID.Kind != ccs.JSONString {
-		id = m.MessageID.Raw
-	}
-	if c.obs != nil {
-		c.obs.BadAck(id, false, time.Duration(c.now))
-	}
-	c.out = c.s.form.AppendNack(c.out, m.To.Str, id, "BAD_ACK", desc)
-}
-
-// Descriptions of the NACKs the fake sends for its own reasons.
-var (
-	descDuplicate       = []byte("Message with the same id has been received before")
-	descDraining        = []byte("The connection is draining; send the message again on another connection")
-	descBadRegistration = []byte("The device has a registration ID, but it's invalid or expired.")
-	descUnregistered    = []byte("The device is not registered.")
-	descRateExceeded    = []byte("The rate of messages to this registration ID is too high.")
-	descBadAckFields    = []byte("The ACK message is improperly formed: it needs a string \"message_id\" and \"to\".")
-	descBadAckTo        = []byte("The ACK message is improperly formed: \"to\" is not the \"from\" of the acknowledged message.")
-)
-
-// nackDescriptions describes injected NACKs of known codes, from the
-// protocol document's table.
-var nackDescriptions = map[string]string{
-	"BAD_ACK":                      "The ACK message is improperly formed.",
-	"BAD_REGISTRATION":             string(descBadRegistration),
-	"CONNECTION_DRAINING":          "The message couldn't be processed because the connection is draining.",
-	"DEVICE_UNREGISTERED":          string(descUnregistered),
-	"INTERNAL_SERVER_ERROR":        "The server encountered an error while trying to process the request.",
-	"INVALID_JSON":                 "The JSON message payload was not valid.",
-	"QUOTA_EXCEEDED":               "The rate of messages to a particular registration ID is too high.",
-	"DEVICE_MESSAGE_RATE_EXCEEDED": string(descRateExceeded),
-	"TOPICS_MESSAGE_RATE_EXCEEDED": "The rate of messages to subscribers to a particular topic is too high.",
-	"SERVICE_UNAVAILABLE":          "CCS is not currently able to process the message.",
 }

@@ -1,7 +1,7 @@
 // Package fakeccs is a fake Cloud Connection Server (CCS): it speaks the
-// CCS wire protocol of package ccs from the server side, behaves as the
-// protocol document says (ACK, NACK and stanza-error rules, the 100-message
-// window, upstream messages, delivery receipts, draining, keepalives,
+// CCS wire protocol of package ccs from the server side, behaves as
+// Google's CCS documentation says (ACK, NACK and stanza-error rules, the
+// 100-message window, upstream messages, delivery receipts, draining, keepalives,
 // pings), injects faults on demand (slow or NACKed answers, dropped and
 // draining connections, canonical ids, unknown or rate-limited devices),
 // and counts what it saw (Stats), including the exact set of message ids
@@ -14,7 +14,7 @@
 // in its stream header; it is answered from the domain it used (stream
 // header, bound JID, the "to" of its upstream messages and receipts).
 //
-// Draining follows the protocol text: after CONNECTION_DRAINING the
+// Draining follows the CCS documentation: after CONNECTION_DRAINING the
 // connection stays open and keeps reading; what was in the pipeline (sent
 // within Config.DrainGrace of the control message) is answered as usual,
 // later messages get NACK CONNECTION_DRAINING; no upstream message or
@@ -35,7 +35,7 @@
 // Receipt ACKs are accepted with the receipt's id ("dr2:"+original id) or
 // without the prefix, as Google's Go client library sends them
 // (Stats.ReceiptsAckedUnprefixed). Config.WireForm chooses how the gcm
-// element of the fake's stanzas is written (the protocol document's mixed
+// element of the fake's stanzas is written (the CCS documentation's mixed
 // forms, all prefixed, or none), so that a client can be shown to match
 // namespaces rather than text.
 //
@@ -43,6 +43,12 @@
 // Nacks + StanzaErrors + Abandoned + Discarded (Stats.CheckIdentity), where
 // Abandoned are those whose connection ended before they were answered
 // and Discarded those that arrived after the fake ended their stream.
+// Counters describes every count of Stats (its JSON key, what it counts,
+// whether it is an outcome); the JSON keys are a contract of results
+// files and ccsbench fake's /stats.json and /metrics.
+//
+// New refuses a Config value it cannot use with a *ConfigError naming the
+// field (Config.AckDelay, say), so that a caller can name its own option.
 //
 // Faults can also be set for the server as a whole (Config.DropTotal,
 // DrainTotal: the connection that reads every n-th message of the server
@@ -68,9 +74,9 @@
 // It is built to never be what limits a measurement: each connection is
 // one goroutine that parses everything a client has sent, appends every
 // reply into one reused buffer and writes it once no more input is
-// readable (or the buffer has grown past 32 KiB); it knows more input is
-// readable by reading through TLS in a mode where the socket is read
-// without waiting (see inConn). Timed work (delayed answers from a
+// readable (or the buffer has grown past 32 KiB), just before it waits for
+// more; it knows more input is readable by reading through TLS in a mode
+// where the socket is read without waiting. Timed work (delayed answers from a
 // per-connection heap, upstream messages, keepalives, drains) runs in the
 // same goroutine, woken by the read deadline (delayed answers are made
 // punctual by one waker thread per server, since the runtime's timers are
@@ -86,5 +92,7 @@
 //	defer srv.Close()
 //	// dial ln.Addr() with TLS trusting srv.CertPool()
 //
-// or as `ccsbench fake`.
+// in a test with package fakeccstest (which also checks the accounting
+// identity when the test ends), or as `ccsbench fake`. docs/PROTOCOL.md
+// describes the protocol as ccsbench implements it.
 package fakeccs

@@ -2,19 +2,20 @@ package fakeccs_test
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 )
 
-// A fake CCS server embedded in a program or test: every tenth message is
-// NACKed SERVICE_UNAVAILABLE, answers come after 5 ms.
+// A fake CCS server on a loopback port, as a test starts one with
+// fakeccstest (fakeccstest.Start(t, cfg) in a test): every tenth message
+// is NACKed SERVICE_UNAVAILABLE, answers come after 5 ms, and Close
+// returns the final stats with the accounting identity checked.
 func Example() {
-	srv, err := fakeccs.New(fakeccs.Config{
+	srv, err := fakeccstest.NewServer(fakeccs.Config{
 		AckDelay: 5 * time.Millisecond,
 		Nack:     []fakeccs.NackRule{{Code: "SERVICE_UNAVAILABLE", Rate: 0.1}},
 		TrackIDs: true,
@@ -22,22 +23,14 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	c, err := ccs.Dial(context.Background(), ln.Addr().String(), ccs.ClientConfig{
+	c, err := ccs.Dial(context.Background(), srv.Addr(), ccs.ClientConfig{
 		SenderID: fakeccs.DefaultSenderID,
 		APIKey:   fakeccs.DefaultAPIKey,
-		TLS:      &tls.Config{RootCAs: srv.CertPool()},
+		TLS:      srv.ClientTLS(),
 	})
 	if err != nil {
 		panic(err)
 	}
-	defer c.Close()
 	c.Write(ccs.AppendDownstream(nil, []byte(`{"to":"REGID","message_id":"m-1","data":{"hello":"world"}}`)))
 	st, err := c.Framer.Next()
 	if err != nil {
@@ -47,8 +40,11 @@ func Example() {
 	var m ccs.Message
 	jr.Parse(st.GCM, &m)
 	fmt.Printf("%s %s from %s\n", m.Type, m.MessageID.Str, m.From.Str)
-	fmt.Println("unique ids:", *srv.Stats().UniqueIDs)
+	c.Close()
+
+	stats, err := srv.Close()
+	fmt.Printf("received %d, unique ids %d, acks %d; identity: %v\n", stats.Received, *stats.UniqueIDs, stats.Acks, err)
 	// Output:
 	// ack m-1 from REGID
-	// unique ids: 1
+	// received 1, unique ids 1, acks 1; identity: <nil>
 }

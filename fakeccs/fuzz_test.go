@@ -112,8 +112,7 @@ func (o *countingObserver) End(time.Duration, EndCause) { o.ended++ }
 
 func (o *countingObserver) check(t *testing.T, c *conn) {
 	t.Helper()
-	st := Stats{Nacks: map[string]uint64{}}
-	c.s.fill(&st, func(i int) uint64 { return c.pub[i].Load() })
+	st := connStats(c)
 	written := st.Acks + st.StanzaErrors
 	for _, n := range st.Nacks {
 		written += n

@@ -1,19 +1,26 @@
 package fakeccs
 
-// held is an answer to a downstream message waiting for its due time
-// (Config.AckDelay and AckJitter). Helds are pooled per connection, with
-// their buffers, so holding allocates nothing in steady state.
+// answer is an answer to a downstream message, from when it is encoded
+// until it is in the reply buffer: what it counts in and what follows it.
+type answer struct {
+	ctr int // the counter it counts in: cAcks, cStanzaErrors, or a NACK code's
+	// canonical: an ACK that carries a canonical registration_id;
+	// receipt: an ACK followed by a delivery receipt (for regID and id).
+	canonical, receipt bool
+	// id is the message_id of the message answered (nil: none usable),
+	// for a receipt and for the Observer; regID the registration id of
+	// the receipt.
+	id, regID []byte
+}
+
+// held is an answer waiting for its due time (Config.AckDelay and
+// AckJitter), with its encoded stanza. Helds are pooled per connection,
+// with their buffers, so holding allocates nothing in steady state.
 type held struct {
+	answer
 	due int64  // ns since the server's epoch
 	seq uint64 // tie-break: equal due times leave in arrival order
 	buf []byte // the encoded answer
-	ctr int    // the counter the answer counts in
-	// canon: the ACK carries a canonical registration_id; receipt: a
-	// delivery receipt follows the ACK (for regID and id).
-	canon, receipt bool
-	// id is the message_id of the message answered, kept for a receipt
-	// and for the Observer; regID the registration id of the receipt.
-	id, regID []byte
 }
 
 // heldQueue is a binary min-heap of helds by (due, seq), with a free list.
@@ -40,7 +47,7 @@ func (q *heldQueue) get() *held {
 // put returns x to the free list.
 func (q *heldQueue) put(x *held) {
 	x.buf, x.regID, x.id = x.buf[:0], x.regID[:0], x.id[:0]
-	x.canon, x.receipt = false, false
+	x.canonical, x.receipt = false, false
 	q.free = append(q.free, x)
 }
 

@@ -254,23 +254,7 @@ func TestHostileBrokenJSON(t *testing.T) {
 
 func TestHostileClientNeverReads(t *testing.T) {
 	t.Parallel()
-	srv, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.writeTimeout = 100 * time.Millisecond
-	ln, err := newLoopbackListener(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer func() {
-		srv.Close()
-		checkIdentity(t, srv)
-	}()
-	for srv.Addr() == nil {
-		time.Sleep(time.Millisecond)
-	}
+	srv := startServer(t, Config{}, func(s *Server) { s.writeTimeout = 100 * time.Millisecond })
 	hostile(t, srv, func() {
 		a := dial(t, srv)
 		stanzas := messageStream(20000, "")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -68,7 +67,7 @@ type Server struct {
 	lns     map[net.Listener]struct{}
 	raws    map[net.Conn]struct{} // every open TCP connection
 	conns   map[*conn]struct{}    // bound connections
-	bufs    sync.Pool             // *connBufs of closed connections
+	idle    sync.Pool             // *conn: closed connections, reset (pool.go)
 	totals  []uint64              // counts of closed connections
 	senders map[string]*backlog
 	wg      sync.WaitGroup
@@ -225,11 +224,11 @@ func (s *Server) Serve(ln net.Listener) error {
 				return nil
 			}
 			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("fakeccs: accept: %w", err)
+				return fmt.Errorf("fakeccs: %w", err) // "accept tcp ADDR: use of closed network connection"
 			}
 			// EMFILE, ECONNABORTED and the like: wait and go on.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.logf("fakeccs: accept: %v; retrying in %v", err, backoff)
+			s.logf("%v; accepting again in %v", err, backoff)
 			time.Sleep(backoff)
 			continue
 		}
@@ -322,14 +321,14 @@ func (s *Server) serveConn(raw net.Conn) {
 	tc := tls.Server(in, s.tlsCfg)
 	if err := tc.Handshake(); err != nil {
 		s.handshakeFailures.Add(1)
-		s.logf("fakeccs: TLS handshake with %s: %v", raw.RemoteAddr(), err)
+		s.logf("connection from %s: TLS handshake: %v", raw.RemoteAddr(), err)
 		return
 	}
 	c := s.newConn(tc, raw)
-	c.in = in
-	defer s.recycleBufs(c)
+	c.in.probe = in
+	defer s.recycle(c)
 	var identity string // as the client sent it, for the Observer
-	sc, err := ccs.ServerHandshake(c, ccs.ServerConfig{
+	sc, err := ccs.ServerHandshake(&c.framed, ccs.ServerConfig{
 		Authenticate: func(id, password string) bool {
 			ok := s.authenticate(id, password)
 			if ok {
@@ -339,7 +338,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		},
 		Timeout: max(time.Until(deadline), time.Millisecond),
 		Framer:  ccs.FramerConfig{MaxStanza: s.cfg.MaxStanza, ReadSize: framerReadSize},
-		Reuse:   c.spareFr,
+		Reuse:   c.in.fr,
 	})
 	if err != nil {
 		var sx *ccs.SyntaxError
@@ -351,17 +350,15 @@ func (s *Server) serveConn(raw net.Conn) {
 		default:
 			s.handshakeFailures.Add(1)
 		}
-		s.logf("fakeccs: stream handshake with %s: %v", raw.RemoteAddr(), err)
+		s.logf("connection from %s: %v", raw.RemoteAddr(), err) // a *ccs.HandshakeError
 		return
 	}
-	c.fr = sc.Framer
-	c.spareFr = sc.Framer
+	c.in.fr = sc.Framer
 	c.jid = []byte(sc.JID)
-	c.toAttr = ccs.AppendAttrEscaped(nil, []byte(sc.SenderID+"@"+sc.Domain))
 	if s.cfg.UpstreamRate > 0 || s.cfg.Receipts {
-		c.backlog = s.senderBacklog(sc.SenderID)
+		c.up.toAttr = ccs.AppendAttrEscaped(nil, []byte(sc.SenderID+"@"+sc.Domain))
+		c.up.backlog = s.senderBacklog(sc.SenderID)
 	}
-	c.pub = make(counters, len(s.totals))
 
 	s.mu.Lock()
 	if s.closed {
@@ -374,7 +371,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	if s.cfg.Observer != nil {
 		c.obs = s.cfg.Observer.Bind(ConnInfo{Seq: c.seq, At: time.Duration(s.clockNow()),
 			Identity: identity, Domain: sc.Domain, Remote: raw.RemoteAddr()})
-		c.clock = c.clock || c.obs != nil // events carry the time of the read
+		c.tm.clock = c.tm.clock || c.obs != nil // events carry the time of the read
 	}
 
 	c.run()
@@ -385,84 +382,4 @@ func (s *Server) serveConn(raw net.Conn) {
 		s.totals[i] += c.pub[i].Load()
 	}
 	s.mu.Unlock()
-}
-
-// deviceLimiter is a token bucket per registration id (by hash), shared by
-// all connections, sharded to keep lock waits short.
-type deviceLimiter struct {
-	rate, burst float64 // tokens per ns, bucket size
-	shards      [64]deviceShard
-}
-
-type deviceShard struct {
-	mu sync.Mutex
-	m  map[uint64]bucket
-	_  [40]byte
-}
-
-type bucket struct {
-	tokens float64
-	last   int64
-}
-
-func newDeviceLimiter(perSecond float64) *deviceLimiter {
-	d := &deviceLimiter{rate: perSecond / 1e9, burst: max(1, perSecond)}
-	for i := range d.shards {
-		d.shards[i].m = map[uint64]bucket{}
-	}
-	return d
-}
-
-// allow takes a token from the bucket of the device with hash h at time
-// now (ns), reporting whether there was one.
-func (d *deviceLimiter) allow(h uint64, now int64) bool {
-	sh := &d.shards[h>>58]
-	sh.mu.Lock()
-	b, ok := sh.m[h]
-	if !ok {
-		if len(sh.m) >= MaxDevices/len(d.shards) {
-			clear(sh.m)
-		}
-		b = bucket{tokens: d.burst, last: now}
-	}
-	b.tokens = min(d.burst, b.tokens+float64(now-b.last)*d.rate)
-	b.last = now
-	allowed := b.tokens >= 1
-	if allowed {
-		b.tokens--
-	}
-	sh.m[h] = b
-	sh.mu.Unlock()
-	return allowed
-}
-
-// shareCut maps a share (0..1) to a cut on 64-bit hashes.
-func shareCut(f float64) uint64 {
-	if f >= 1 {
-		return math.MaxUint64
-	}
-	return uint64(f * (1 << 64))
-}
-
-// shareCode returns the NACK code index and description that
-// Config.BadRegistrationShare and UnregisteredShare give registration id
-// to, or -1. The hash is FNV-1a of the id mixed with Config.Seed
-// (splitmix64's finalizer): the same id gets the same answer on every
-// connection and in every run with the same seed.
-func (s *Server) shareCode(to []byte) (int, []byte) {
-	h := uint64(14695981039346656037)
-	for _, b := range to {
-		h = (h ^ uint64(b)) * 1099511628211
-	}
-	h ^= s.cfg.Seed
-	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
-	h = (h ^ h>>27) * 0x94d049bb133111eb
-	h ^= h >> 31
-	switch {
-	case h < s.shareBad:
-		return s.ixBadRegistration, descBadRegistration
-	case h < s.shareAny || s.shareAny == math.MaxUint64:
-		return s.ixUnregistered, descUnregistered
-	}
-	return -1, nil
 }

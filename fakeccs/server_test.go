@@ -1,8 +1,7 @@
 package fakeccs
 
 import (
-	"encoding/json"
-	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -10,528 +9,12 @@ import (
 	"github.com/ccsbench/ccsbench/ccs"
 )
 
-func TestAck(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{})
-	c := dial(t, srv)
-	c.send(msg("m-1"))
-	c.send(`{"condition":"'a' in topics","message_id":"m-2"}`)
-	c.send(`{"to":"/topics/news","message_id":"m-3","time_to_live":0,"priority":"high","delay_while_idle":false,"dry_run":true,"notification":{"title":"t"}}`)
-	wantAck(t, c.next(), "m-1")
-	it := c.next()
-	if it.JSON["message_type"] != "ack" || it.JSON["message_id"] != "m-2" || it.JSON["from"] != "'a' in topics" {
-		t.Fatalf("condition message: got %+v; want an ACK", it)
-	}
-	it = c.next()
-	if it.JSON["message_type"] != "ack" || it.JSON["from"] != "/topics/news" {
-		t.Fatalf("topic message: got %+v; want an ACK from /topics/news", it)
-	}
-	if _, ok := it.JSON["registration_id"]; ok {
-		t.Fatalf("ACK carries a canonical id with CanonicalRate 0: %+v", it)
-	}
-	st := waitStats(t, srv, "3 received and acked", func(s Stats) bool { return s.Acks == 3 && s.Received == 3 })
-	if st.Connections != 1 || st.ActiveConnections != 1 || st.WindowViolations != 0 {
-		t.Fatalf("stats %+v; want 3 received on 1 connection", st)
-	}
-	if st.UniqueIDs != nil || st.Duplicates != nil {
-		t.Fatalf("unique_ids/duplicates set without TrackIDs: %+v", st)
-	}
-}
-
-func TestSenderIdentityForms(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{SenderID: "42", APIKey: "k"})
-	for _, id := range []string{"42", "42@gcm.googleapis.com"} {
-		cfg := clientConfig(srv)
-		cfg.SenderID = id
-		c, err := ccs.Dial(t.Context(), srv.Addr().String(), cfg)
-		if err != nil {
-			t.Fatalf("Dial as %q: %v", id, err)
-		}
-		if !strings.HasPrefix(c.JID, "42@gcm.googleapis.com/") {
-			t.Errorf("JID %q; want 42@gcm.googleapis.com/...", c.JID)
-		}
-		c.Close()
-	}
-	cfg := clientConfig(srv)
-	cfg.APIKey = "wrong"
-	if _, err := ccs.Dial(t.Context(), srv.Addr().String(), cfg); err == nil {
-		t.Fatal("Dial with a wrong key succeeded")
-	}
-	waitStats(t, srv, "1 auth failure", func(s Stats) bool { return s.AuthFailures == 1 })
-}
-
-func TestInvalidJSON(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{})
-	big := `{"x":"` + strings.Repeat("a", MaxData) + `"}`
-	mid := `{"x":"` + strings.Repeat("a", 3000) + `"}`
-	cases := []struct {
-		payload, want string
-	}{
-		{`{"to":"R","message_id":"ttl-neg","time_to_live":-1}`, `InvalidJson : INVALID_TTL : Invalid value (-1) for "time_to_live": must be between 0 and "2419200"` + "\n"},
-		{`{"to":"R","message_id":"ttl-big","time_to_live":2419201}`, `INVALID_TTL : Invalid value (2419201)`},
-		{`{"to":"R","message_id":"ttl-float","time_to_live":1.5}`, `INVALID_TTL : Invalid value (1.5)`},
-		{`{"to":"R","message_id":"ttl-str","time_to_live":"600"}`, `JSON_TYPE_ERROR : Field "time_to_live" must be a JSON java.lang.Number: 600`},
-		{`{"to":"R","message_id":"dwi","delay_while_idle":"not-boolean-user-supplied-value"}`, `InvalidJson : JSON_TYPE_ERROR : Field "delay_while_idle" must be a JSON java.lang.Boolean: not-boolean-user-supplied-value` + "\n"},
-		{`{"to":"R","message_id":"dry","dry_run":1}`, `Field "dry_run" must be a JSON java.lang.Boolean: 1`},
-		{`{"to":"R","message_id":"drr","delivery_receipt_requested":"yes"}`, `Field "delivery_receipt_requested" must be a JSON java.lang.Boolean`},
-		{`{"to":"R","message_id":"prio","priority":"urgent"}`, `INVALID_PRIORITY : Invalid value (urgent) for "priority"`},
-		{`{"to":"R","message_id":"prio-num","priority":10}`, `Field "priority" must be a JSON java.lang.String`},
-		{`{"to":"R","message_id":"data-big","data":` + big + `}`, `MESSAGE_TOO_BIG`},
-		{`{"to":"/topics/a","message_id":"topic-big","data":` + mid + `}`, `over the limit of 2048`},
-		{`{"to":"R","message_id":"data-from","data":{"from":"x"}}`, `INVALID_DATA_KEY : Key "from"`},
-		{`{"to":"R","message_id":"data-google","data":{"google.x":"y"}}`, `INVALID_DATA_KEY : Key "google.x"`},
-		{`{"to":"R","message_id":"data-esc","data":{"\u0066rom":"x"}}`, `INVALID_DATA_KEY : Key "from"`},
-		{`{"to":"R","message_id":"data-arr","data":[1]}`, `Field "data" must be a JSON`},
-		{`{"registration_ids":["a","b"],"message_id":"regids"}`, `"registration_ids" is not supported`},
-		{`{"message_id":"no-to","data":{}}`, `Missing Required Field: to`},
-		{`{"to":5,"message_id":"to-num"}`, `Field "to" must be a JSON java.lang.String`},
-	}
-	c := dial(t, srv)
-	for _, tc := range cases {
-		c.send(tc.payload)
-	}
-	for _, tc := range cases {
-		var id struct {
-			ID string `json:"message_id"`
-		}
-		json.Unmarshal([]byte(tc.payload), &id)
-		it := c.next()
-		desc := wantNack(t, it, id.ID, "INVALID_JSON")
-		if !strings.Contains(desc, tc.want) {
-			t.Errorf("payload %.60s: description %q; want it to contain %q", tc.payload, desc, tc.want)
-		}
-	}
-	// Exactly at the limits is fine.
-	ok := `{"x":"` + strings.Repeat("a", MaxData-1) + `"}` // key "x" (1 byte) + value: exactly MaxData
-	c.send(`{"to":"R","message_id":"ttl-max","time_to_live":2419200,"data":` + ok + `}`)
-	if it := c.next(); it.JSON["message_type"] != "ack" {
-		t.Fatalf("limits: got %+v; want an ACK", it)
-	}
-	waitStats(t, srv, "the nacks and the ack", func(s Stats) bool {
-		return s.Nacks["INVALID_JSON"] == uint64(len(cases)) && s.Acks == 1
-	})
-}
-
-func TestStanzaErrors(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{})
-	c := dial(t, srv)
-	cases := []struct{ payload, text string }{
-		{`{"random": "text"}`, "InvalidJson: JSON_PARSING_ERROR : Missing Required Field: message_id\n"},
-		{`{"to":"R","message_id":""}`, "Missing Required Field: message_id"},
-		{`{"to":"R","message_id":12}`, `Field "message_id" must be a JSON java.lang.String: 12`},
-		{`not json at all <&>`, "InvalidJson: JSON_PARSING_ERROR : "},
-		{`{"to":"R","message_id":"x"`, "InvalidJson: JSON_PARSING_ERROR : "},
-		{`["to"]`, "InvalidJson: JSON_PARSING_ERROR : "},
-	}
-	for i, tc := range cases {
-		c.out = append(c.out[:0], fmt.Sprintf(`<message id="s%d"><gcm xmlns="google:mobile:data">`, i)...)
-		c.out = append(c.out, strings.NewReplacer("<", "&lt;", "&", "&amp;", ">", "&gt;").Replace(tc.payload)...)
-		c.out = append(c.out, "</gcm></message>"...)
-		c.raw(string(c.out))
-	}
-	for i, tc := range cases {
-		it := c.next()
-		if it.Kind != ccs.KindMessage || it.Type != "error" || it.ID != fmt.Sprintf("s%d", i) ||
-			it.ErrorCondition != "bad-request" || it.ErrCode != "400" {
-			t.Fatalf("payload %q: got %+v; want a stanza error 400 bad-request for s%d", tc.payload, it, i)
-		}
-		if it.GCM != tc.payload {
-			t.Errorf("stanza error echoes %q; want the payload %q", it.GCM, tc.payload)
-		}
-		if !strings.Contains(it.ErrorText, tc.text) {
-			t.Errorf("payload %q: text %q; want it to contain %q", tc.payload, it.ErrorText, tc.text)
-		}
-	}
-	waitStats(t, srv, "stanza errors for every message received", func(s Stats) bool {
-		return s.StanzaErrors == uint64(len(cases)) && s.Received == uint64(len(cases))
-	})
-	witness(t, srv)
-}
-
-func TestDuplicateIDs(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{TrackIDs: true})
-	c := dial(t, srv)
-	c.send(msg("d-1"))
-	c.send(msg("d-1"))
-	wantAck(t, c.next(), "d-1")
-	if d := wantNack(t, c.next(), "d-1", "INVALID_JSON"); d != "Message with the same id has been received before" {
-		t.Fatalf("duplicate description %q", d)
-	}
-	c2 := dial(t, srv) // another connection may use the id
-	c2.send(msg("d-1"))
-	wantAck(t, c2.next(), "d-1")
-	c2.send(msg("d-2"))
-	wantAck(t, c2.next(), "d-2")
-	st := waitStats(t, srv, "4 received", func(s Stats) bool { return s.Received == 4 })
-	if st.UniqueIDs == nil || *st.UniqueIDs != 2 || st.Duplicates == nil || *st.Duplicates != 2 {
-		t.Fatalf("unique_ids %v duplicates %v; want 2 and 2", st.UniqueIDs, st.Duplicates)
-	}
-}
-
-func TestRetryableNackIDReusable(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{Nack: []NackRule{{Code: "SERVICE_UNAVAILABLE", Rate: 1}}})
-	c := dial(t, srv)
-	for range 3 { // the same id retried on the same connection is not a duplicate
-		c.send(msg("r-1"))
-		if d := wantNack(t, c.next(), "r-1", "SERVICE_UNAVAILABLE"); d == "" {
-			t.Fatal("NACK without a description")
-		}
-	}
-	waitStats(t, srv, "3 nacks", func(s Stats) bool { return s.Nacks["SERVICE_UNAVAILABLE"] == 3 })
-}
-
-func TestNackRules(t *testing.T) {
-	t.Parallel()
-	rules, err := ParseNackRules("SERVICE_UNAVAILABLE=0.25, MY_OWN_CODE=0.25")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := startServer(t, Config{Nack: rules, Seed: 7})
-	c := dial(t, srv)
-	const n = 400
-	for i := range n {
-		c.send(msg(fmt.Sprintf("n-%d", i)))
-	}
-	counts := map[string]int{}
-	for i := range n {
-		it := c.next()
-		if it.JSON["message_id"] != fmt.Sprintf("n-%d", i) {
-			t.Fatalf("answer %d is for %v", i, it.JSON["message_id"])
-		}
-		if it.JSON["message_type"] == "ack" {
-			counts["ack"]++
-		} else {
-			counts[it.JSON["error"].(string)]++
-		}
-	}
-	// Binomial(400, 0.25): mean 100, sd 8.7; the seed makes it repeatable.
-	for _, k := range []string{"SERVICE_UNAVAILABLE", "MY_OWN_CODE"} {
-		if counts[k] < 60 || counts[k] > 140 {
-			t.Errorf("%s: %d of %d; want about 100 (counts %v)", k, counts[k], n, counts)
-		}
-	}
-	waitStats(t, srv, "every answer counted by code", func(s Stats) bool {
-		return s.Acks == uint64(counts["ack"]) && s.Nacks["MY_OWN_CODE"] == uint64(counts["MY_OWN_CODE"]) &&
-			s.Nacks["SERVICE_UNAVAILABLE"] == uint64(counts["SERVICE_UNAVAILABLE"])
-	})
-	// Same seed, same choices.
-	srv2 := startServer(t, Config{Nack: rules, Seed: 7})
-	c2 := dial(t, srv2)
-	for i := range n {
-		c2.send(msg(fmt.Sprintf("n-%d", i)))
-	}
-	counts2 := map[string]int{}
-	for range n {
-		it := c2.next()
-		if it.JSON["message_type"] == "ack" {
-			counts2["ack"]++
-		} else {
-			counts2[it.JSON["error"].(string)]++
-		}
-	}
-	if fmt.Sprint(counts) != fmt.Sprint(counts2) {
-		t.Fatalf("seed 7 gave %v, then %v", counts, counts2)
-	}
-}
-
-func TestParseNackRulesErrors(t *testing.T) {
-	t.Parallel()
-	for _, s := range []string{"X", "X=2", "X=-0.1", "x=0.1", "A=0.6,B=0.6", "A=abc", "=0.1"} {
-		if _, err := ParseNackRules(s); err == nil {
-			t.Errorf("ParseNackRules(%q) = nil error; want one", s)
-		}
-	}
-	if r, err := ParseNackRules(""); err != nil || r != nil {
-		t.Errorf(`ParseNackRules("") = %v, %v; want no rules`, r, err)
-	}
-}
-
-func TestParseEvery(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		in   string
-		want Every
-	}{
-		{"", Every{}}, {"0", Every{}}, {"1000", Every{N: 1000}}, {"30s", Every{D: 30 * time.Second}},
-		{"1m30s", Every{D: 90 * time.Second}},
-	} {
-		got, err := ParseEvery(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseEvery(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-		}
-		if got.String() != tc.want.String() {
-			t.Errorf("String() of %v = %q", got, got.String())
-		}
-	}
-	for _, s := range []string{"x", "-1s", "1.5", "-3"} {
-		if _, err := ParseEvery(s); err == nil {
-			t.Errorf("ParseEvery(%q) = nil error; want one", s)
-		}
-	}
-}
-
-func TestConfigErrors(t *testing.T) {
-	t.Parallel()
-	for _, cfg := range []Config{
-		{AckDelay: -1}, {CanonicalRate: 2}, {UpstreamRate: -1}, {MaxStanza: 10},
-		{DropEvery: Every{N: 1, D: 1}}, {SenderID: "a@b"}, {Nack: []NackRule{{"A", 0.7}, {"B", 0.7}}},
-		{BadRegistration: []string{""}},
-	} {
-		if _, err := New(cfg); err == nil {
-			t.Errorf("New(%+v) = nil error; want one", cfg)
-		}
-	}
-}
-
-func TestCanonicalIDs(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{CanonicalRate: 1})
-	c := dial(t, srv)
-	c.send(msg("c-1"))
-	it := c.next()
-	wantAck(t, it, "c-1")
-	reg, _ := it.JSON["registration_id"].(string)
-	if !strings.HasPrefix(reg, "CANONICAL_") || len(reg) != len("CANONICAL_")+16 {
-		t.Fatalf("registration_id %q; want CANONICAL_ and 16 hex digits", reg)
-	}
-	waitStats(t, srv, "canonical", func(s Stats) bool { return s.Canonical == 1 })
-}
-
-func TestRegistry(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{BadRegistration: []string{"bad-*", "exact-bad"}, Unregistered: []string{"gone-??"}})
-	c := dial(t, srv)
-	for _, tc := range []struct{ to, want string }{
-		{"bad-123", "BAD_REGISTRATION"}, {"exact-bad", "BAD_REGISTRATION"}, {"exact-bad2", "ack"},
-		{"gone-12", "DEVICE_UNREGISTERED"}, {"gone-123", "ack"}, {"good", "ack"},
-	} {
-		c.send(`{"to":"` + tc.to + `","message_id":"` + tc.to + `"}`)
-		it := c.next()
-		got := it.JSON["message_type"]
-		if got == "nack" {
-			got = it.JSON["error"]
-		}
-		if got != tc.want || it.JSON["from"] != tc.to {
-			t.Errorf("to %q: got %+v; want %s", tc.to, it.JSON, tc.want)
-		}
-	}
-}
-
-func TestGlob(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		p, s string
-		want bool
-	}{
-		{"*", "", true}, {"a*", "abc", true}, {"*c", "abc", true}, {"a*c", "abbbc", true}, {"a?c", "abc", true},
-		{"a?c", "ac", false}, {"abc", "abcd", false}, {"*b*", "xbx", true}, {"a*b*c", "aXbYbZc", true},
-		{"a*b", "aXbYc", false}, {"/topics/*", "/topics/a/b", true}, {"**", "x", true}, {"*", "*", true},
-	} {
-		if got := globMatch(tc.p, []byte(tc.s)); got != tc.want {
-			t.Errorf("globMatch(%q, %q) = %v; want %v", tc.p, tc.s, got, tc.want)
-		}
-	}
-}
-
-func TestDeviceRate(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{DeviceRate: 2})
-	c := dial(t, srv)
-	// Burst of 2 for one device, then the third is refused; another device is fine.
-	for i, want := range []string{"ack", "ack", "DEVICE_MESSAGE_RATE_EXCEEDED"} {
-		c.send(fmt.Sprintf(`{"to":"dev-A","message_id":"a-%d"}`, i))
-		it := c.next()
-		got := it.JSON["message_type"]
-		if got == "nack" {
-			got = it.JSON["error"]
-		}
-		if got != want {
-			t.Fatalf("message %d to dev-A: got %+v; want %s", i, it.JSON, want)
-		}
-	}
-	c.send(`{"to":"dev-B","message_id":"b-0"}`)
-	if it := c.next(); it.JSON["message_type"] != "ack" {
-		t.Fatalf("dev-B: got %+v; want an ACK", it.JSON)
-	}
-}
-
-func TestBadAndUnknownAcks(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{})
-	c := dial(t, srv)
-	c.raw(`<message id=""><gcm xmlns="google:mobile:data">{"message_type":"ack","to":"x"}</gcm></message>`)
-	wantNack(t, c.next(), "", "BAD_ACK")
-	c.raw(`<message id=""><gcm xmlns="google:mobile:data">{"message_type":"ack","message_id":"q"}</gcm></message>`)
-	wantNack(t, c.next(), "q", "BAD_ACK")
-	c.ack("dev", "never-sent")
-	c.send(msg("after")) // the ACK of an unknown id gets no answer
-	wantAck(t, c.next(), "after")
-	// BAD_ACK NACKs answer ACKs, not downstream messages: counted apart.
-	waitStats(t, srv, "1 unknown ACK, 2 bad ones NACKed, 1 message", func(s Stats) bool {
-		return s.UnknownAcks == 1 && s.BadAcks == 2 && s.Nacks["BAD_ACK"] == 0 && s.Received == 1
-	})
-}
-
-func TestIQs(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{})
-	c := dial(t, srv)
-	c.raw(`<iq type="get" id="p1"><ping xmlns="urn:xmpp:ping"/></iq>`)
-	if it := c.next(); it.Kind != ccs.KindIQ || it.Type != "result" || it.ID != "p1" {
-		t.Fatalf("ping: got %+v; want an IQ result p1", it)
-	}
-	c.raw(`<iq type="set" id="s1"><session xmlns="urn:ietf:params:xml:ns:xmpp-session"/></iq>`)
-	if it := c.next(); it.Type != "result" || it.ID != "s1" {
-		t.Fatalf("session: got %+v; want an IQ result s1", it)
-	}
-	c.raw(`<iq type="get" id="v1"><query xmlns="jabber:iq:version"/></iq>`)
-	if it := c.next(); it.Type != "error" || it.ID != "v1" || it.ErrorCondition != "service-unavailable" {
-		t.Fatalf("version query: got %+v; want service-unavailable", it)
-	}
-	c.raw(`<iq type="result" id="x"/><presence/>`)
-	c.send(msg("after"))
-	wantAck(t, c.next(), "after")
-	waitStats(t, srv, "1 ping, 1 IQ error, 2 ignored", func(s Stats) bool {
-		return s.Pings == 1 && s.IQErrors == 1 && s.Ignored == 2
-	})
-}
-
-func TestClientStreamEnd(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{AckDelay: time.Hour})
-	c := dial(t, srv)
-	c.send(msg("held1"))
-	c.send(msg("held2"))
-	waitStats(t, srv, "2 received", func(s Stats) bool { return s.Received == 2 })
-	c.raw(ccs.StreamEnd)
-	// A client that ends its stream gives up on its pending messages: the
-	// held answers are dropped, never sent, and the stream ends.
-	items, sawEnd, _ := c.expectClosed()
-	if !sawEnd {
-		t.Errorf("no </stream:stream> from the fake; items %+v", items)
-	}
-	for _, it := range items {
-		if it.Kind != ccs.KindStreamEnd {
-			t.Errorf("item %v after the client's stream end; want only </stream:stream>", it.Kind)
-		}
-	}
-	waitStats(t, srv, "closed, 0 acks, 2 abandoned", func(s Stats) bool {
-		return s.ActiveConnections == 0 && s.Acks == 0 && s.Abandoned == 2
-	})
-}
-
-func TestLostConnectionAbandons(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{AckDelay: time.Hour})
-	c := dial(t, srv)
-	c.send(msg("held"))
-	waitStats(t, srv, "1 received", func(s Stats) bool { return s.Received == 1 })
-	c.c.Close()
-	waitStats(t, srv, "closed, 0 acks, 1 abandoned", func(s Stats) bool {
-		return s.ActiveConnections == 0 && s.Acks == 0 && s.Abandoned == 1
-	})
-}
-
-func TestAckDelay(t *testing.T) {
-	t.Parallel()
-	const delay = 60 * time.Millisecond
-	srv := startServer(t, Config{AckDelay: delay, AckJitter: 20 * time.Millisecond})
-	c := dial(t, srv)
-	start := time.Now()
-	for i := range 10 {
-		c.send(msg(fmt.Sprintf("d-%d", i)))
-	}
-	seen := map[string]bool{}
-	for range 10 {
-		it := c.next()
-		if it.JSON["message_type"] != "ack" {
-			t.Fatalf("got %+v; want an ACK", it)
-		}
-		seen[it.JSON["message_id"].(string)] = true
-		if el := time.Since(start); el < delay {
-			t.Fatalf("ACK after %v; want at least %v", el, delay)
-		}
-	}
-	if len(seen) != 10 {
-		t.Fatalf("ACKs for %d distinct ids; want 10", len(seen))
-	}
-}
-
-func TestWindow(t *testing.T) {
-	t.Parallel()
-	// A client that respects the window never trips it, however slow the answers.
-	srv := startServer(t, Config{AckDelay: 5 * time.Millisecond, AckJitter: 5 * time.Millisecond, StrictWindow: true})
-	c := dial(t, srv)
-	sent, acked := 0, 0
-	for acked < 300 {
-		for sent < 300 && sent-acked < ccs.MaxPending {
-			c.send(msg(fmt.Sprintf("w-%d", sent)))
-			sent++
-		}
-		if it := c.next(); it.JSON["message_type"] != "ack" {
-			t.Fatalf("got %+v; want an ACK", it)
-		}
-		acked++
-	}
-	if v := srv.Stats().WindowViolations; v != 0 {
-		t.Fatalf("window_violations %d for a client within the window", v)
-	}
-
-	// 101 at once: counted, or refused with StrictWindow.
-	for _, strict := range []bool{false, true} {
-		srv := startServer(t, Config{AckDelay: time.Hour, StrictWindow: strict})
-		c := dial(t, srv)
-		for i := range ccs.MaxPending + 1 {
-			c.send(msg(fmt.Sprintf("v-%d", i)))
-		}
-		st := waitStats(t, srv, "a window violation", func(s Stats) bool { return s.WindowViolations == 1 })
-		if strict {
-			c.expectEnd(ccs.CondPolicyViolation)
-		} else if st.Received != ccs.MaxPending+1 {
-			t.Fatalf("received %d; want 101", st.Received)
-		}
-	}
-}
-
-func TestStatsJSONNames(t *testing.T) {
-	t.Parallel()
-	b, err := json.Marshal(Stats{Nacks: map[string]uint64{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := jsonKeys(t, b)
-	for _, k := range []string{"connections", "auth_failures", "received", "unique_ids", "duplicates", "acks",
-		"nacks", "stanza_errors", "window_violations", "upstream_sent", "upstream_acked", "upstream_resent",
-		"bad_acks", "receipts_sent", "drains", "drops", "unknown_acks", "keepalives", "pings", "active_connections"} {
-		if !contains(keys, k) {
-			t.Errorf("Stats JSON lacks %q (has %v)", k, keys)
-		}
-	}
-	if !strings.Contains(string(b), `"unique_ids":null`) {
-		t.Errorf("unique_ids not null when untracked: %s", b)
-	}
-}
-
+// TestCloseStopsEverything checks that Close returns at once with a
+// connection open and answers held for an hour, closes the connection,
+// and that Serve returns nil (checked by startServer), then ErrClosed.
 func TestCloseStopsEverything(t *testing.T) {
 	t.Parallel()
-	srv, err := New(Config{AckDelay: time.Hour, Keepalive: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := newLoopbackListener(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	for srv.Addr() == nil {
-		time.Sleep(time.Millisecond)
-	}
+	srv := startServer(t, Config{AckDelay: time.Hour, Keepalive: time.Hour})
 	c := dial(t, srv)
 	c.send(msg("x"))
 	waitStats(t, srv, "1 received", func(s Stats) bool { return s.Received == 1 })
@@ -542,55 +25,56 @@ func TestCloseStopsEverything(t *testing.T) {
 	case <-time.After(ioTimeout):
 		t.Fatal("Close did not return")
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("Serve = %v after Close; want nil", err)
-	}
 	if _, _, _ = c.expectClosed(); srv.Stats().ActiveConnections != 0 {
 		t.Fatal("connections still active after Close")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := srv.Serve(ln); err != ErrClosed {
 		t.Fatalf("Serve after Close = %v; want ErrClosed", err)
 	}
-	checkIdentity(t, srv)
 }
 
-// TestConnBufsReused checks that a closed connection's buffers go to the
-// next connection, emptied (sync.Pool may drop some under -race or a GC,
-// hence the attempts).
-func TestConnBufsReused(t *testing.T) {
+// TestWireFormsOverTLS: every kind of server stanza in every wire form,
+// read by the ccs framer by namespace.
+func TestWireFormsOverTLS(t *testing.T) {
 	t.Parallel()
-	srv, err := New(Config{AckDelay: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reused := false
-	for range 100 {
-		c := srv.newConn(nil, nil)
-		fr := ccs.NewFramer(nil, ccs.FramerConfig{})
-		c.spareFr = fr
-		c.out = append(make([]byte, 0, 4096), "stale"...)
-		c.recent.add(12345)
-		h := c.held.get()
-		h.buf = append(h.buf, "stale"...)
-		c.held.push(h)
-		c.delta[cAcks] = 7
-		srv.recycleBufs(c)
-		if c.out != nil || c.delta != nil || c.held.len() != 0 || c.spareFr != nil {
-			t.Fatal("recycleBufs left state in the closed connection")
-		}
-		n := srv.newConn(nil, nil)
-		if n.held.len() != 0 || n.recent.contains(12345) || len(n.out) != 0 || n.delta[cAcks] != 0 ||
-			len(n.delta) != len(srv.totals) {
-			t.Fatalf("a new connection inherited state: held %d, recent %v, out %q, delta %v",
-				n.held.len(), n.recent.contains(12345), n.out, n.delta)
-		}
-		if cap(n.out) == 4096 && len(n.recent.cur) > 0 && len(n.held.free) == 1 && n.spareFr == fr {
-			reused = true
-			break
-		}
-		srv.recycleBufs(n)
-	}
-	if !reused {
-		t.Error("no connection reused a closed connection's buffers in 100 tries")
+	const plain, prefixed = `<gcm xmlns="google:mobile:data">`, `<data:gcm xmlns:data="google:mobile:data">`
+	for _, form := range []ccs.WireForm{ccs.WireDocumented, ccs.WirePrefixed, ccs.WireDefaultNS} {
+		t.Run(form.String(), func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, Config{WireForm: form, Receipts: true, UpstreamRate: 100, UpstreamResend: time.Hour,
+				BadRegistration: []string{"bad*"}, DrainEvery: Every{N: 3}, DrainLinger: -1})
+			c := dial(t, srv)
+			c.send(msg("m-1", `"delivery_receipt_requested":true`))
+			c.send(`{"to":"bad-1","message_id":"m-2"}`)
+			c.send(`{"to":"x"}`) // no message_id: a stanza error
+			seen := map[string]bool{}
+			items, _ := readUntilEnd(t, c)
+			for _, it := range items {
+				kind := it.Type
+				if it.Type != "error" {
+					kind, _ = it.JSON["message_type"].(string)
+					if kind == "" {
+						kind = "upstream"
+					}
+				}
+				seen[kind] = true
+				want := plain
+				if form == ccs.WirePrefixed || form == ccs.WireDocumented && (kind == "nack" || kind == "control") {
+					want = prefixed
+				}
+				if !strings.Contains(it.Raw, want) {
+					t.Errorf("%s in form %v: %s; want %s", kind, form, it.Raw, want)
+				}
+			}
+			for _, k := range []string{"ack", "nack", "error", "control", "receipt", "upstream"} {
+				if !seen[k] {
+					t.Errorf("form %v: no %s among %d items", form, k, len(items))
+				}
+			}
+		})
 	}
 }

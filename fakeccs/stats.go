@@ -3,6 +3,8 @@ package fakeccs
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync/atomic"
 )
 
@@ -11,7 +13,7 @@ import (
 // never sees an answer that is not counted yet, and a snapshot taken while
 // connections are busy is consistent to within the input read since each
 // connection's last write. The JSON field names are a contract (results
-// files, /stats.json, scripts).
+// files, /stats.json, scripts). Counters describes every field.
 type Stats struct {
 	// Connections is the number of connections that authenticated and
 	// bound; ActiveConnections the number of those still open.
@@ -111,8 +113,9 @@ type Stats struct {
 	Ignored uint64 `json:"ignored"`
 }
 
-// Indexes of the per-connection counters. Nack counters follow, one per
-// code of the server's code table.
+// Indexes of the counters. A connection counts cReceived..cIgnored, then
+// one NACK counter per code of the server's code table from numFixed on
+// (conn.delta, conn.pub, Server.totals); the server keeps the others.
 const (
 	cReceived = iota
 	cAcks
@@ -140,51 +143,181 @@ const (
 	numFixed
 )
 
-// counters is a connection's published counts, read by Stats. The owning
-// goroutine counts into a plain delta array and publishes it once per write.
-type counters []atomic.Uint64
+// Indexes of the counters only the server keeps, after the per-connection
+// ones in counterTable.
+const (
+	sConnections = numFixed + iota
+	sActiveConnections
+	sAuthFailures
+	sHandshakeFailures
+	sUniqueIDs
+	sDuplicates
+	sNacks
+	numCounters
+)
 
-func (s *Server) fill(st *Stats, v func(i int) uint64) {
-	st.Received += v(cReceived)
-	st.Acks += v(cAcks)
-	st.Canonical += v(cCanonical)
-	st.StanzaErrors += v(cStanzaErrors)
-	st.WindowViolations += v(cWindowViolations)
-	st.UpstreamSent += v(cUpstreamSent)
-	st.UpstreamAcked += v(cUpstreamAcked)
-	st.UpstreamResent += v(cUpstreamResent)
-	st.UpstreamDropped += v(cUpstreamDropped)
-	st.BadAcks += v(cBadAcks)
-	st.UnknownAcks += v(cUnknownAcks)
-	st.ReceiptsSent += v(cReceiptsSent)
-	st.ReceiptsAcked += v(cReceiptsAcked)
-	st.ReceiptsAckedUnprefixed += v(cReceiptsAckedUnprefixed)
-	st.Drains += v(cDrains)
-	st.Drops += v(cDrops)
-	st.Abandoned += v(cAbandoned)
-	st.Discarded += v(cDiscarded)
-	st.StreamErrors += v(cStreamErrors)
-	st.Keepalives += v(cKeepalives)
-	st.Pings += v(cPings)
-	st.IQErrors += v(cIQErrors)
-	st.Ignored += v(cIgnored)
-	for i, code := range s.codes {
-		if n := v(numFixed + i); n > 0 {
-			st.Nacks[code] += n
+// CounterKind is how a count changes over time.
+type CounterKind uint8
+
+// The kinds of counts.
+const (
+	// CounterTotal only grows (a Prometheus counter).
+	CounterTotal CounterKind = iota
+	// CounterGauge goes up and down (ActiveConnections).
+	CounterGauge
+)
+
+// Counter describes one field of Stats.
+type Counter struct {
+	// Name is the Go name of the field, e.g. "Received".
+	Name string
+	// Key is the field's JSON key, e.g. "received": a contract (results
+	// files, /stats.json, and ccsbench fake's metric names).
+	Key string
+	// Help says in one sentence what it counts.
+	Help string
+	// Kind says whether it only grows.
+	Kind CounterKind
+	// Outcome marks the outcomes of a downstream message: Received is
+	// their sum (CheckIdentity).
+	Outcome bool
+	// ByCode marks a count kept by NACK code (Nacks): see Codes.
+	ByCode bool
+
+	field int // index of the field in Stats
+}
+
+// counterTable describes every count of the fake, by counter index, in the
+// order of the fields of Stats: it says which Stats field each
+// per-connection counter feeds, the outcomes the identity sums, and
+// through Counters the metrics and summaries of ccsbench fake. init
+// checks it against Stats field by field.
+var counterTable = [numCounters]Counter{
+	sConnections:             {Name: "Connections", Help: "Connections authenticated and bound."},
+	sActiveConnections:       {Name: "ActiveConnections", Kind: CounterGauge, Help: "Bound connections open now."},
+	sAuthFailures:            {Name: "AuthFailures", Help: "SASL logins refused."},
+	sHandshakeFailures:       {Name: "HandshakeFailures", Help: "Connections closed before binding for reasons other than refused logins."},
+	cReceived:                {Name: "Received", Help: "Downstream messages received, retries included."},
+	sUniqueIDs:               {Name: "UniqueIDs", Help: "Distinct downstream message ids (with --track-ids)."},
+	sDuplicates:              {Name: "Duplicates", Help: "Downstream messages whose id was seen before (with --track-ids)."},
+	cAcks:                    {Name: "Acks", Outcome: true, Help: "ACKs sent."},
+	sNacks:                   {Name: "Nacks", Outcome: true, Help: "NACKs of downstream messages sent, by code."},
+	cCanonical:               {Name: "Canonical", Help: "ACKs with a canonical registration_id."},
+	cStanzaErrors:            {Name: "StanzaErrors", Outcome: true, Help: "Downstream messages answered with a stanza error."},
+	cWindowViolations:        {Name: "WindowViolations", Help: "Messages read while 100 earlier ones of their connection had no answer written."},
+	cUpstreamSent:            {Name: "UpstreamSent", Help: "Upstream messages sent the first time."},
+	cUpstreamAcked:           {Name: "UpstreamAcked", Help: "Upstream messages ACKed by the app server."},
+	cUpstreamResent:          {Name: "UpstreamResent", Help: "Upstream messages and receipts sent again."},
+	cUpstreamDropped:         {Name: "UpstreamDropped", Help: "Upstream messages and receipts discarded from full queues."},
+	cBadAcks:                 {Name: "BadAcks", Help: "Malformed ACKs from the app server (each answered with a BAD_ACK NACK)."},
+	cUnknownAcks:             {Name: "UnknownAcks", Help: "ACKs of ids with nothing unacknowledged."},
+	cReceiptsSent:            {Name: "ReceiptsSent", Help: "Delivery receipts sent the first time."},
+	cReceiptsAcked:           {Name: "ReceiptsAcked", Help: "Delivery receipts ACKed by the app server."},
+	cReceiptsAckedUnprefixed: {Name: "ReceiptsAckedUnprefixed", Help: "Delivery receipts ACKed with the id stripped of dr2:."},
+	cDrains:                  {Name: "Drains", Help: "Connections drained."},
+	cDrops:                   {Name: "Drops", Help: "Connections dropped abruptly."},
+	cAbandoned:               {Name: "Abandoned", Outcome: true, Help: "Downstream messages left unanswered because their connection ended first (client stream end, lost or dropped connection, stream error)."},
+	cDiscarded:               {Name: "Discarded", Outcome: true, Help: "Downstream messages that arrived after the fake ended their stream."},
+	cStreamErrors:            {Name: "StreamErrors", Help: "Stream errors sent."},
+	cKeepalives:              {Name: "Keepalives", Help: "Whitespace keepalives sent."},
+	cPings:                   {Name: "Pings", Help: "XEP-0199 pings answered."},
+	cIQErrors:                {Name: "IQErrors", Help: "IQs answered with service-unavailable."},
+	cIgnored:                 {Name: "Ignored", Help: "Stanzas ignored."},
+}
+
+// counterList is counterTable in the order of the fields of Stats, and
+// outcomes the counters with Outcome set, in the same order.
+var counterList, outcomes []Counter
+
+// init ties counterTable to the fields of Stats: every row names a field
+// and every field has one row, whose Key is the field's JSON key.
+func init() {
+	t := reflect.TypeFor[Stats]()
+	if t.NumField() != numCounters {
+		panic(fmt.Sprintf("fakeccs: Stats has %d fields, counterTable %d rows", t.NumField(), numCounters))
+	}
+	counterList = make([]Counter, numCounters)
+	for i := range counterTable {
+		c := &counterTable[i]
+		f, ok := t.FieldByName(c.Name)
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !ok || key == "" || counterList[f.Index[0]].Name != "" {
+			panic("fakeccs: counterTable row " + c.Name + " names no field of Stats with a JSON key, or one named before")
+		}
+		c.Key, c.field, c.ByCode = key, f.Index[0], f.Type.Kind() == reflect.Map
+		counterList[c.field] = *c
+	}
+	for _, c := range counterList {
+		if c.Outcome {
+			outcomes = append(outcomes, c)
 		}
 	}
 }
 
+// Counters describes every field of Stats, in order.
+func Counters() []Counter { return append([]Counter(nil), counterList...) }
+
+// Value returns the count in st, summed over the codes for Nacks; ok is
+// false when st does not have it (UniqueIDs and Duplicates without
+// Config.TrackIDs).
+func (c Counter) Value(st *Stats) (n uint64, ok bool) {
+	switch v := reflect.ValueOf(st).Elem().Field(c.field); v.Kind() {
+	case reflect.Uint64:
+		return v.Uint(), true
+	case reflect.Pointer:
+		if v.IsNil() {
+			return 0, false
+		}
+		return v.Elem().Uint(), true
+	default: // the counts by code
+		for _, k := range c.Codes(st) {
+			n += k
+		}
+		return n, true
+	}
+}
+
+// Codes returns the counts by NACK code of a counter kept by code
+// (Nacks), or nil.
+func (c Counter) Codes(st *Stats) map[string]uint64 {
+	m, _ := reflect.ValueOf(st).Elem().Field(c.field).Interface().(map[string]uint64)
+	return m
+}
+
+// counters is a connection's published counts, read by Stats. The owning
+// goroutine counts into a plain delta array and publishes it once per write.
+type counters []atomic.Uint64
+
+// stats converts counts by counter index (the per-connection ones and the
+// NACK codes') into Stats.
+func (s *Server) stats(counts []uint64) Stats {
+	st := Stats{Nacks: map[string]uint64{}}
+	v := reflect.ValueOf(&st).Elem()
+	for i := range numFixed {
+		v.Field(counterTable[i].field).SetUint(counts[i])
+	}
+	for i, code := range s.codes {
+		if n := counts[numFixed+i]; n > 0 {
+			st.Nacks[code] = n
+		}
+	}
+	return st
+}
+
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Nacks: map[string]uint64{}}
+	counts := make([]uint64, len(s.totals))
 	s.mu.Lock()
-	s.fill(&st, func(i int) uint64 { return s.totals[i] })
+	copy(counts, s.totals)
 	for c := range s.conns {
-		s.fill(&st, func(i int) uint64 { return c.pub[i].Load() })
+		for i := range c.pub {
+			counts[i] += c.pub[i].Load()
+		}
 	}
-	st.ActiveConnections = uint64(len(s.conns))
+	active := len(s.conns)
 	s.mu.Unlock()
+	st := s.stats(counts)
+	st.ActiveConnections = uint64(active)
 	st.Connections = s.connections.Load()
 	st.AuthFailures = s.authFailures.Load()
 	st.HandshakeFailures = s.handshakeFailures.Load()
@@ -200,20 +333,24 @@ func (s *Server) Stats() Stats {
 var ErrIdentity = errors.New("fakeccs: accounting identity broken")
 
 // CheckIdentity checks the fake's accounting identity: every downstream
-// message read ended in exactly one outcome, Received == Acks + the sum
-// of Nacks + StanzaErrors + Abandoned + Discarded. It holds once no
-// connection is open (after Server.Close, say); while connections are
-// open, the messages whose answers are held or not yet written are
-// missing from the right-hand side.
+// message read ended in exactly one outcome (the counters marked Outcome),
+// Received == Acks + the sum of Nacks + StanzaErrors + Abandoned +
+// Discarded. It holds once no connection is open (after Server.Close,
+// say); while connections are open, the messages whose answers are held
+// or not yet written are missing from the right-hand side.
 func (st *Stats) CheckIdentity() error {
-	sum := st.Acks + st.StanzaErrors + st.Abandoned + st.Discarded
-	for _, n := range st.Nacks {
+	var sum uint64
+	for _, c := range outcomes {
+		n, _ := c.Value(st)
 		sum += n
 	}
-	if sum != st.Received {
-		return fmt.Errorf("%w: received %d != acks %d + nacks %d + stanza_errors %d + abandoned %d + discarded %d",
-			ErrIdentity, st.Received, st.Acks, sum-st.Acks-st.StanzaErrors-st.Abandoned-st.Discarded,
-			st.StanzaErrors, st.Abandoned, st.Discarded)
+	if sum == st.Received {
+		return nil
 	}
-	return nil
+	terms := make([]string, len(outcomes))
+	for i, c := range outcomes {
+		n, _ := c.Value(st)
+		terms[i] = fmt.Sprintf("%s %d", c.Key, n)
+	}
+	return fmt.Errorf("%w: received %d != %s", ErrIdentity, st.Received, strings.Join(terms, " + "))
 }

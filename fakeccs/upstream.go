@@ -1,6 +1,7 @@
 package fakeccs
 
 import (
+	"bytes"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,13 +42,22 @@ type upEntry struct {
 	prev, next *upEntry
 }
 
-// upState is one connection's upstream bookkeeping, owned by its goroutine.
+// upState is one connection's upstream messages and receipts, owned by
+// its goroutine.
 type upState struct {
+	backlog  *backlog // the sender's (nil: no upstream messages or receipts configured)
+	toAttr   []byte   // SENDER@domain, attribute-escaped: the "to" of upstream messages
+	interval int64    // ns between new upstream messages (Config.UpstreamRate), or 0
+	next     int64    // when the next new upstream message is due
+
 	unacked    map[uint64]*upEntry // sent, not yet ACKed, by id hash
 	head, tail *upEntry            // the same, oldest send first
 	queue      []*upEntry          // waiting to be sent, oldest first
 	qhead      int
 	free       []*upEntry
+
+	move    []*upEntry // scratch: entries handed to the backlog
+	scratch []byte     // scratch: upstream payloads, receipt ids with "dr2:" put back
 }
 
 func (u *upState) queued() int { return len(u.queue) - u.qhead }
@@ -211,7 +221,7 @@ func (b *backlog) take() []*upEntry {
 
 // adoptBacklog moves the sender's backlog into the connection's queue.
 func (c *conn) adoptBacklog() {
-	for _, e := range c.backlog.take() {
+	for _, e := range c.up.backlog.take() {
 		if c.up.enqueue(e) {
 			c.delta[cUpstreamDropped]++
 		}
@@ -221,7 +231,7 @@ func (c *conn) adoptBacklog() {
 // handOff moves entries to the sender's backlog.
 func (c *conn) handOff(entries []*upEntry) {
 	if len(entries) > 0 {
-		c.delta[cUpstreamDropped] += uint64(c.backlog.add(entries))
+		c.delta[cUpstreamDropped] += uint64(c.up.backlog.add(entries))
 	}
 }
 
@@ -229,7 +239,7 @@ func (c *conn) handOff(entries []*upEntry) {
 // backlog, oldest first, when the connection closes.
 func (c *conn) leaveBacklog() {
 	u := &c.up
-	moved := c.upMove[:0]
+	moved := u.move[:0]
 	for e := u.head; e != nil; {
 		next := e.next
 		e.prev, e.next = nil, nil
@@ -243,7 +253,7 @@ func (c *conn) leaveBacklog() {
 	}
 	c.handOff(moved)
 	clear(moved)
-	c.upMove = moved[:0]
+	u.move = moved[:0]
 }
 
 var upCategory = []byte(UpstreamCategory)
@@ -256,12 +266,13 @@ func (c *conn) newUpstream() {
 	e.id = strconv.AppendUint(e.id, seq, 10)
 	e.ackTo = append(e.ackTo[:0], "fakeccs-device-"...)
 	e.ackTo = strconv.AppendUint(e.ackTo, seq%upstreamDevices, 10)
-	c.scratch = append(c.scratch[:0], `{"seq":"`...)
-	c.scratch = strconv.AppendUint(c.scratch, seq, 10)
-	c.scratch = append(c.scratch, `","source":"fakeccs"}`...)
+	data := append(c.up.scratch[:0], `{"seq":"`...)
+	data = strconv.AppendUint(data, seq, 10)
+	data = append(data, `","source":"fakeccs"}`...)
+	c.up.scratch = data
 	e.stanza = cutTo(c.s.form.AppendUpstream(e.stanza[:0], &ccs.Upstream{
 		Category: upCategory, From: e.ackTo, ID: e.id,
-		Data: c.scratch, TTL: UpstreamTTL,
+		Data: data, TTL: UpstreamTTL,
 	}))
 	e.hash = hashID(c.s.seed, e.id)
 	if c.up.enqueue(e) {
@@ -277,7 +288,7 @@ func (c *conn) newReceipt(regID, origID []byte) {
 	e.ackTo = append(e.ackTo[:0], ccs.Domain...)
 	e.stanza = cutTo(c.s.form.AppendReceipt(e.stanza[:0], &ccs.Receipt{
 		Category: upCategory, RegistrationID: regID,
-		OriginalMessageID: origID, SentMillis: c.s.wallMillis(c.now),
+		OriginalMessageID: origID, SentMillis: c.s.wallMillis(c.tm.now),
 	}))
 	e.hash = hashID(c.s.seed, e.id)
 	if c.up.enqueue(e) {
@@ -299,13 +310,13 @@ func cutTo(stanza []byte) []byte {
 // to the sender's backlog (until then their ACKs are valid here).
 func (c *conn) pumpUpstream() {
 	u := &c.up
-	now := c.now
+	now := c.tm.now
 	resend := int64(c.s.cfg.UpstreamResend)
-	if c.draining {
-		if c.backlog == nil {
+	if c.drain.active {
+		if u.backlog == nil {
 			return
 		}
-		moved := c.upMove[:0]
+		moved := u.move[:0]
 		for e := u.head; e != nil && e.sentAt+resend <= now; e = u.head {
 			u.unlink(e)
 			moved = append(moved, e)
@@ -315,10 +326,10 @@ func (c *conn) pumpUpstream() {
 		}
 		c.handOff(moved)
 		clear(moved)
-		c.upMove = moved[:0]
+		u.move = moved[:0]
 		return
 	}
-	if c.backlog != nil && c.backlog.n.Load() > 0 {
+	if u.backlog != nil && u.backlog.n.Load() > 0 {
 		c.adoptBacklog()
 	}
 	for e := u.head; e != nil && e.sentAt+resend <= now; e = u.head {
@@ -328,16 +339,16 @@ func (c *conn) pumpUpstream() {
 	for u.queued() > 0 && len(u.unacked) < MaxUnackedUpstream {
 		c.sendUp(u.pop(), now)
 	}
-	if c.upInterval == 0 {
+	if u.interval == 0 {
 		return
 	}
-	for c.upNext <= now && len(u.unacked) < MaxUnackedUpstream {
+	for u.next <= now && len(u.unacked) < MaxUnackedUpstream {
 		c.newUpstream()
 		c.sendUp(u.pop(), now)
-		c.upNext += c.upInterval
+		u.next += u.interval
 	}
-	if c.upNext < now { // blocked by the limit: no burst of back pay later
-		c.upNext = now
+	if u.next < now { // blocked by the limit: no burst of back pay later
+		u.next = now
 	}
 }
 
@@ -349,9 +360,9 @@ func (c *conn) sendUp(e *upEntry, now int64) {
 		c.up.put(e)
 		return
 	}
-	c.out = append(c.out, upPrefix...)
-	c.out = append(c.out, c.toAttr...)
-	c.out = append(c.out, e.stanza...)
+	c.out.buf = append(c.out.buf, upPrefix...)
+	c.out.buf = append(c.out.buf, c.up.toAttr...)
+	c.out.buf = append(c.out.buf, e.stanza...)
 	if c.obs != nil {
 		c.obs.Upstream(e.id, e.receipt, e.everSent, time.Duration(now))
 	}
@@ -377,11 +388,76 @@ func (c *conn) nextUpstream() int64 {
 	}
 	if len(u.unacked) < MaxUnackedUpstream {
 		if u.queued() > 0 {
-			return c.now
+			return c.tm.now
 		}
-		if c.upInterval > 0 && !c.draining && (next < 0 || c.upNext < next) {
-			next = c.upNext
+		if u.interval > 0 && !c.drain.active && (next < 0 || u.next < next) {
+			next = u.next
 		}
 	}
 	return next
+}
+
+// clientAck settles an upstream message or receipt the app server ACKs,
+// answering a malformed ACK with a BAD_ACK NACK. A receipt may be ACKed
+// with its id or with the id stripped of "dr2:" (as some client libraries
+// send it).
+func (c *conn) clientAck(m *ccs.Message) {
+	id, to := &m.MessageID, &m.To
+	if id.Kind != ccs.JSONString || len(id.Str) == 0 || to.Kind != ccs.JSONString {
+		c.badAck(m, descBadAckFields)
+		return
+	}
+	u := &c.up
+	e := u.unacked[hashID(c.s.seed, id.Str)]
+	unprefixed := false
+	if e == nil || !bytes.Equal(e.id, id.Str) {
+		e = nil
+		if !bytes.HasPrefix(id.Str, receiptPrefix) {
+			u.scratch = append(append(u.scratch[:0], receiptPrefix...), id.Str...)
+			if r := u.unacked[hashID(c.s.seed, u.scratch)]; r != nil && r.receipt && bytes.Equal(r.id, u.scratch) {
+				e, unprefixed = r, true
+			}
+		}
+		if e == nil {
+			c.delta[cUnknownAcks]++
+			if c.obs != nil {
+				c.obs.BadAck(id.Str, true, time.Duration(c.tm.now))
+			}
+			return
+		}
+	}
+	if !bytes.Equal(e.ackTo, to.Str) {
+		c.badAck(m, descBadAckTo)
+		return
+	}
+	u.unlink(e)
+	if c.obs != nil {
+		c.obs.UpstreamAck(e.id, e.receipt, unprefixed, time.Duration(e.sentAt), time.Duration(c.tm.now))
+	}
+	switch {
+	case unprefixed:
+		c.delta[cReceiptsAcked]++
+		c.delta[cReceiptsAckedUnprefixed]++
+	case e.receipt:
+		c.delta[cReceiptsAcked]++
+	default:
+		c.delta[cUpstreamAcked]++
+	}
+	u.put(e)
+}
+
+var receiptPrefix = []byte(ccs.ReceiptIDPrefix)
+
+// badAck answers a malformed ACK with a BAD_ACK NACK (counted in BadAcks,
+// not among the NACKs of downstream messages).
+func (c *conn) badAck(m *ccs.Message, desc []byte) {
+	c.delta[cBadAcks]++
+	id := m.MessageID.Str
+	if m.MessageID.Kind != ccs.JSONString {
+		id = m.MessageID.Raw
+	}
+	if c.obs != nil {
+		c.obs.BadAck(id, false, time.Duration(c.tm.now))
+	}
+	c.out.buf = c.s.form.AppendNack(c.out.buf, m.To.Str, id, "BAD_ACK", desc)
 }

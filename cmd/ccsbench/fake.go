@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -33,9 +33,9 @@ const fakeUsage = `Usage: ccsbench fake [flags]
 
 Runs a fake Cloud Connection Server: XMPP over TLS from the first byte, SASL
 PLAIN, JSON in <gcm xmlns="google:mobile:data">, an ACK or NACK for every
-downstream message, as the CCS protocol document describes. Faults are off
-unless asked for. Stop it with Ctrl-C (SIGINT) or SIGTERM; it then writes
---stats and prints a one-line summary.
+downstream message, as Google's CCS documentation describes it (see
+docs/PROTOCOL.md). Faults are off unless asked for. Stop it with Ctrl-C
+(SIGINT) or SIGTERM; it then writes --stats and prints a one-line summary.
 
 Without --cert/--key it makes a self-signed ECDSA certificate for 127.0.0.1
 and localhost; --cert-out FILE writes it for clients to trust (ccsbench run
@@ -51,7 +51,17 @@ Periods (--drop-every, --drain-every) are a message count per connection
 or not, and rates (0..1) summing to at most 1. Registration-id patterns are
 globs where * matches any run of characters and ? one character.
 
-Draining (--drain-every) is as the protocol describes it: a
+Faults can also be set for the server as a whole, as ccsbench judge's
+scenarios set them: --drop-total N drops the connection that reads every
+N-th message of the server and --drain-total N drains the one that answers
+it, however a client spreads its messages over connections; --drain-alternate
+drains by control message and by NACKs in turn; --drain-deadline D ends a
+draining connection's stream D after the drain began, whatever is pending;
+--bad-registration-share F and --unregistered-share F NACK a share of all
+registration ids (picked by a hash of the id and --seed, so that an id
+always gets the same answer) BAD_REGISTRATION or DEVICE_UNREGISTERED.
+
+Draining (--drain-every) is as the CCS documentation describes it: a
 CONNECTION_DRAINING control message, and the connection stays open and keeps
 reading. Messages that arrive within --drain-grace after it were in the
 pipeline and are answered as usual; later ones are NACKed
@@ -76,7 +86,7 @@ some client libraries send them; both count in receipts_acked, the second
 also in receipts_acked_unprefixed. --wire-form sets how the gcm element of
 the fake's stanzas is written: documented (ACKs, upstream messages and
 receipts as <gcm xmlns="google:mobile:data">, NACKs and control messages as
-<data:gcm xmlns:data="google:mobile:data">, as the protocol document shows),
+<data:gcm xmlns:data="google:mobile:data">, as the CCS documentation shows),
 prefixed (all prefixed, as FCM was seen to send ACKs too) or default-ns (none
 prefixed): a client must match the namespace, not the text.
 
@@ -94,150 +104,250 @@ Flags:
 `
 
 // fakeOptions holds the fake server's behaviour flags, shared by `fake`
-// and, prefixed with "fake-", by `run` for its embedded fake.
+// and, prefixed with "fake-", by `run` for its embedded fake. Most flags
+// set a field of cfg directly; fakeValue flags parse their text into one.
 type fakeOptions struct {
-	prefix                    string // of every flag name: "" or "fake-"
-	ackDelay, ackJitter       time.Duration
-	nack                      string
-	dropEvery, drainEvery     string
-	drainAsNack               bool
-	drainGrace                time.Duration
-	drainLinger               lingerFlag
-	wireForm                  string
-	authTimeout               time.Duration
-	upstreamRate              float64
-	upstreamResend            time.Duration
-	receipts                  bool
-	keepalive                 time.Duration
-	trackIDs, strictWindow    bool
-	canonicalRate             float64
-	badRegistration, unregist string
-	deviceRate                float64
-	maxStanza                 int
-	seed                      uint64
+	prefix string // of every flag name: "" or "fake-"
+	cfg    fakeccs.Config
+	parsed []interface{ parseError() error } // the fakeValue flags, in order
+
+	// Set on the command line in the words of the command line: lists of
+	// patterns, and zero meaning none rather than the default.
+	badRegistration, unregistered string
+	drainGrace, drainLinger       time.Duration
 }
+
+// fakeFlagNames names the flag of every fakeccs.Config field the fake's
+// behaviour flags set, without the prefix. fakeFlags defines them from it,
+// and fakeFlagErrorOf names them from it.
+var fakeFlagNames = map[string]string{
+	"AckDelay": "ack-delay", "AckJitter": "ack-jitter", "Nack": "nack",
+	"DropEvery": "drop-every", "DrainEvery": "drain-every", "DrainAsNack": "drain-as-nack",
+	"DrainGrace": "drain-grace", "DrainLinger": "drain-linger", "DrainDeadline": "drain-deadline",
+	"DrainAlternate": "drain-alternate", "DropTotal": "drop-total", "DrainTotal": "drain-total",
+	"WireForm": "wire-form", "AuthTimeout": "auth-timeout", "UpstreamRate": "upstream-rate",
+	"UpstreamResend": "upstream-resend", "Receipts": "receipts", "Keepalive": "keepalive",
+	"TrackIDs": "track-ids", "StrictWindow": "strict-window", "CanonicalRate": "canonical-rate",
+	"BadRegistration": "bad-registration", "Unregistered": "unregistered",
+	"BadRegistrationShare": "bad-registration-share", "UnregisteredShare": "unregistered-share",
+	"DeviceRate": "device-rate", "MaxStanza": "max-stanza", "Seed": "seed",
+}
+
+// credentialFlagNames names the flags of the credentials, which `fake`
+// and `run` each define under the same names, without a prefix.
+var credentialFlagNames = map[string]string{"SenderID": "sender-id", "SenderIDs": "sender-id", "APIKey": "api-key"}
 
 // fakeFlags defines the fake's behaviour and fault flags on fs, each name
 // prefixed with prefix ("" for `fake`, "fake-" for `run`). Flags that only
 // make sense for a standalone server (listener, certificates, credentials,
 // stats outputs) are defined by fakeCmd itself.
 func fakeFlags(fs *flag.FlagSet, prefix string) *fakeOptions {
-	o := &fakeOptions{prefix: prefix}
-	p := func(name string) string { return prefix + name }
-	fs.DurationVar(&o.ackDelay, p("ack-delay"), 0, "hold every answer (ACK/NACK) for `D` after the message arrives")
-	fs.DurationVar(&o.ackJitter, p("ack-jitter"), 0, "add a uniformly random extra delay in [0, `D`) to every answer")
-	fs.StringVar(&o.nack, p("nack"), "", "NACK a fraction of valid messages: `CODE=RATE,...` (e.g. SERVICE_UNAVAILABLE=0.01)")
-	fs.StringVar(&o.dropEvery, p("drop-every"), "", "close each connection abruptly (no stream end) after `N|D` messages or time")
-	fs.StringVar(&o.drainEvery, p("drain-every"), "", "drain each connection (CONNECTION_DRAINING, then close) after `N|D` messages or time")
-	fs.BoolVar(&o.drainAsNack, p("drain-as-nack"), false, "drain by NACKing later messages CONNECTION_DRAINING instead of a control message")
-	fs.DurationVar(&o.drainGrace, p("drain-grace"), fakeccs.DefaultDrainGrace, "after CONNECTION_DRAINING, answer messages as usual for `D` (the pipeline), then NACK them CONNECTION_DRAINING")
-	o.drainLinger = lingerFlag(fakeccs.DefaultDrainLinger)
-	fs.Var(&o.drainLinger, p("drain-linger"), "end a drained stream once nothing is pending and `D` has passed since the drain (0: at once; never: the client closes it)")
-	fs.StringVar(&o.wireForm, p("wire-form"), ccs.WireDocumented.String(), "write the gcm element of server stanzas `documented|prefixed|default-ns`")
-	fs.DurationVar(&o.authTimeout, p("auth-timeout"), fakeccs.DefaultAuthTimeout, "close connections not authenticated and bound within `D`")
-	fs.Float64Var(&o.upstreamRate, p("upstream-rate"), 0, "send `R` upstream (device) messages per second on each connection")
-	fs.DurationVar(&o.upstreamResend, p("upstream-resend"), fakeccs.DefaultUpstreamResend, "resend upstream messages and receipts not ACKed within `D`")
-	fs.BoolVar(&o.receipts, p("receipts"), false, "send a delivery receipt after the ACK of messages with delivery_receipt_requested")
-	fs.DurationVar(&o.keepalive, p("keepalive"), 0, "send a whitespace keepalive every `D`")
-	fs.BoolVar(&o.trackIDs, p("track-ids"), false, "count unique message ids and duplicates exactly across connections (memory grows with ids)")
-	fs.BoolVar(&o.strictWindow, p("strict-window"), false, "close a connection that exceeds 100 pending messages with a policy-violation stream error")
-	fs.Float64Var(&o.canonicalRate, p("canonical-rate"), 0, "fraction `F` (0..1) of ACKs that carry a canonical registration_id")
-	fs.StringVar(&o.badRegistration, p("bad-registration"), "", "NACK BAD_REGISTRATION for registration ids matching `GLOB,...`")
-	fs.StringVar(&o.unregist, p("unregistered"), "", "NACK DEVICE_UNREGISTERED for registration ids matching `GLOB,...`")
-	fs.Float64Var(&o.deviceRate, p("device-rate"), 0, "limit each registration id to `R` messages/s (DEVICE_MESSAGE_RATE_EXCEEDED beyond; 0 = off)")
-	fs.IntVar(&o.maxStanza, p("max-stanza"), 64<<10, "largest stanza accepted, in `BYTES` (larger: policy-violation)")
-	fs.Uint64Var(&o.seed, p("seed"), 0, "seed of every random choice, so that a run can be repeated")
+	o := &fakeOptions{prefix: prefix, drainLinger: fakeccs.DefaultDrainLinger} // fakeVar's default
+	c := &o.cfg
+	n := func(field string) string { return prefix + fakeFlagNames[field] }
+	fs.DurationVar(&c.AckDelay, n("AckDelay"), 0, "hold every answer (ACK/NACK) for `D` after the message arrives")
+	fs.DurationVar(&c.AckJitter, n("AckJitter"), 0, "add a uniformly random extra delay in [0, `D`) to every answer")
+	fakeVar(fs, o, "Nack", &c.Nack, fakeccs.ParseNackRules, fakeccs.FormatNackRules,
+		"NACK a fraction of valid messages: `CODE=RATE,...` (e.g. SERVICE_UNAVAILABLE=0.01)")
+	fakeVar(fs, o, "DropEvery", &c.DropEvery, fakeccs.ParseEvery, fakeccs.Every.String,
+		"close each connection abruptly (no stream end) after `N|D` messages or time")
+	fakeVar(fs, o, "DrainEvery", &c.DrainEvery, fakeccs.ParseEvery, fakeccs.Every.String,
+		"drain each connection (CONNECTION_DRAINING, then close) after `N|D` messages or time")
+	fs.Uint64Var(&c.DropTotal, n("DropTotal"), 0, "close abruptly the connection that reads every `N`-th message of the whole server (that message unanswered)")
+	fs.Uint64Var(&c.DrainTotal, n("DrainTotal"), 0, "drain the connection that answers every `N`-th message of the whole server")
+	fs.BoolVar(&c.DrainAsNack, n("DrainAsNack"), false, "drain by NACKing later messages CONNECTION_DRAINING instead of a control message")
+	fs.BoolVar(&c.DrainAlternate, n("DrainAlternate"), false, "drain by control message and by NACKs in turn, over the server's drains")
+	fs.DurationVar(&o.drainGrace, n("DrainGrace"), fakeccs.DefaultDrainGrace, "after CONNECTION_DRAINING, answer messages as usual for `D` (the pipeline), then NACK them CONNECTION_DRAINING")
+	fakeVar(fs, o, "DrainLinger", &o.drainLinger, parseLinger, formatLinger,
+		"end a drained stream once nothing is pending and `D` has passed since the drain (0: at once; never: the client closes it)")
+	fs.DurationVar(&c.DrainDeadline, n("DrainDeadline"), 0, "end a draining connection's stream `D` after the drain began, even with messages pending (0: no deadline)")
+	fakeVar(fs, o, "WireForm", &c.WireForm, parseWireForm, ccs.WireForm.String,
+		"write the gcm element of server stanzas `documented|prefixed|default-ns`")
+	fs.DurationVar(&c.AuthTimeout, n("AuthTimeout"), fakeccs.DefaultAuthTimeout, "close connections not authenticated and bound within `D`")
+	fs.Float64Var(&c.UpstreamRate, n("UpstreamRate"), 0, "send `R` upstream (device) messages per second on each connection")
+	fs.DurationVar(&c.UpstreamResend, n("UpstreamResend"), fakeccs.DefaultUpstreamResend, "resend upstream messages and receipts not ACKed within `D`")
+	fs.BoolVar(&c.Receipts, n("Receipts"), false, "send a delivery receipt after the ACK of messages with delivery_receipt_requested")
+	fs.DurationVar(&c.Keepalive, n("Keepalive"), 0, "send a whitespace keepalive every `D`")
+	fs.BoolVar(&c.TrackIDs, n("TrackIDs"), false, "count unique message ids and duplicates exactly across connections (memory grows with ids)")
+	fs.BoolVar(&c.StrictWindow, n("StrictWindow"), false, "close a connection that exceeds 100 pending messages with a policy-violation stream error")
+	fs.Float64Var(&c.CanonicalRate, n("CanonicalRate"), 0, "fraction `F` (0..1) of ACKs that carry a canonical registration_id")
+	fs.StringVar(&o.badRegistration, n("BadRegistration"), "", "NACK BAD_REGISTRATION for registration ids matching `GLOB,...`")
+	fs.StringVar(&o.unregistered, n("Unregistered"), "", "NACK DEVICE_UNREGISTERED for registration ids matching `GLOB,...`")
+	fs.Float64Var(&c.BadRegistrationShare, n("BadRegistrationShare"), 0, "NACK BAD_REGISTRATION for a share `F` (0..1) of all registration ids, picked by a hash of the id and --seed")
+	fs.Float64Var(&c.UnregisteredShare, n("UnregisteredShare"), 0, "NACK DEVICE_UNREGISTERED for a share `F` (0..1) of all registration ids, picked as --bad-registration-share's (the two sum to at most 1)")
+	fs.Float64Var(&c.DeviceRate, n("DeviceRate"), 0, "limit each registration id to `R` messages/s (DEVICE_MESSAGE_RATE_EXCEEDED beyond; 0 = off)")
+	fs.IntVar(&c.MaxStanza, n("MaxStanza"), 64<<10, "largest stanza accepted, in `BYTES` (larger: policy-violation)")
+	fs.Uint64Var(&c.Seed, n("Seed"), 0, "seed of every random choice, so that a run can be repeated")
 	return o
 }
 
-// config converts the options into a fakeccs.Config (credentials, TLS and
-// logging left for the caller), checking every value.
+// config returns the fakeccs.Config the flags describe (credentials, TLS
+// and logging are left to the caller), or the first flag whose text could
+// not be parsed. The values themselves are checked by fakeccs.New, whose
+// error flagError names by flag. Only what the command line says in its
+// own words is checked here: zero means none for --drain-grace and
+// --drain-linger (the default in a Config) and is refused for
+// --auth-timeout and --upstream-resend (where a Config would take it for
+// the default, which the flag shows).
 func (o *fakeOptions) config() (fakeccs.Config, error) {
-	cfg := fakeccs.Config{
-		AckDelay: o.ackDelay, AckJitter: o.ackJitter,
-		DrainAsNack: o.drainAsNack, DrainGrace: o.drainGrace, DrainLinger: time.Duration(o.drainLinger),
-		AuthTimeout:  o.authTimeout,
-		UpstreamRate: o.upstreamRate, UpstreamResend: o.upstreamResend,
-		Receipts: o.receipts, Keepalive: o.keepalive,
-		TrackIDs: o.trackIDs, StrictWindow: o.strictWindow,
-		CanonicalRate:   o.canonicalRate,
-		BadRegistration: splitList(o.badRegistration),
-		Unregistered:    splitList(o.unregist),
-		DeviceRate:      o.deviceRate, MaxStanza: o.maxStanza, Seed: o.seed,
+	for _, v := range o.parsed {
+		if err := v.parseError(); err != nil {
+			return fakeccs.Config{}, err
+		}
 	}
-	// every error names the flag as the user typed it, prefix included
-	bad := func(name, format string, args ...any) error {
-		return fmt.Errorf("--%s%s: "+format, append([]any{o.prefix, name}, args...)...)
-	}
-	var err error
-	if cfg.Nack, err = fakeccs.ParseNackRules(o.nack); err != nil {
-		return cfg, bad("nack", "%w", err)
-	}
-	if cfg.DropEvery, err = fakeccs.ParseEvery(o.dropEvery); err != nil {
-		return cfg, bad("drop-every", "%w", err)
-	}
-	if cfg.DrainEvery, err = fakeccs.ParseEvery(o.drainEvery); err != nil {
-		return cfg, bad("drain-every", "%w", err)
-	}
-	if cfg.WireForm, err = ccs.ParseWireForm(o.wireForm); err != nil {
-		return cfg, bad("wire-form", "%w", err)
-	}
-	// Zero on the command line means none; in the Config it means the
-	// default, and none is negative.
+	cfg := o.cfg
+	cfg.BadRegistration, cfg.Unregistered = splitList(o.badRegistration), splitList(o.unregistered)
+	cfg.DrainGrace, cfg.DrainLinger = o.drainGrace, o.drainLinger
 	if o.drainGrace == 0 {
 		cfg.DrainGrace = -1
 	}
 	if o.drainLinger == 0 {
 		cfg.DrainLinger = -1
 	}
-	rateOK := func(r float64) bool { return !math.IsNaN(r) && !math.IsInf(r, 0) && r >= 0 }
 	switch {
-	case o.ackDelay < 0:
-		return cfg, bad("ack-delay", "must not be negative")
-	case o.ackJitter < 0:
-		return cfg, bad("ack-jitter", "must not be negative")
-	case o.authTimeout <= 0:
-		return cfg, bad("auth-timeout", "must be positive")
-	case o.upstreamResend <= 0:
-		return cfg, bad("upstream-resend", "must be positive")
-	case o.keepalive < 0:
-		return cfg, bad("keepalive", "must not be negative")
 	case o.drainGrace < 0:
-		return cfg, bad("drain-grace", "must not be negative")
-	case !rateOK(o.upstreamRate):
-		return cfg, bad("upstream-rate", "%v must be finite and not negative", o.upstreamRate)
-	case !rateOK(o.deviceRate):
-		return cfg, bad("device-rate", "%v must be finite and not negative", o.deviceRate)
-	case !rateOK(o.canonicalRate) || o.canonicalRate > 1:
-		return cfg, bad("canonical-rate", "%v is outside 0..1", o.canonicalRate)
-	case o.maxStanza < 512:
-		return cfg, bad("max-stanza", "%d is below 512 bytes", o.maxStanza)
+		return cfg, o.valueError("DrainGrace", "%v is negative", o.drainGrace)
+	case cfg.AuthTimeout <= 0:
+		return cfg, o.valueError("AuthTimeout", "%v is not positive", cfg.AuthTimeout)
+	case cfg.UpstreamResend <= 0:
+		return cfg, o.valueError("UpstreamResend", "%v is not positive", cfg.UpstreamResend)
 	}
 	return cfg, nil
 }
 
-// lingerFlag is --drain-linger: a duration, or "never"
-// (fakeccs.DrainLingerForever).
-type lingerFlag time.Duration
-
-func (l *lingerFlag) String() string {
-	if time.Duration(*l) == fakeccs.DrainLingerForever {
-		return "never"
-	}
-	return time.Duration(*l).String()
+// valueError is the error of the flag of Config field field, as typed.
+func (o *fakeOptions) valueError(field, format string, args ...any) error {
+	return &fakeFlagError{msg: "--" + o.prefix + fakeFlagNames[field] + ": " + fmt.Sprintf(format, args...)}
 }
 
-func (l *lingerFlag) Set(s string) error {
-	if s == "never" {
-		*l = lingerFlag(fakeccs.DrainLingerForever)
+// flagError returns an error of fakeccs.New for a Config made by config
+// as the error of the flag that set the value: see fakeFlagError.
+func (o *fakeOptions) flagError(err error) error { return fakeFlagErrorOf(o.prefix, err) }
+
+// fakeFlagError is an unusable value of a flag of the fake, named as the
+// user typed it, once: `--fake-nack: rule "X" is not CODE=RATE`.
+type fakeFlagError struct {
+	msg string
+	err error // the fakeccs error, if any, for errors.Is and errors.As
+}
+
+func (e *fakeFlagError) Error() string { return e.msg }
+
+func (e *fakeFlagError) Unwrap() error { return e.err }
+
+// configRef is how a fakeccs.ConfigError's Reason names another field.
+var configRef = regexp.MustCompile(`Config\.([A-Z][A-Za-z]*)`)
+
+// fakeFlagErrorOf returns err, an error of fakeccs.New, as a
+// *fakeFlagError of the flag that set the value (prefix: "" for `fake`,
+// "fake-" for run's embedded fake), with the other fields its reason
+// names given as flags too. An error of a field no flag sets is returned
+// as it is.
+func fakeFlagErrorOf(prefix string, err error) error {
+	var ce *fakeccs.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	name, ok := fakeFlagName(prefix, ce.Field)
+	if !ok {
+		return err
+	}
+	reason := configRef.ReplaceAllStringFunc(ce.Reason, func(ref string) string {
+		if n, ok := fakeFlagName(prefix, ref[len("Config."):]); ok {
+			return "--" + n
+		}
+		return ref
+	})
+	return &fakeFlagError{msg: "--" + name + ": " + reason, err: err}
+}
+
+// fakeFlagName returns the name, prefix included when it has one, of the
+// flag that sets Config field field.
+func fakeFlagName(prefix, field string) (string, bool) {
+	if n, ok := fakeFlagNames[field]; ok {
+		return prefix + n, true
+	}
+	n, ok := credentialFlagNames[field]
+	return n, ok
+}
+
+// fakeValue is a flag of the fake whose text is parsed into a Config
+// field when it is set (NACK rules, a period, the drain linger, the wire
+// form). Set keeps a parse error for fakeOptions.config, which reports it
+// naming the flag as typed, once, in the words of every other error of
+// the fake's flags (the flag package would say "invalid value ... for
+// flag -fake-nack: ..."), before anything is started.
+type fakeValue[T any] struct {
+	name   string // as typed, prefix included
+	dst    *T
+	parse  func(string) (T, error)
+	format func(T) string
+	err    error // of the latest Set
+}
+
+// fakeVar defines the fakeValue flag of Config field field on fs, with
+// the current value of dst as its default.
+func fakeVar[T any](fs *flag.FlagSet, o *fakeOptions, field string, dst *T,
+	parse func(string) (T, error), format func(T) string, usage string) {
+	v := &fakeValue[T]{name: o.prefix + fakeFlagNames[field], dst: dst, parse: parse, format: format}
+	o.parsed = append(o.parsed, v)
+	fs.Var(v, v.name, usage)
+}
+
+// String formats the value as Set reads it.
+func (v *fakeValue[T]) String() string {
+	if v == nil || v.dst == nil {
+		return ""
+	}
+	return v.format(*v.dst)
+}
+
+// Set parses s into the field, or keeps the error for config.
+func (v *fakeValue[T]) Set(s string) error {
+	x, err := v.parse(s)
+	if err != nil {
+		reason := err.Error()
+		var ce *fakeccs.ConfigError
+		if errors.As(err, &ce) {
+			reason = ce.Reason
+		}
+		v.err = &fakeFlagError{msg: "--" + v.name + ": " + reason, err: err}
 		return nil
+	}
+	*v.dst, v.err = x, nil
+	return nil
+}
+
+func (v *fakeValue[T]) parseError() error { return v.err }
+
+// parseLinger reads --drain-linger: a duration (0 or more) or "never"
+// (fakeccs.DrainLingerForever).
+func parseLinger(s string) (time.Duration, error) {
+	if s == "never" {
+		return fakeccs.DrainLingerForever, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return errors.New(`want a duration (0 or more) or "never"`)
+		return 0, fmt.Errorf(`%q is neither a duration of 0 or more nor "never"`, s)
 	}
-	*l = lingerFlag(d)
-	return nil
+	return d, nil
+}
+
+// formatLinger formats a drain linger as parseLinger reads it.
+func formatLinger(d time.Duration) string {
+	if d == fakeccs.DrainLingerForever {
+		return "never"
+	}
+	return d.String()
+}
+
+// parseWireForm reads --wire-form, with an error in the flag's words.
+func parseWireForm(s string) (ccs.WireForm, error) {
+	f, err := ccs.ParseWireForm(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not documented, prefixed or default-ns", s)
+	}
+	return f, nil
 }
 
 func splitList(s string) []string {
@@ -330,7 +440,7 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	}
 	srv, err := fakeccs.New(cfg)
 	if err != nil {
-		return fail(2, "%v", err)
+		return fail(2, "%v", fakeFlagErrorOf("", err))
 	}
 	cfg = srv.Config()
 	// Every connection is a file descriptor: take as many as allowed.
@@ -414,19 +524,28 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 			code = 1
 		}
 	}
-	nacks := uint64(0)
-	for _, n := range stats.Nacks {
-		nacks += n
-	}
-	fmt.Fprintf(stdout, "fake CCS stopped: %d connections, %d messages received, %d acks, %d nacks, %d stanza errors, "+
-		"%d abandoned, %d discarded, %d window violations\n",
-		stats.Connections, stats.Received, stats.Acks, nacks, stats.StanzaErrors, stats.Abandoned, stats.Discarded,
-		stats.WindowViolations)
+	fmt.Fprintln(stdout, fakeSummary(&stats))
 	if err := stats.CheckIdentity(); err != nil {
 		fmt.Fprintf(stderr, "ccsbench fake: %v\n", err)
 		code = 1
 	}
 	return code
+}
+
+// fakeSummary is the line ccsbench fake prints when it stops: connections,
+// messages received, and how many ended in each outcome of the accounting
+// identity (fakeccs.Counter.Outcome), then the window violations.
+func fakeSummary(st *fakeccs.Stats) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fake CCS stopped: %d connections, %d messages received", st.Connections, st.Received)
+	for _, c := range fakeccs.Counters() {
+		if c.Outcome {
+			n, _ := c.Value(st)
+			fmt.Fprintf(&b, ", %d %s", n, strings.ReplaceAll(c.Key, "_", " "))
+		}
+	}
+	fmt.Fprintf(&b, ", %d window violations", st.WindowViolations)
+	return b.String()
 }
 
 func firstNonEmpty(s ...string) string {
@@ -462,96 +581,55 @@ func statsHandler(srv *fakeccs.Server) http.Handler {
 	return mux
 }
 
-// fakeCollector exports a fake server's Stats as Prometheus metrics named
-// ccsbench_fake_*.
+// fakeCollector exports a fake server's Stats as Prometheus metrics,
+// one per row of fakeccs.Counters: ccsbench_fake_KEY_total for totals
+// (labelled by code for the NACKs), ccsbench_fake_KEY for gauges.
 type fakeCollector struct{ srv *fakeccs.Server }
 
 var _ prometheus.Collector = fakeCollector{}
 
-// fakeMetric is one exported field of Stats.
+// fakeMetric is the metric of one row of fakeccs.Counters.
 type fakeMetric struct {
-	desc  *prometheus.Desc
-	kind  prometheus.ValueType
-	value func(*fakeccs.Stats) (float64, bool)
+	counter fakeccs.Counter
+	desc    *prometheus.Desc
+	kind    prometheus.ValueType
 }
 
-func counterOf(name, help string, f func(*fakeccs.Stats) uint64) fakeMetric {
-	return fakeMetric{
-		desc:  prometheus.NewDesc("ccsbench_fake_"+name+"_total", help, nil, nil),
-		kind:  prometheus.CounterValue,
-		value: func(s *fakeccs.Stats) (float64, bool) { return float64(f(s)), true },
+var fakeMetrics = func() []fakeMetric {
+	var ms []fakeMetric
+	for _, c := range fakeccs.Counters() {
+		m := fakeMetric{counter: c, kind: prometheus.CounterValue}
+		name := "ccsbench_fake_" + c.Key + "_total"
+		if c.Kind == fakeccs.CounterGauge {
+			name, m.kind = "ccsbench_fake_"+c.Key, prometheus.GaugeValue
+		}
+		var labels []string
+		if c.ByCode {
+			labels = []string{"code"}
+		}
+		m.desc = prometheus.NewDesc(name, c.Help, labels, nil)
+		ms = append(ms, m)
 	}
-}
-
-func optionalCounter(name, help string, f func(*fakeccs.Stats) *uint64) fakeMetric {
-	return fakeMetric{
-		desc: prometheus.NewDesc("ccsbench_fake_"+name+"_total", help, nil, nil),
-		kind: prometheus.CounterValue,
-		value: func(s *fakeccs.Stats) (float64, bool) {
-			if p := f(s); p != nil {
-				return float64(*p), true
-			}
-			return 0, false
-		},
-	}
-}
-
-var (
-	fakeMetrics = []fakeMetric{
-		counterOf("connections", "Connections authenticated and bound.", func(s *fakeccs.Stats) uint64 { return s.Connections }),
-		{
-			desc:  prometheus.NewDesc("ccsbench_fake_active_connections", "Bound connections open now.", nil, nil),
-			kind:  prometheus.GaugeValue,
-			value: func(s *fakeccs.Stats) (float64, bool) { return float64(s.ActiveConnections), true },
-		},
-		counterOf("auth_failures", "SASL logins refused.", func(s *fakeccs.Stats) uint64 { return s.AuthFailures }),
-		counterOf("handshake_failures", "Connections closed before binding for reasons other than refused logins.", func(s *fakeccs.Stats) uint64 { return s.HandshakeFailures }),
-		counterOf("received", "Downstream messages received, retries included.", func(s *fakeccs.Stats) uint64 { return s.Received }),
-		optionalCounter("unique_ids", "Distinct downstream message ids (with --track-ids).", func(s *fakeccs.Stats) *uint64 { return s.UniqueIDs }),
-		optionalCounter("duplicates", "Downstream messages whose id was seen before (with --track-ids).", func(s *fakeccs.Stats) *uint64 { return s.Duplicates }),
-		counterOf("acks", "ACKs sent.", func(s *fakeccs.Stats) uint64 { return s.Acks }),
-		counterOf("canonical", "ACKs with a canonical registration_id.", func(s *fakeccs.Stats) uint64 { return s.Canonical }),
-		counterOf("stanza_errors", "Downstream messages answered with a stanza error.", func(s *fakeccs.Stats) uint64 { return s.StanzaErrors }),
-		counterOf("window_violations", "Messages read while 100 earlier ones of their connection had no answer written.", func(s *fakeccs.Stats) uint64 { return s.WindowViolations }),
-		counterOf("upstream_sent", "Upstream messages sent the first time.", func(s *fakeccs.Stats) uint64 { return s.UpstreamSent }),
-		counterOf("upstream_acked", "Upstream messages ACKed by the app server.", func(s *fakeccs.Stats) uint64 { return s.UpstreamAcked }),
-		counterOf("upstream_resent", "Upstream messages and receipts sent again.", func(s *fakeccs.Stats) uint64 { return s.UpstreamResent }),
-		counterOf("upstream_dropped", "Upstream messages and receipts discarded from full queues.", func(s *fakeccs.Stats) uint64 { return s.UpstreamDropped }),
-		counterOf("bad_acks", "Malformed ACKs from the app server (each answered with a BAD_ACK NACK).", func(s *fakeccs.Stats) uint64 { return s.BadAcks }),
-		counterOf("unknown_acks", "ACKs of ids with nothing unacknowledged.", func(s *fakeccs.Stats) uint64 { return s.UnknownAcks }),
-		counterOf("receipts_sent", "Delivery receipts sent the first time.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsSent }),
-		counterOf("receipts_acked", "Delivery receipts ACKed by the app server.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsAcked }),
-		counterOf("receipts_acked_unprefixed", "Delivery receipts ACKed with the id stripped of dr2:.", func(s *fakeccs.Stats) uint64 { return s.ReceiptsAckedUnprefixed }),
-		counterOf("drains", "Connections drained.", func(s *fakeccs.Stats) uint64 { return s.Drains }),
-		counterOf("drops", "Connections dropped abruptly.", func(s *fakeccs.Stats) uint64 { return s.Drops }),
-		counterOf("abandoned", "Downstream messages left unanswered because their connection ended first (client stream end, lost or dropped connection, stream error).", func(s *fakeccs.Stats) uint64 { return s.Abandoned }),
-		counterOf("discarded", "Downstream messages that arrived after the fake ended their stream.", func(s *fakeccs.Stats) uint64 { return s.Discarded }),
-		counterOf("stream_errors", "Stream errors sent.", func(s *fakeccs.Stats) uint64 { return s.StreamErrors }),
-		counterOf("keepalives", "Whitespace keepalives sent.", func(s *fakeccs.Stats) uint64 { return s.Keepalives }),
-		counterOf("pings", "XEP-0199 pings answered.", func(s *fakeccs.Stats) uint64 { return s.Pings }),
-		counterOf("iq_errors", "IQs answered with service-unavailable.", func(s *fakeccs.Stats) uint64 { return s.IQErrors }),
-		counterOf("ignored", "Stanzas ignored.", func(s *fakeccs.Stats) uint64 { return s.Ignored }),
-	}
-	fakeNacksDesc = prometheus.NewDesc("ccsbench_fake_nacks_total", "NACKs of downstream messages sent, by code.", []string{"code"}, nil)
-)
+	return ms
+}()
 
 // Describe implements prometheus.Collector.
 func (fakeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range fakeMetrics {
 		ch <- m.desc
 	}
-	ch <- fakeNacksDesc
 }
 
 // Collect implements prometheus.Collector.
 func (c fakeCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.srv.Stats()
 	for _, m := range fakeMetrics {
-		if v, ok := m.value(&st); ok {
-			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, v)
+		if m.counter.ByCode {
+			for code, n := range m.counter.Codes(&st) {
+				ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(n), code)
+			}
+		} else if v, ok := m.counter.Value(&st); ok {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(v))
 		}
-	}
-	for code, n := range st.Nacks {
-		ch <- prometheus.MustNewConstMetric(fakeNacksDesc, prometheus.CounterValue, float64(n), code)
 	}
 }

@@ -253,7 +253,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		cfg.SenderID, cfg.APIKey = fcfg.SenderID, fcfg.APIKey
 		srv, err = fakeccs.New(fcfg)
 		if err != nil {
-			return usageErr("%v", err)
+			return usageErr("%v", fo.flagError(err))
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

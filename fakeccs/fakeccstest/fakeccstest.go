@@ -40,7 +40,7 @@ func NewServer(cfg fakeccs.Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("fakeccstest: listen: %w", err)
+		return nil, fmt.Errorf("fakeccstest: %w", err) // "listen tcp 127.0.0.1:0: ..."
 	}
 	s := &Server{Server: fs, ln: ln, served: make(chan error, 1)}
 	go func() { s.served <- fs.Serve(ln) }()

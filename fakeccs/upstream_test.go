@@ -1,9 +1,6 @@
 package fakeccs
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -129,111 +126,49 @@ func TestReceiptWrongAckTo(t *testing.T) {
 	wantNack(t, c.next(), "dr2:r-1", "BAD_ACK")
 }
 
-func TestKeepalive(t *testing.T) {
+// TestReceiptAckForms: a receipt may be ACKed with its id or without
+// "dr2:" (as Google's Go client library does); both settle it.
+func TestReceiptAckForms(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, Config{Keepalive: 20 * time.Millisecond})
+	srv := startServer(t, Config{Receipts: true, UpstreamResend: 100 * time.Millisecond})
 	c := dial(t, srv)
-	for range 2 {
-		it, err := c.nextErr(ioTimeout)
-		if err != nil || it.Kind != ccs.KindKeepalive {
-			t.Fatalf("got %+v, %v; want a keepalive", it, err)
+	c.send(msg("r-1", `"delivery_receipt_requested":true`))
+	c.send(msg("r-2", `"delivery_receipt_requested":true`))
+	receipts := 0
+	for acks := 0; acks < 2 || receipts < 2; {
+		switch it := c.next(); it.JSON["message_type"] {
+		case "ack":
+			acks++
+		case "receipt":
+			receipts++
+		default:
+			t.Fatalf("got %+v; want ACKs and receipts", it)
 		}
 	}
-	waitStats(t, srv, "keepalives", func(s Stats) bool { return s.Keepalives >= 2 })
+	c.ack(ccs.Domain, "r-1") // stripped
+	c.ack(ccs.Domain, "dr2:r-2")
+	st := waitStats(t, srv, "both receipts ACKed", func(s Stats) bool { return s.ReceiptsAcked == 2 })
+	if st.ReceiptsAckedUnprefixed != 1 || st.UnknownAcks != 0 || st.UpstreamResent != 0 {
+		t.Errorf("stats %+v; want 1 unprefixed receipt ACK, none unknown or resent", st)
+	}
+	if it, err := c.nextErr(300 * time.Millisecond); err == nil {
+		t.Errorf("got %+v after both receipts were ACKed; want nothing (no resend)", it)
+	}
 }
 
-func TestDrainControl(t *testing.T) {
+func TestBadAndUnknownAcks(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, Config{DrainEvery: Every{N: 3}, AckDelay: 20 * time.Millisecond, DrainLinger: -1})
+	srv := startServer(t, Config{})
 	c := dial(t, srv)
-	for i := range 3 {
-		c.send(msg(fmt.Sprintf("m-%d", i)))
-	}
-	var got []string
-	items, sawEnd, err := c.expectClosed()
-	for _, it := range items {
-		switch {
-		case it.JSON["message_type"] == "control":
-			if it.JSON["control_type"] != "CONNECTION_DRAINING" {
-				t.Fatalf("control %v", it.JSON)
-			}
-			got = append(got, "control")
-		case it.JSON["message_type"] == "ack":
-			got = append(got, "ack")
-		case it.Kind == ccs.KindStreamEnd:
-			got = append(got, "end")
-		}
-	}
-	// The control message follows the third message; its pending answers
-	// (held by the ack delay) still come, then the stream ends (at once:
-	// no linger).
-	if strings.Join(got, ",") != "control,ack,ack,ack,end" || !sawEnd || !errors.Is(err, io.EOF) {
-		t.Fatalf("got %v then %v; want control, 3 acks, the stream end", got, err)
-	}
-	st := waitStats(t, srv, "a drain", func(s Stats) bool { return s.Drains == 1 && s.ActiveConnections == 0 })
-	if st.Acks != 3 {
-		t.Fatalf("acks %d; want 3", st.Acks)
-	}
-	witness(t, srv)
-}
-
-func TestDrainAsNack(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{DrainEvery: Every{N: 2}, DrainAsNack: true, DrainLinger: 100 * time.Millisecond})
-	c := dial(t, srv)
-	c.send(msg("m-0"))
-	c.send(msg("m-1"))
-	wantAck(t, c.next(), "m-0")
-	wantAck(t, c.next(), "m-1")
-	c.send(msg("m-2"))
-	wantNack(t, c.next(), "m-2", "CONNECTION_DRAINING")
-	c.expectEnd("")
-	waitStats(t, srv, "the drain", func(s Stats) bool {
-		return s.Drains == 1 && s.Nacks["CONNECTION_DRAINING"] == 1 && s.ActiveConnections == 0
+	c.raw(`<message id=""><gcm xmlns="google:mobile:data">{"message_type":"ack","to":"x"}</gcm></message>`)
+	wantNack(t, c.next(), "", "BAD_ACK")
+	c.raw(`<message id=""><gcm xmlns="google:mobile:data">{"message_type":"ack","message_id":"q"}</gcm></message>`)
+	wantNack(t, c.next(), "q", "BAD_ACK")
+	c.ack("dev", "never-sent")
+	c.send(msg("after")) // the ACK of an unknown id gets no answer
+	wantAck(t, c.next(), "after")
+	// BAD_ACK NACKs answer ACKs, not downstream messages: counted apart.
+	waitStats(t, srv, "1 unknown ACK, 2 bad ones NACKed, 1 message", func(s Stats) bool {
+		return s.UnknownAcks == 1 && s.BadAcks == 2 && s.Nacks["BAD_ACK"] == 0 && s.Received == 1
 	})
-}
-
-func TestDrainAfterDuration(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{DrainEvery: Every{D: 30 * time.Millisecond}, DrainLinger: 50 * time.Millisecond})
-	c := dial(t, srv)
-	c.send(msg("m-0"))
-	wantAck(t, c.next(), "m-0")
-	if it := c.next(); it.JSON["control_type"] != "CONNECTION_DRAINING" {
-		t.Fatalf("got %+v; want the draining control message", it)
-	}
-	c.expectEnd("")
-}
-
-func TestDropAfterMessages(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{DropEvery: Every{N: 3}})
-	c := dial(t, srv)
-	c.send(msg("m-0"))
-	wantAck(t, c.next(), "m-0")
-	c.send(msg("m-1"))
-	c.send(msg("m-2")) // the third: dropped with the connection
-	items, sawEnd, err := c.expectClosed()
-	if sawEnd || err == nil {
-		t.Fatalf("stream end %v, error %v; want an abrupt close", sawEnd, err)
-	}
-	for _, it := range items {
-		if it.JSON["message_id"] == "m-2" {
-			t.Fatalf("the message that triggered the drop was answered: %+v", it)
-		}
-	}
-	waitStats(t, srv, "a drop", func(s Stats) bool { return s.Drops == 1 && s.ActiveConnections == 0 })
-	witness(t, srv)
-}
-
-func TestDropAfterDuration(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Config{DropEvery: Every{D: 30 * time.Millisecond}})
-	c := dial(t, srv)
-	start := time.Now()
-	_, sawEnd, err := c.expectClosed()
-	if sawEnd || err == nil || time.Since(start) < 20*time.Millisecond {
-		t.Fatalf("after %v: stream end %v, error %v; want an abrupt close after 30ms", time.Since(start), sawEnd, err)
-	}
-	waitStats(t, srv, "a drop", func(s Stats) bool { return s.Drops == 1 })
 }

@@ -18,12 +18,30 @@ import (
 // ioTimeout bounds every wait of a test for the server.
 const ioTimeout = 5 * time.Second
 
-// startServer runs a server with cfg on a loopback port until the test ends.
-func startServer(t testing.TB, cfg Config) *Server {
+// The harness of the package's own tests: a server on a loopback port
+// (startServer), clients that speak to it (dial), and in-memory
+// connections for the per-message path (memServerConn). It is
+// fakeccstest's for the package's own tests, which cannot import
+// fakeccstest (it imports this package).
+
+// newServer returns New(cfg), failing the test on an error.
+func newServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	return srv
+}
+
+// startServer runs a server with cfg on a loopback port until the test
+// ends, after before (if any) has set it up; then it closes it and fails
+// the test unless Serve ended cleanly and the accounting identity holds.
+func startServer(t testing.TB, cfg Config, before ...func(*Server)) *Server {
+	t.Helper()
+	srv := newServer(t, cfg)
+	for _, f := range before {
+		f(srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,8 +56,10 @@ func startServer(t testing.TB, cfg Config) *Server {
 		}
 		checkIdentity(t, srv)
 	})
-	for srv.Addr() == nil {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(ioTimeout); srv.Addr() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve did not start")
+		}
 	}
 	return srv
 }
@@ -57,9 +77,17 @@ func checkIdentity(t testing.TB, srv *Server) {
 // memServerConn, which no server counts.
 func checkConnIdentity(t testing.TB, c *conn) {
 	t.Helper()
-	st := Stats{Nacks: map[string]uint64{}}
-	c.s.fill(&st, func(i int) uint64 { return c.pub[i].Load() })
+	st := connStats(c)
 	checkStatsIdentity(t, &st)
+}
+
+// connStats returns the counts a connection has published.
+func connStats(c *conn) Stats {
+	counts := make([]uint64, len(c.pub))
+	for i := range c.pub {
+		counts[i] = c.pub[i].Load()
+	}
+	return c.s.stats(counts)
 }
 
 func checkStatsIdentity(t testing.TB, st *Stats) {
@@ -303,16 +331,14 @@ func memServerConn(t testing.TB, srv *Server, input []byte) (*conn, *memConn) {
 	t.Helper()
 	mc := &memConn{in: bytes.NewReader(append([]byte(testHeader), input...))}
 	c := srv.newConn(mc, mc)
-	c.fr = ccs.NewFramer(c, ccs.FramerConfig{MaxStanza: srv.cfg.MaxStanza, ReadSize: framerReadSize})
-	if st, err := c.fr.Next(); err != nil || st.Kind != ccs.KindStreamStart {
+	c.in.fr = ccs.NewFramer(&c.framed, ccs.FramerConfig{MaxStanza: srv.cfg.MaxStanza, ReadSize: framerReadSize})
+	if st, err := c.in.fr.Next(); err != nil || st.Kind != ccs.KindStreamStart {
 		t.Fatalf("memServerConn: header: %v", err)
 	}
 	c.jid = []byte(srv.cfg.SenderID + "@gcm.googleapis.com/fuzz01234567")
-	c.toAttr = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
-	c.pub = make(counters, len(srv.totals))
-	c.delta = make([]uint64, len(srv.totals))
 	if srv.cfg.UpstreamRate > 0 || srv.cfg.Receipts {
-		c.backlog = srv.senderBacklog(srv.cfg.SenderID)
+		c.up.toAttr = []byte(srv.cfg.SenderID + "@gcm.googleapis.com")
+		c.up.backlog = srv.senderBacklog(srv.cfg.SenderID)
 	}
 	return c, mc
 }
@@ -338,9 +364,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func newLoopbackListener(t testing.TB) (net.Listener, error) {
-	t.Helper()
-	return net.Listen("tcp", "127.0.0.1:0")
 }
