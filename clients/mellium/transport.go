@@ -37,6 +37,7 @@ func NewTransport(addr string, cfg ccs.ClientConfig) driver.Transport {
 	return &transport{addr: addr, cfg: cfg}
 }
 
+// transport is the driver.Transport NewTransport returns.
 type transport struct {
 	addr string
 	cfg  ccs.ClientConfig
@@ -119,8 +120,11 @@ type bufConn struct {
 	r *bufio.Reader
 }
 
+// Read reads through the buffer.
 func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
-func (b *bufConn) ReadByte() (byte, error)    { return b.r.ReadByte() }
+
+// ReadByte reads one byte through the buffer.
+func (b *bufConn) ReadByte() (byte, error) { return b.r.ReadByte() }
 
 // plainAs is SASL PLAIN with authcid as the authentication identity. The
 // library's PLAIN sends the JID's localpart (SENDER); the CCS documentation

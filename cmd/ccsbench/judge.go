@@ -384,6 +384,8 @@ type lineRedactor struct {
 // maxLine is the most of a line without an end that lineRedactor holds.
 const maxLine = 64 << 10
 
+// Write passes the whole lines of p, and of what came before, through the
+// redactor, and keeps the rest of the last line for the next Write.
 func (l *lineRedactor) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -45,6 +45,7 @@ var commands = []command{
 	{"version", "print the version, the VCS revision it was built from and the Go version", versionCmd},
 }
 
+// main runs the command the arguments name and exits with its status.
 func main() {
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
