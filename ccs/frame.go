@@ -72,13 +72,14 @@ type Framer struct {
 	err        error // sticky syntax error
 	rerr       error // reader error, reported once the buffered bytes are used up
 
+	resume resumeState
+
 	// ns holds the namespace bindings in scope: the stream header's
 	// (hdr.nBindings of them), then those of the current stanza's open
 	// elements.
-	ns     []nsBinding
-	hdr    streamHeader
-	item   itemState
-	resume resumeState
+	ns   []nsBinding
+	hdr  streamHeader
+	item itemState
 }
 
 // streamHeader is what the Framer keeps of the stream header, in storage

@@ -82,6 +82,7 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 	} else {
 		f.resetItem()
 	}
+scan:
 	for {
 		if p > f.maxStanza {
 			return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
@@ -131,7 +132,7 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			depth--
 			p = q
 			if depth == 0 {
-				return f.finish(b, p)
+				break scan
 			}
 		case '!':
 			if err := bang(b, p); err == errNeedMore {
@@ -178,17 +179,22 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 				return 0, err
 			}
 			depth++
-			f.item.classify(depth, uri, local, f.hdr.defNS)
+			f.classify(depth, uri, local)
 			p = q
 			if empty {
 				f.ns = f.ns[:e.nsTop]
 				depth--
 				if depth == 0 {
-					return f.finish(b, p)
+					break scan
 				}
 			}
 		}
 	}
+	if p > f.maxStanza {
+		return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
+	}
+	f.item.complete(b, p)
+	return p, nil
 }
 
 // cut records where the scan of a stanza cut by the end of the buffered
@@ -203,25 +209,6 @@ func (f *Framer) cut(p, depth int, wake string) (int, error) {
 func (f *Framer) cutWake(p, depth int) (int, error) {
 	f.resume.valid, f.resume.p, f.resume.depth = true, p, depth
 	return 0, errNeedMore
-}
-
-// finish completes a stanza of length n.
-func (f *Framer) finish(b []byte, n int) (int, error) {
-	if n > f.maxStanza {
-		return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
-	}
-	it := &f.item
-	it.st.Raw = b[:n]
-	if it.gcm.set {
-		it.st.HasGCM = true
-		it.st.GCM = it.gcm.v
-		if it.st.GCM == nil {
-			it.st.GCM = b[:0]
-		}
-	}
-	it.st.Text = it.text.v
-	it.st.ErrorText = it.errText.v
-	return n, nil
 }
 
 // accFor returns the accumulator fed by character data at depth, or nil.
@@ -241,12 +228,13 @@ func (it *itemState) accFor(depth int) *acc {
 // classify records what the element just opened at depth means for the
 // stanza: its kind and attributes at depth 1, the payload, child and error
 // fields below.
-func (it *itemState) classify(depth int, uri, local, defNS []byte) {
+func (f *Framer) classify(depth int, uri, local []byte) {
+	it := &f.item
 	e := &it.stack[depth-1]
 	switch depth {
 	case 1:
 		it.topURI = uri
-		it.st.Kind = kindOf(uri, local, defNS)
+		it.st.Kind = kindOf(uri, local, f.hdr.defNS)
 		it.topAttrs()
 		it.isErr = string(it.st.Type) == "error" &&
 			(it.st.Kind == KindMessage || it.st.Kind == KindIQ || it.st.Kind == KindPresence)
@@ -444,72 +432,69 @@ func (f *Framer) keepHeader(qname []byte) {
 func (f *Framer) startTag(b []byte, p int) (qname []byte, colon, q int, empty bool, err error) {
 	q, colon, err = scanName(b, p+1)
 	if err != nil {
-		return tagErr(err)
+		return nil, colon, q, false, err
 	}
 	qname = b[p+1 : q]
-	it := &f.item
-	it.nattr = 0
+	f.item.nattr = 0
 	for {
 		s := q
 		q = skipSpace(b, q)
 		if q >= len(b) {
-			return tagErr(errNeedMore)
+			return qname, colon, q, false, errNeedMore
 		}
 		switch b[q] {
 		case '>':
 			return qname, colon, q + 1, false, nil
 		case '/':
 			if q+1 >= len(b) {
-				return tagErr(errNeedMore)
+				return qname, colon, q, false, errNeedMore
 			}
 			if b[q+1] != '>' {
-				return tagErr(synErr(ErrMalformed, q, "expected /> in element"))
+				return qname, colon, q, false, synErr(ErrMalformed, q, "expected /> in element")
 			}
 			return qname, colon, q + 2, true, nil
 		}
 		if q == s {
-			return tagErr(synErr(ErrMalformed, q, "missing white space before attribute"))
+			return qname, colon, q, false, synErr(ErrMalformed, q, "missing white space before attribute")
 		}
-		if it.nattr == maxAttrs {
-			return tagErr(synErr(ErrStanzaTooLarge, q, fmt.Sprintf("more than %d attributes on one element", maxAttrs)))
+		if f.item.nattr == maxAttrs {
+			return qname, colon, q, false, synErr(ErrStanzaTooLarge, q, fmt.Sprintf("more than %d attributes on one element", maxAttrs))
 		}
-		a := &it.attrs[it.nattr]
+		a := &f.item.attrs[f.item.nattr]
 		n := q
 		if q, a.colon, err = scanName(b, q); err != nil {
-			return tagErr(err)
+			return qname, colon, q, false, err
 		}
 		a.qname = b[n:q]
 		q = skipSpace(b, q)
 		if q >= len(b) {
-			return tagErr(errNeedMore)
+			return qname, colon, q, false, errNeedMore
 		}
 		if b[q] != '=' {
-			return tagErr(synErr(ErrMalformed, q, "attribute "+string(a.qname)+" without a value"))
+			return qname, colon, q, false, synErr(ErrMalformed, q, "attribute "+string(a.qname)+" without a value")
 		}
 		q = skipSpace(b, q+1)
 		if q >= len(b) {
-			return tagErr(errNeedMore)
+			return qname, colon, q, false, errNeedMore
 		}
 		quote := b[q]
 		if quote != '"' && quote != '\'' {
-			return tagErr(synErr(ErrMalformed, q, "unquoted attribute value"))
+			return qname, colon, q, false, synErr(ErrMalformed, q, "unquoted attribute value")
 		}
 		q++
-		e, dec, verr := scanAttrValue(b, q, quote)
-		if verr != nil {
-			if verr == errNeedMore {
+		var e int
+		if e, a.dec, err = scanAttrValue(b, q, quote); err != nil {
+			if err == errNeedMore {
 				f.resume.wake, f.resume.wakeLen = [3]byte{quote}, 1
 			}
-			return tagErr(verr)
+			return qname, colon, q, false, err
 		}
-		a.val, a.dec, a.uri = b[q:e], dec, nil
-		it.nattr++
+		a.val = b[q:e]
+		a.uri = nil
+		f.item.nattr++
 		q = e + 1
 	}
 }
-
-// tagErr is startTag's result for an error.
-func tagErr(err error) ([]byte, int, int, bool, error) { return nil, 0, 0, false, err }
 
 // openElement pushes the namespace declarations of the tag just scanned,
 // checks its attributes and resolves the element's name. pos is the tag's
@@ -643,6 +628,21 @@ func (it *itemState) attrValue(a *attr) []byte {
 	s := len(it.ascratch)
 	it.ascratch = appendDecoded(it.ascratch, a.val, modeAttr)
 	return it.ascratch[s:len(it.ascratch):len(it.ascratch)]
+}
+
+// complete fills in the Stanza's raw bytes, payload and text once the
+// whole stanza, b[:n], is scanned.
+func (it *itemState) complete(b []byte, n int) {
+	it.st.Raw = b[:n]
+	if it.gcm.set {
+		it.st.HasGCM = true
+		it.st.GCM = it.gcm.v
+		if it.st.GCM == nil {
+			it.st.GCM = b[:0]
+		}
+	}
+	it.st.Text = it.text.v
+	it.st.ErrorText = it.errText.v
 }
 
 // reset clears the item's state before a stanza or header is scanned; its
