@@ -60,34 +60,12 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	if *format == "benchfmt" && *mdPath == stdoutPath {
 		return usageErr(errors.New("--format benchfmt and --md - both write to standard output"))
 	}
-	var basePaths, newPaths []string
-	switch {
-	case *baseList != "" || *newList != "":
-		if len(pos) > 0 {
-			return usageErr(fmt.Errorf("give results either as BASE NEW or with --base/--new, not both (extra %q)", strings.Join(pos, " ")))
-		}
-		if *baseList == "" || *newList == "" {
-			return usageErr(errors.New("--base and --new go together"))
-		}
-		basePaths, newPaths = []string{*baseList}, []string{*newList}
-	case len(pos) == 2:
-		basePaths, newPaths = pos[:1], pos[1:]
-	default:
-		return usageErr(fmt.Errorf("want BASE.json NEW.json (or --base/--new), got %d file(s)", len(pos)))
-	}
 	if err := checkOutputs(output{"md", *mdPath}); err != nil {
 		return usageErr(err)
 	}
-	base, err := readResults(basePaths)
+	base, newer, err := compareSides(pos, *baseList, *newList)
 	if err != nil {
 		return usageErr(err)
-	}
-	newer, err := readResults(newPaths)
-	if err != nil {
-		return usageErr(err)
-	}
-	if len(base) == 0 || len(newer) == 0 {
-		return usageErr(errors.New("both sides need at least one results file"))
 	}
 	for _, r := range append(append([]*report.Result{}, base...), newer...) {
 		if err := r.Check(); err != nil {
@@ -96,20 +74,10 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	c := report.Compare(base, newer, th)
+	gates := evaluateGates(gate.gate, newer)
 	gateFailed := false
-	type gated struct {
-		label   string
-		results []report.GateResult
-	}
-	var gates []gated
-	if gate.gate != nil {
-		for _, r := range newer {
-			gr := gate.gate.Evaluate(r)
-			gates = append(gates, gated{r.Label, gr})
-			if !report.GatesPassed(gr) {
-				gateFailed = true
-			}
-		}
+	for _, g := range gates {
+		gateFailed = gateFailed || !report.GatesPassed(g.results)
 	}
 
 	// The table goes to standard error when the markdown takes standard
@@ -137,22 +105,7 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *mdPath != "" {
-		err := writeOutput(*mdPath, stdout, nil, func(w io.Writer) error {
-			if err := report.WriteComparisonMarkdown(w, c); err != nil {
-				return err
-			}
-			for _, g := range gates {
-				fmt.Fprintf(w, "\nGates on `%s`:\n\n", g.label)
-				for _, r := range g.results {
-					mark := "✅"
-					if !r.Pass {
-						mark = "❌"
-					}
-					fmt.Fprintf(w, "- %s `%s`: measured %s\n", mark, r.Expr, r.MeasuredString())
-				}
-			}
-			return nil
-		})
+		err := writeOutput(*mdPath, stdout, nil, func(w io.Writer) error { return writeComparisonMarkdown(w, c, gates) })
 		if err != nil {
 			return usageErr(err)
 		}
@@ -164,4 +117,71 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 		return exitGate
 	}
 	return exitOK
+}
+
+// compareSides reads the results of both sides: BASE NEW as arguments,
+// or the comma-separated lists of --base and --new.
+func compareSides(args []string, baseList, newList string) (base, newer []*report.Result, err error) {
+	var basePaths, newPaths []string
+	switch {
+	case baseList != "" || newList != "":
+		if len(args) > 0 {
+			return nil, nil, fmt.Errorf("give results either as BASE NEW or with --base/--new, not both (extra %q)", strings.Join(args, " "))
+		}
+		if baseList == "" || newList == "" {
+			return nil, nil, errors.New("--base and --new go together")
+		}
+		basePaths, newPaths = []string{baseList}, []string{newList}
+	case len(args) == 2:
+		basePaths, newPaths = args[:1], args[1:]
+	default:
+		return nil, nil, fmt.Errorf("want BASE.json NEW.json (or --base/--new), got %d file(s)", len(args))
+	}
+	if base, err = readResults(basePaths); err != nil {
+		return nil, nil, err
+	}
+	if newer, err = readResults(newPaths); err != nil {
+		return nil, nil, err
+	}
+	if len(base) == 0 || len(newer) == 0 {
+		return nil, nil, errors.New("both sides need at least one results file")
+	}
+	return base, newer, nil
+}
+
+// gated is the verdicts of the gate on one new result.
+type gated struct {
+	label   string
+	results []report.GateResult
+}
+
+// evaluateGates applies gate, if any, to each of results.
+func evaluateGates(gate report.Gate, results []*report.Result) []gated {
+	if gate == nil {
+		return nil
+	}
+	gates := make([]gated, 0, len(results))
+	for _, r := range results {
+		gates = append(gates, gated{r.Label, gate.Evaluate(r)})
+	}
+	return gates
+}
+
+// writeComparisonMarkdown writes the comparison and the gates' verdicts
+// as markdown.
+func writeComparisonMarkdown(w io.Writer, c report.Comparison, gates []gated) error {
+	if err := report.WriteComparisonMarkdown(w, c); err != nil {
+		return err
+	}
+	for _, g := range gates {
+		fmt.Fprintf(w, "\nGates on `%s`:\n\n", g.label)
+		for _, r := range g.results {
+			mark := "✅"
+			if !r.Pass {
+				mark = "❌"
+			}
+			fmt.Fprintf(w, "- %s `%s`: measured %s\n", mark, r.Expr, r.MeasuredString())
+		}
+	}
+	return nil
 }

@@ -97,22 +97,8 @@ type judgeOptions struct {
 
 // judgeCmd implements `ccsbench judge`.
 func judgeCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("judge", flag.ContinueOnError)
 	var o judgeOptions
-	fs.Var(&clientFlag{&o.client}, "client", "judge the built-in client `NAME` ("+clientNames()+") in process instead of a COMMAND")
-	fs.StringVar(&o.name, "name", "", "the client's `NAME` in scorecards (default: the command's base name, or --client)")
-	fs.StringVar(&o.scenarios, "scenarios", "all", "scenarios to run, comma-separated `LIST` ("+judge.ScenarioNames()+")")
-	fs.IntVar(&o.messages, "messages", judge.DefaultMessages, "unique downstream messages per scenario `N` (CCS_MESSAGES)")
-	fs.StringVar(&o.listen, "listen", judge.DefaultListen, "the fake listens on `ADDR` (a fresh fake per scenario)")
-	fs.StringVar(&o.cert, "cert", "", "the fake's TLS certificate chain `FILE` (PEM; also CCS_CA_FILE); needs --key (default: self-signed)")
-	fs.StringVar(&o.key, "key", "", "the fake's TLS private key `FILE` (PEM); needs --cert")
-	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID` (default $CCSBENCH_SENDER_ID or "+fakeccs.DefaultSenderID+")")
-	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY or the fake's public test key); never printed or written")
-	fs.DurationVar(&o.timeout, "scenario-timeout", judge.DefaultScenarioTimeout, "stop the client (SIGTERM, SIGKILL 5 s later) after `D` in a scenario")
-	fs.StringVar(&o.jsonOut, "json", "", "write the scorecard (JSON, schema "+report.JudgeSchema+") to `FILE` (- for standard output)")
-	fs.StringVar(&o.mdOut, "md", "", "write a markdown scorecard to `FILE` (- for standard output)")
-	fs.StringVar(&o.htmlOut, "html", "", "write an HTML scorecard to `FILE` (- for standard output)")
-	fs.StringVar(&o.logOut, "log", "", "keep the client's output in `FILE` (- for standard output; default: beside --json, --md or --html, with .log; else in the temp directory)")
+	fs := o.flags()
 	help := func(w io.Writer) { fmt.Fprintf(w, judgeUsage, scenarioHelp(), ruleHelp()) }
 	command, code, ok := parseFlags(fs, args, flagsThenArgs, help, stdout, stderr)
 	if !ok {
@@ -141,24 +127,13 @@ func judgeCmd(args []string, stdout, stderr io.Writer) int {
 	}
 
 	logPath := o.logPath(client.Info().Name)
-	var logFile io.WriteCloser = nopCloser{rawOut}
-	if logPath != stdoutPath {
-		f, err := os.Create(logPath)
-		if err != nil {
-			return usageErr(fmt.Errorf("--log: %w", err))
-		}
-		logFile = f
+	logFile, err := openLog(logPath, rawOut)
+	if err != nil {
+		return usageErr(err)
 	}
 	clientLog := &lineRedactor{r: red, w: logFile}
 	cfg.Log = clientLog
-	cfg.Progress = func(s report.JudgeScenario) {
-		how := fmt.Sprintf("exit %d", s.Exit)
-		if s.TimedOut {
-			how = "stopped at the timeout"
-		}
-		notef(stderr, "judge", "%-10s %s after %.1f s: %d connections, %d of %d ids, %.0f acked/s",
-			s.Name, how, s.DurationS, s.Connections, s.UniqueIDs, s.Messages, s.AckedPerS)
-	}
+	cfg.Progress = func(s report.JudgeScenario) { noteScenario(stderr, s) }
 	logWhere := logPath
 	if logPath == stdoutPath {
 		logWhere = "standard output"
@@ -196,6 +171,49 @@ func judgeCmd(args []string, stdout, stderr io.Writer) int {
 		code = exitFail
 	}
 	return code
+}
+
+// flags defines the flags of judge on a new FlagSet.
+func (o *judgeOptions) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("judge", flag.ContinueOnError)
+	fs.Var(&clientFlag{&o.client}, "client", "judge the built-in client `NAME` ("+clientNames()+") in process instead of a COMMAND")
+	fs.StringVar(&o.name, "name", "", "the client's `NAME` in scorecards (default: the command's base name, or --client)")
+	fs.StringVar(&o.scenarios, "scenarios", "all", "scenarios to run, comma-separated `LIST` ("+judge.ScenarioNames()+")")
+	fs.IntVar(&o.messages, "messages", judge.DefaultMessages, "unique downstream messages per scenario `N` (CCS_MESSAGES)")
+	fs.StringVar(&o.listen, "listen", judge.DefaultListen, "the fake listens on `ADDR` (a fresh fake per scenario)")
+	fs.StringVar(&o.cert, "cert", "", "the fake's TLS certificate chain `FILE` (PEM; also CCS_CA_FILE); needs --key (default: self-signed)")
+	fs.StringVar(&o.key, "key", "", "the fake's TLS private key `FILE` (PEM); needs --cert")
+	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID` (default $CCSBENCH_SENDER_ID or "+fakeccs.DefaultSenderID+")")
+	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY or the fake's public test key); never printed or written")
+	fs.DurationVar(&o.timeout, "scenario-timeout", judge.DefaultScenarioTimeout, "stop the client (SIGTERM, SIGKILL 5 s later) after `D` in a scenario")
+	fs.StringVar(&o.jsonOut, "json", "", "write the scorecard (JSON, schema "+report.JudgeSchema+") to `FILE` (- for standard output)")
+	fs.StringVar(&o.mdOut, "md", "", "write a markdown scorecard to `FILE` (- for standard output)")
+	fs.StringVar(&o.htmlOut, "html", "", "write an HTML scorecard to `FILE` (- for standard output)")
+	fs.StringVar(&o.logOut, "log", "", "keep the client's output in `FILE` (- for standard output; default: beside --json, --md or --html, with .log; else in the temp directory)")
+	return fs
+}
+
+// openLog opens the file that keeps the client's output, or standard
+// output for "-".
+func openLog(path string, stdout io.Writer) (io.WriteCloser, error) {
+	if path == stdoutPath {
+		return nopCloser{stdout}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--log: %w", err)
+	}
+	return f, nil
+}
+
+// noteScenario says on stderr how a scenario ended.
+func noteScenario(stderr io.Writer, s report.JudgeScenario) {
+	how := fmt.Sprintf("exit %d", s.Exit)
+	if s.TimedOut {
+		how = "stopped at the timeout"
+	}
+	notef(stderr, "judge", "%-10s %s after %.1f s: %d connections, %d of %d ids, %.0f acked/s",
+		s.Name, how, s.DurationS, s.Connections, s.UniqueIDs, s.Messages, s.AckedPerS)
 }
 
 // outputs are judge's output file flags.
