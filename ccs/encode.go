@@ -30,9 +30,10 @@ type WireForm uint8
 
 // The wire forms of server stanzas.
 const (
-	// WireDocumented is the form of the protocol document: ACKs, upstream
-	// messages, receipts and stanza errors as <gcm xmlns="google:mobile:data">,
-	// NACKs and control messages as <data:gcm xmlns:data="google:mobile:data">.
+	// WireDocumented is the form the CCS documentation shows (see
+	// docs/PROTOCOL.md): ACKs, upstream messages, receipts and stanza
+	// errors as <gcm xmlns="google:mobile:data">, NACKs and control
+	// messages as <data:gcm xmlns:data="google:mobile:data">.
 	WireDocumented WireForm = iota
 	// WirePrefixed writes every gcm element as
 	// <data:gcm xmlns:data="google:mobile:data">, as traffic captured from
@@ -71,7 +72,7 @@ func ParseWireForm(s string) (WireForm, error) {
 }
 
 // gcm returns the open and close tags of the gcm element in form f, for a
-// stanza that the protocol document shows prefixed (NACKs and control
+// stanza that the CCS documentation shows prefixed (NACKs and control
 // messages) or not.
 func (f WireForm) gcm(documentedPrefixed bool) (open, end string) {
 	if f == WirePrefixed || f == WireDocumented && documentedPrefixed {
@@ -126,6 +127,7 @@ func appendText(dst, s []byte) []byte {
 	return append(dst, s[start:]...)
 }
 
+// appendEntity appends the entity reference that escapes c.
 func appendEntity(dst []byte, c byte) []byte {
 	switch c {
 	case '<':
@@ -269,7 +271,7 @@ func (f WireForm) AppendNack(dst, from, id []byte, code string, desc []byte) []b
 }
 
 // AppendControl appends a control message, e.g. with controlType
-// "CONNECTION_DRAINING", in the prefixed form of the protocol document.
+// "CONNECTION_DRAINING", in the prefixed form the CCS documentation shows.
 func AppendControl(dst []byte, controlType string) []byte {
 	return WireDocumented.AppendControl(dst, controlType)
 }

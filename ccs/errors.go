@@ -75,20 +75,21 @@ type StreamError struct {
 	Text      string // the optional <text>, may be empty
 }
 
-// Error implements error.
+// Error implements error: "stream error from peer: CONDITION: TEXT".
 func (e *StreamError) Error() string {
 	if e.Text != "" {
-		return "ccs: stream error from peer: " + e.Condition + ": " + e.Text
+		return "stream error from peer: " + e.Condition + ": " + e.Text
 	}
-	return "ccs: stream error from peer: " + e.Condition
+	return "stream error from peer: " + e.Condition
 }
 
-// Handshake errors. A failed Dial or ClientHandshake returns a
-// *HandshakeError whose Err is, or wraps, one of these or a *StreamError,
-// *SyntaxError, *tls.CertificateVerificationError and the like.
+// Handshake errors. A failed Dial, ClientHandshake or ServerHandshake
+// returns a *HandshakeError whose Kind is one of these, or whose Err is a
+// *StreamError, a *SyntaxError, a *tls.CertificateVerificationError, a
+// network error and the like; errors.Is and errors.As find either.
 var (
 	// ErrAuthRefused: the server answered the SASL PLAIN attempt with
-	// <failure/> (wrong sender id or API key).
+	// <failure/> (wrong sender id or API key), or the server refused it.
 	ErrAuthRefused = errors.New("ccs: authentication refused")
 	// ErrTimeout: the handshake did not finish within its time limit.
 	ErrTimeout = errors.New("ccs: handshake timed out")
@@ -101,16 +102,71 @@ var (
 	ErrClosed = errors.New("ccs: connection closed during handshake")
 )
 
-// HandshakeError reports which stage of the stream handshake failed.
+// HandshakeError reports which stage of the stream handshake failed, and
+// why, in one line that names the stage once: "TLS handshake: tls: failed
+// to verify certificate: ...", "SASL authentication: refused
+// (not-authorized) for sender 42", "stream header: timed out: read tcp
+// ...: i/o timeout". A caller adds where (which connection, which
+// address) in front. It never contains the API key.
 type HandshakeError struct {
 	Stage string // "dial", "tls", "stream", "auth", "bind", "session"
-	Err   error
+	// Kind is what went wrong as one of the sentinels above, for
+	// errors.Is; nil when Err is all there is to say (a network error, a
+	// *StreamError). The message says it in Err's words (or "timed out",
+	// "connection closed"), not in the sentinel's.
+	Kind error
+	// Err is the cause: an error of the network, TLS or the peer, or the
+	// details of Kind ("refused (not-authorized) for sender 42").
+	Err error
 }
 
-// Error implements error. It never contains the API key.
+// stageNames names the handshake stages for people.
+var stageNames = map[string]string{
+	"dial":    "TCP connection",
+	"tls":     "TLS handshake",
+	"stream":  "stream header",
+	"auth":    "SASL authentication",
+	"bind":    "resource binding",
+	"session": "session",
+}
+
+// Error implements error: the stage, then why it failed.
 func (e *HandshakeError) Error() string {
-	return "ccs: handshake failed at " + e.Stage + ": " + e.Err.Error()
+	msg := e.Stage
+	if name, ok := stageNames[e.Stage]; ok {
+		msg = name
+	}
+	why := ""
+	switch e.Kind {
+	case nil, ErrTLS, ErrUnexpected, ErrAuthRefused:
+		// Err says it: the stage names TLS, the details what was
+		// unexpected or refused.
+	case ErrTimeout:
+		why = "timed out"
+	case ErrClosed:
+		why = "connection closed"
+	default:
+		why = e.Kind.Error()
+	}
+	if e.Err != nil {
+		if why != "" {
+			why += ": "
+		}
+		why += e.Err.Error()
+	}
+	if why == "" {
+		why = "failed"
+	}
+	return msg + ": " + why
 }
 
-// Unwrap returns the cause.
-func (e *HandshakeError) Unwrap() error { return e.Err }
+// Unwrap returns Kind and Err, those that are set.
+func (e *HandshakeError) Unwrap() []error {
+	var errs []error
+	for _, err := range [...]error{e.Kind, e.Err} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}

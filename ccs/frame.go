@@ -61,33 +61,62 @@ const (
 type Framer struct {
 	r                             io.Reader
 	maxStanza, maxDepth, readSize int
-	buf                           []byte // len(buf) == cap(buf); data in buf[start:end]
-	start, end                    int
-	base                          int64 // stream offset of buf[0]
-	state                         uint8
-	noScan                        bool // the partial item cannot progress yet (see mayProgress)
-	scanned                       int  // length of the partial item at its last scan
-	wake                          [3]byte
-	wakeLen                       int   // the pattern that may let the partial item progress
-	ck                            bool  // the scan of the partial item resumes at its checkpoint:
-	ckP, ckDepth                  int   // the start of the token that was cut, and the depth there
-	empty                         int   // consecutive empty reads
-	err                           error // sticky syntax error
-	rerr                          error // reader error, reported once the buffered bytes are used up
-	st                            Stanza
-	scratch                       []byte         // decoded character data of the current item
-	ascratch                      []byte         // decoded attribute values of the current item
-	stack                         []elemFrame    // open elements of the current stanza, len maxDepth
-	ns                            []nsBinding    // namespace bindings in scope; the first nHdr are the header's
-	nHdr                          int            // bindings declared on the stream header
-	hdr                           []byte         // framer-owned copy of the header's names and namespaces
-	hdrName, defNS                []byte         // the header's qualified name and default namespace (in hdr)
-	hdrOff                        int            // offset of the header's start tag in a KindStreamStart item
-	attrs                         [maxAttrs]attr // attributes of the tag being parsed
-	nattr                         int
-	text, gcm, errText            acc // accumulated character data of the current item
-	topURI                        []byte
-	isErr, errSeen                bool
+
+	// The read buffer: the bytes read and not yet returned as items are
+	// buf[start:end].
+	buf        []byte // len(buf) == cap(buf)
+	start, end int
+	base       int64 // stream offset of buf[0]
+	empty      int   // consecutive empty reads
+	state      uint8
+	err        error // sticky syntax error
+	rerr       error // reader error, reported once the buffered bytes are used up
+
+	resume resumeState
+
+	// ns holds the namespace bindings in scope: the stream header's
+	// (hdr.nBindings of them), then those of the current stanza's open
+	// elements.
+	ns   []nsBinding
+	hdr  streamHeader
+	item itemState
+}
+
+// streamHeader is what the Framer keeps of the stream header, in storage
+// of its own: its bindings stay in scope for every stanza and its name
+// must match the stream's end tag.
+type streamHeader struct {
+	bytes     []byte // the copy of the header's name and bindings
+	name      []byte // the header's qualified name (in bytes)
+	defNS     []byte // the default namespace it declares (in bytes; empty when none)
+	nBindings int    // namespace bindings it declares: the first of Framer.ns
+	off       int    // offset of its start tag in the KindStreamStart item
+}
+
+// itemState is the state of the item being scanned, cleared at the start
+// of each (Framer.resetItem) and kept when a stanza's scan is cut, so that
+// it resumes.
+type itemState struct {
+	st                 Stanza
+	scratch            []byte      // decoded character data of the item
+	ascratch           []byte      // decoded attribute values of the item
+	stack              []elemFrame // open elements of the stanza, len maxDepth
+	text, gcm, errText acc         // character data for Stanza.Text, GCM and ErrorText
+	topURI             []byte      // namespace of the top-level element
+	isErr, errSeen     bool        // a stanza of type "error", and its <error> child seen
+	nattr              int
+	attrs              [maxAttrs]attr // attributes of the tag being parsed
+}
+
+// resumeState says where the scan of an item cut by the end of the
+// buffered bytes resumes, and when it is worth scanning again.
+type resumeState struct {
+	blocked  bool    // the item cannot get further until wake arrives (see mayProgress)
+	scanned  int     // length of the item at its last scan
+	wake     [3]byte // what must arrive before the cut token can end ('>', a quote, '<' or "]]>")
+	wakeLen  int
+	valid    bool // a stanza's scan resumes at its checkpoint:
+	p, depth int  // the start of the token that was cut, and the depth there
 }
 
 // elemFrame is one open element of the current stanza.
@@ -131,9 +160,9 @@ func NewFramer(r io.Reader, cfg FramerConfig) *Framer {
 	if f.readSize <= 0 {
 		f.readSize = defaultReadSize
 	}
-	f.stack = make([]elemFrame, f.maxDepth)
+	f.item.stack = make([]elemFrame, f.maxDepth)
 	f.ns = make([]nsBinding, 0, 8)
-	f.scratch = make([]byte, 0, 256)
+	f.item.scratch = make([]byte, 0, 256)
 	return f
 }
 
@@ -148,12 +177,13 @@ func (f *Framer) Reset(r io.Reader) {
 	if len(buf) > f.readSize {
 		buf = nil
 	}
-	clear(f.stack)
+	clear(f.item.stack)
 	clear(f.ns[:cap(f.ns)])
 	*f = Framer{
 		r: r, maxStanza: f.maxStanza, maxDepth: f.maxDepth, readSize: f.readSize,
-		buf: buf, stack: f.stack, ns: f.ns[:0],
-		scratch: f.scratch[:0], ascratch: f.ascratch[:0], hdr: f.hdr[:0],
+		buf: buf, ns: f.ns[:0],
+		hdr:  streamHeader{bytes: f.hdr.bytes[:0]},
+		item: itemState{stack: f.item.stack, scratch: f.item.scratch[:0], ascratch: f.item.ascratch[:0]},
 	}
 }
 
@@ -181,18 +211,18 @@ func (f *Framer) Next() (*Stanza, error) {
 		return nil, io.EOF
 	}
 	for {
-		if f.start < f.end && !f.noScan {
+		if f.start < f.end && !f.resume.blocked {
 			n, err := f.scanItem(f.buf[f.start:f.end])
 			if err == nil {
 				f.start += n
-				f.ck = false
-				return &f.st, nil
+				f.resume.valid = false
+				return &f.item.st, nil
 			}
 			if err != errNeedMore {
 				return nil, f.fail(err)
 			}
-			f.noScan = true
-			f.scanned = f.end - f.start
+			f.resume.blocked = true
+			f.resume.scanned = f.end - f.start
 		}
 		if f.end-f.start > f.maxStanza {
 			return nil, f.fail(&SyntaxError{Err: ErrStanzaTooLarge, Offset: int64(f.maxStanza),
@@ -231,7 +261,7 @@ func (f *Framer) fill() {
 			f.base += int64(f.start)
 			f.end = copy(f.buf, f.buf[f.start:f.end])
 			f.start = 0
-			f.ck = false // the checkpoint's slices would see other bytes
+			f.resume.valid = false // the checkpoint's slices would see other bytes
 		}
 		if limit := f.maxStanza + f.readSize; f.buf == nil || f.end > len(f.buf)/2 && len(f.buf) < limit {
 			// A new array: slices into the old one keep seeing the same
@@ -246,8 +276,8 @@ func (f *Framer) fill() {
 		n, err = 0, errors.New("ccs: reader returned an invalid count")
 	}
 	if n > 0 {
-		if f.noScan && f.mayProgress(f.end+n) {
-			f.noScan = false
+		if f.resume.blocked && f.mayProgress(f.end+n) {
+			f.resume.blocked = false
 		}
 		f.end += n
 		f.empty = 0
@@ -261,7 +291,7 @@ func (f *Framer) fill() {
 		if err == io.EOF {
 			// Whatever is buffered is all there will be: scan it once more
 			// so that a syntax error wins over io.ErrUnexpectedEOF.
-			f.noScan = false
+			f.resume.blocked = false
 		}
 	}
 }
@@ -274,8 +304,8 @@ func (f *Framer) fill() {
 // arrives. With the checkpoint, a stanza dripping in one byte per read
 // costs time linear in its length.
 func (f *Framer) mayProgress(end int) bool {
-	pat := f.wake[:f.wakeLen]
-	from := max(f.end-(len(pat)-1), f.start+f.scanned-(len(pat)-1), f.start)
+	pat := f.resume.wake[:f.resume.wakeLen]
+	from := max(f.end-(len(pat)-1), f.start+f.resume.scanned-(len(pat)-1), f.start)
 	return bytes.Contains(f.buf[from:end], pat)
 }
 
@@ -297,6 +327,6 @@ func (f *Framer) Restart() {
 		return
 	}
 	f.state = stHeader
-	f.noScan = false
-	f.ck = false
+	f.resume.blocked = false
+	f.resume.valid = false
 }

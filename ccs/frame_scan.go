@@ -2,20 +2,19 @@ package ccs
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"math/bits"
-	"unicode/utf8"
 )
 
-// The scanner: every function here works on b, the buffered bytes from the
+// The scanner: every method here works on b, the buffered bytes from the
 // start of the current item, and reports positions relative to b[0]. It
 // returns errNeedMore when b ends inside the item, and a *SyntaxError
 // (offset relative to b[0]) for bad input. It never reads outside b. Its
-// state lives in the Framer's item fields, reset at the start of every
-// item; a stanza cut by the end of b keeps them, committed up to the start
-// of the cut token, and its scan resumes there (Framer.cut).
+// state is the Framer's item (itemState), cleared at the start of every
+// item; a stanza cut by the end of b keeps it, committed up to the start
+// of the cut token, and its scan resumes there (Framer.cut). The lexical
+// functions it calls, which never touch a Framer, are in frame_lex.go.
 
+// The namespaces of the xml and xmlns prefixes, which XML binds itself.
 const (
 	xmlURI   = "http://www.w3.org/XML/1998/namespace"
 	xmlnsURI = "http://www.w3.org/2000/xmlns/"
@@ -23,66 +22,10 @@ const (
 
 var xmlURIBytes = []byte(xmlURI)
 
-func synErr(sentinel error, off int, detail string) *SyntaxError {
-	return &SyntaxError{Err: sentinel, Offset: int64(off), Detail: detail}
-}
-
-// acc accumulates the decoded character data of one value of an item: a
-// slice of the input while it is one run that needs no decoding, otherwise
-// a range at the tail of Framer.scratch.
-type acc struct {
-	v    []byte
-	set  bool
-	tail int // len(scratch) right after v was last extended there, 0 when v is not in scratch
-}
-
-// addRaw appends a run that needs no decoding.
-func (f *Framer) addRaw(a *acc, r []byte) {
-	if len(a.v) == 0 {
-		a.v, a.tail = r, 0
-		return
-	}
-	f.toTail(a)
-	f.scratch = append(f.scratch, r...)
-	a.v = f.scratch[len(f.scratch)-len(a.v)-len(r):]
-	a.tail = len(f.scratch)
-}
-
-// addDecoded appends a run (validated character data, CDATA content or an
-// attribute value), decoding it.
-func (f *Framer) addDecoded(a *acc, r []byte, mode uint8) {
-	f.toTail(a)
-	s := len(f.scratch) - len(a.v)
-	f.scratch = appendDecoded(f.scratch, r, mode)
-	a.v = f.scratch[s:]
-	a.tail = len(f.scratch)
-}
-
-// toTail moves a's value to the tail of scratch, so that it can grow there.
-func (f *Framer) toTail(a *acc) {
-	if a.tail == len(f.scratch) && a.tail != 0 {
-		return
-	}
-	s := len(f.scratch)
-	f.scratch = append(f.scratch, a.v...)
-	a.v = f.scratch[s:]
-	a.tail = len(f.scratch)
-}
-
-// attrValue returns the decoded value of an attribute.
-func (f *Framer) attrValue(a *attr) []byte {
-	if !a.dec {
-		return a.val
-	}
-	s := len(f.ascratch)
-	f.ascratch = appendDecoded(f.ascratch, a.val, modeAttr)
-	return f.ascratch[s:len(f.ascratch):len(f.ascratch)]
-}
-
 // scanItem scans one top-level item at the start of b and returns its
-// length, with f.st filled.
+// length, with f.item.st filled.
 func (f *Framer) scanItem(b []byte) (int, error) {
-	f.wake, f.wakeLen = [3]byte{'>'}, 1
+	f.resume.wake, f.resume.wakeLen = [3]byte{'>'}, 1
 	if f.state == stHeader {
 		return f.scanHeader(b)
 	}
@@ -92,7 +35,7 @@ func (f *Framer) scanItem(b []byte) (int, error) {
 		for i < len(b) && xmlClass[b[i]]&cSpace != 0 {
 			i++
 		}
-		f.st = Stanza{Kind: KindKeepalive, Raw: b[:i]}
+		f.item.st = Stanza{Kind: KindKeepalive, Raw: b[:i]}
 		return i, nil
 	}
 	if c != '<' {
@@ -107,10 +50,10 @@ func (f *Framer) scanItem(b []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if !bytes.Equal(qname, f.hdrName) {
-			return 0, synErr(ErrMalformed, 0, fmt.Sprintf("stream <%s> closed by </%s>", f.hdrName, qname))
+		if !bytes.Equal(qname, f.hdr.name) {
+			return 0, synErr(ErrMalformed, 0, fmt.Sprintf("stream <%s> closed by </%s>", f.hdr.name, qname))
 		}
-		f.st = Stanza{Kind: KindStreamEnd, Raw: b[:q]}
+		f.item.st = Stanza{Kind: KindStreamEnd, Raw: b[:q]}
 		f.state = stEnded
 		return q, nil
 	case '!':
@@ -124,56 +67,22 @@ func (f *Framer) scanItem(b []byte) (int, error) {
 	return f.scanStanza(b)
 }
 
-// bang classifies the "<!" markup at b[p]: nil for the start of a CDATA
-// section, otherwise an error (a comment or markup declaration is
-// restricted).
-func bang(b []byte, p int) error {
-	r := b[p:]
-	if len(r) < 3 {
-		return errNeedMore
-	}
-	switch r[2] {
-	case '-':
-		if len(r) < 4 {
-			return errNeedMore
-		}
-		if r[3] == '-' {
-			return synErr(ErrRestricted, p, "comment")
-		}
-		return synErr(ErrMalformed, p, "invalid sequence <!-")
-	case '[':
-		const cd = "<![CDATA["
-		n := min(len(r), len(cd))
-		if string(r[:n]) != cd[:n] {
-			return synErr(ErrMalformed, p, "invalid <![ sequence")
-		}
-		if n < len(cd) {
-			return errNeedMore
-		}
-		return nil
-	}
-	return synErr(ErrRestricted, p, "DOCTYPE or markup declaration")
-}
-
-// resetItem clears the per-item state before a stanza or header is scanned.
+// resetItem clears the per-item state, and the namespace bindings of the
+// last stanza, before a stanza or header is scanned.
 func (f *Framer) resetItem() {
-	f.scratch = f.scratch[:0]
-	f.ascratch = f.ascratch[:0]
-	f.st = Stanza{}
-	f.text, f.gcm, f.errText = acc{}, acc{}, acc{}
-	f.ns = f.ns[:f.nHdr]
-	f.topURI = nil
-	f.isErr, f.errSeen = false, false
+	f.item.reset()
+	f.ns = f.ns[:f.hdr.nBindings]
 }
 
 // scanStanza scans the element starting at b[0].
 func (f *Framer) scanStanza(b []byte) (int, error) {
 	p, depth := 0, 0
-	if f.ck {
-		p, depth = f.ckP, f.ckDepth
+	if f.resume.valid {
+		p, depth = f.resume.p, f.resume.depth
 	} else {
 		f.resetItem()
 	}
+scan:
 	for {
 		if p > f.maxStanza {
 			return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
@@ -187,11 +96,11 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if a := f.accFor(depth); a != nil {
+			if a := f.item.accFor(depth); a != nil {
 				if dec {
-					f.addDecoded(a, b[p:q], modeText)
+					f.item.addDecoded(a, b[p:q], modeText)
 				} else {
-					f.addRaw(a, b[p:q])
+					f.item.addRaw(a, b[p:q])
 				}
 			}
 			p = q
@@ -202,7 +111,7 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 		}
 		switch b[p+1] {
 		case '/':
-			e := &f.stack[depth-1]
+			e := &f.item.stack[depth-1]
 			q := p + 2 + len(e.qname)
 			if q < len(b) && b[q] == '>' && string(b[p+2:q]) == string(e.qname) {
 				q++ // the usual </name>: no need to scan the name again
@@ -223,7 +132,7 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			depth--
 			p = q
 			if depth == 0 {
-				return f.finish(b, p)
+				break scan
 			}
 		case '!':
 			if err := bang(b, p); err == errNeedMore {
@@ -241,11 +150,11 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			if bad >= 0 {
 				return 0, synErr(ErrMalformed, q+bad, "illegal character in CDATA section")
 			}
-			if a := f.accFor(depth); a != nil && len(run) > 0 {
+			if a := f.item.accFor(depth); a != nil && len(run) > 0 {
 				if dec {
-					f.addDecoded(a, run, modeCDATA)
+					f.item.addDecoded(a, run, modeCDATA)
 				} else {
-					f.addRaw(a, run)
+					f.item.addRaw(a, run)
 				}
 			}
 			p = q + i + 3
@@ -255,7 +164,7 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			if depth == f.maxDepth {
 				return 0, synErr(ErrTooDeep, p, fmt.Sprintf("elements nested deeper than %d", f.maxDepth))
 			}
-			f.wake, f.wakeLen = [3]byte{'>'}, 1
+			f.resume.wake, f.resume.wakeLen = [3]byte{'>'}, 1
 			qname, colon, q, empty, err := f.startTag(b, p)
 			if err == errNeedMore {
 				return f.cutWake(p, depth)
@@ -263,7 +172,7 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			e := &f.stack[depth]
+			e := &f.item.stack[depth]
 			e.qname, e.nsTop, e.role = qname, len(f.ns), roleNone
 			uri, local, err := f.openElement(qname, colon, p)
 			if err != nil {
@@ -276,55 +185,42 @@ func (f *Framer) scanStanza(b []byte) (int, error) {
 				f.ns = f.ns[:e.nsTop]
 				depth--
 				if depth == 0 {
-					return f.finish(b, p)
+					break scan
 				}
 			}
 		}
 	}
+	if p > f.maxStanza {
+		return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
+	}
+	f.item.complete(b, p)
+	return p, nil
 }
 
 // cut records where the scan of a stanza cut by the end of the buffered
 // bytes resumes: at p, the start of the cut token, at depth; wake is what
 // must arrive before that token can end.
 func (f *Framer) cut(p, depth int, wake string) (int, error) {
-	f.wakeLen = copy(f.wake[:], wake)
+	f.resume.wakeLen = copy(f.resume.wake[:], wake)
 	return f.cutWake(p, depth)
 }
 
-// cutWake is cut with the wake pattern already in f.wake.
+// cutWake is cut with the wake pattern already in f.resume.wake.
 func (f *Framer) cutWake(p, depth int) (int, error) {
-	f.ck, f.ckP, f.ckDepth = true, p, depth
+	f.resume.valid, f.resume.p, f.resume.depth = true, p, depth
 	return 0, errNeedMore
 }
 
-// finish completes a stanza of length n.
-func (f *Framer) finish(b []byte, n int) (int, error) {
-	if n > f.maxStanza {
-		return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stanza longer than the size limit")
-	}
-	f.st.Raw = b[:n]
-	if f.gcm.set {
-		f.st.HasGCM = true
-		f.st.GCM = f.gcm.v
-		if f.st.GCM == nil {
-			f.st.GCM = b[:0]
-		}
-	}
-	f.st.Text = f.text.v
-	f.st.ErrorText = f.errText.v
-	return n, nil
-}
-
 // accFor returns the accumulator fed by character data at depth, or nil.
-func (f *Framer) accFor(depth int) *acc {
+func (it *itemState) accFor(depth int) *acc {
 	if depth == 1 {
-		return &f.text
+		return &it.text
 	}
-	switch f.stack[depth-1].role {
+	switch it.stack[depth-1].role {
 	case roleGCM:
-		return &f.gcm
+		return &it.gcm
 	case roleErrText:
-		return &f.errText
+		return &it.errText
 	}
 	return nil
 }
@@ -332,74 +228,75 @@ func (f *Framer) accFor(depth int) *acc {
 // classify records what the element just opened at depth means for the
 // stanza: its kind and attributes at depth 1, the payload, child and error
 // fields below.
+func (f *Framer) classify(depth int, uri, local []byte) {
+	it := &f.item
+	e := &it.stack[depth-1]
+	switch depth {
+	case 1:
+		it.topURI = uri
+		it.st.Kind = kindOf(uri, local, f.hdr.defNS)
+		it.topAttrs()
+		it.isErr = string(it.st.Type) == "error" &&
+			(it.st.Kind == KindMessage || it.st.Kind == KindIQ || it.st.Kind == KindPresence)
+	case 2:
+		if it.st.Child == nil {
+			it.st.Child, it.st.ChildSpace = local, uri
+			if it.st.ChildSpace == nil {
+				it.st.ChildSpace = local[:0]
+			}
+		}
+		switch {
+		case it.st.Kind == KindMessage && !it.gcm.set && string(local) == "gcm" && string(uri) == NSGCM:
+			e.role = roleGCM
+			it.gcm.set = true
+		case it.isErr && !it.errSeen && string(local) == "error" && bytes.Equal(uri, it.topURI):
+			e.role = roleError
+			it.errSeen = true
+			for i := 0; i < it.nattr; i++ {
+				if a := &it.attrs[i]; a.colon < 0 && string(a.qname) == "code" {
+					it.st.ErrorCode = it.attrValue(a)
+				}
+			}
+		case it.st.Kind == KindStreamError && string(uri) == NSStreams:
+			it.errorChild(e, local)
+		}
+	case 3:
+		if it.stack[1].role == roleError && string(uri) == NSStanzas {
+			it.errorChild(e, local)
+		}
+	}
+}
+
 // topAttrs fills the Stanza's id, type, to and from from the un-prefixed
 // attributes of the top-level element just scanned.
-func (f *Framer) topAttrs() {
-	for i := 0; i < f.nattr; i++ {
-		a := &f.attrs[i]
+func (it *itemState) topAttrs() {
+	for i := 0; i < it.nattr; i++ {
+		a := &it.attrs[i]
 		if a.colon >= 0 {
 			continue
 		}
 		switch string(a.qname) {
 		case "id":
-			f.st.ID = f.attrValue(a)
+			it.st.ID = it.attrValue(a)
 		case "type":
-			f.st.Type = f.attrValue(a)
+			it.st.Type = it.attrValue(a)
 		case "to":
-			f.st.To = f.attrValue(a)
+			it.st.To = it.attrValue(a)
 		case "from":
-			f.st.From = f.attrValue(a)
-		}
-	}
-}
-
-func (f *Framer) classify(depth int, uri, local []byte) {
-	e := &f.stack[depth-1]
-	switch depth {
-	case 1:
-		f.topURI = uri
-		f.st.Kind = kindOf(uri, local, f.defNS)
-		f.topAttrs()
-		f.isErr = string(f.st.Type) == "error" &&
-			(f.st.Kind == KindMessage || f.st.Kind == KindIQ || f.st.Kind == KindPresence)
-	case 2:
-		if f.st.Child == nil {
-			f.st.Child, f.st.ChildSpace = local, uri
-			if f.st.ChildSpace == nil {
-				f.st.ChildSpace = local[:0]
-			}
-		}
-		switch {
-		case f.st.Kind == KindMessage && !f.gcm.set && string(local) == "gcm" && string(uri) == NSGCM:
-			e.role = roleGCM
-			f.gcm.set = true
-		case f.isErr && !f.errSeen && string(local) == "error" && bytes.Equal(uri, f.topURI):
-			e.role = roleError
-			f.errSeen = true
-			for i := 0; i < f.nattr; i++ {
-				if a := &f.attrs[i]; a.colon < 0 && string(a.qname) == "code" {
-					f.st.ErrorCode = f.attrValue(a)
-				}
-			}
-		case f.st.Kind == KindStreamError && string(uri) == NSStreams:
-			f.errorChild(e, local)
-		}
-	case 3:
-		if f.stack[1].role == roleError && string(uri) == NSStanzas {
-			f.errorChild(e, local)
+			it.st.From = it.attrValue(a)
 		}
 	}
 }
 
 // errorChild handles a child of an error element: the condition or <text>.
-func (f *Framer) errorChild(e *elemFrame, local []byte) {
+func (it *itemState) errorChild(e *elemFrame, local []byte) {
 	if string(local) == "text" {
-		if !f.errText.set {
-			f.errText.set = true
+		if !it.errText.set {
+			it.errText.set = true
 			e.role = roleErrText
 		}
-	} else if f.st.ErrorCondition == nil {
-		f.st.ErrorCondition = local
+	} else if it.st.ErrorCondition == nil {
+		it.st.ErrorCondition = local
 	}
 }
 
@@ -439,7 +336,7 @@ func kindOf(uri, local, defNS []byte) Kind {
 func (f *Framer) scanHeader(b []byte) (int, error) {
 	f.resetItem()
 	f.ns = f.ns[:0]
-	f.nHdr = 0
+	f.hdr.nBindings = 0
 	p := skipSpace(b, 0)
 	if p+6 > len(b) && bytes.HasPrefix([]byte("<?xml "), b[p:]) {
 		return 0, errNeedMore
@@ -488,11 +385,11 @@ func (f *Framer) scanHeader(b []byte) (int, error) {
 	if q > f.maxStanza {
 		return 0, synErr(ErrStanzaTooLarge, f.maxStanza, "stream header longer than the size limit")
 	}
-	f.topAttrs()
+	f.item.topAttrs()
 	f.keepHeader(qname)
-	f.st.Kind = KindStreamStart
-	f.st.Raw = b[:q]
-	f.hdrOff = p
+	f.item.st.Kind = KindStreamStart
+	f.item.st.Raw = b[:q]
+	f.hdr.off = p
 	f.state = stStream
 	return q, nil
 }
@@ -504,12 +401,12 @@ func (f *Framer) keepHeader(qname []byte) {
 	for _, x := range f.ns {
 		n += len(x.prefix) + len(x.uri)
 	}
-	if cap(f.hdr) < n {
-		f.hdr = make([]byte, 0, n)
+	if cap(f.hdr.bytes) < n {
+		f.hdr.bytes = make([]byte, 0, n)
 	}
-	h := f.hdr[:0]
+	h := f.hdr.bytes[:0]
 	h = append(h, qname...)
-	f.hdrName = h[:len(qname):len(qname)]
+	f.hdr.name = h[:len(qname):len(qname)]
 	for i := range f.ns {
 		x := &f.ns[i]
 		s := len(h)
@@ -519,250 +416,82 @@ func (f *Framer) keepHeader(qname []byte) {
 		h = append(h, x.uri...)
 		x.uri = h[s:len(h):len(h)]
 	}
-	f.hdr = h
-	f.nHdr = len(f.ns)
-	f.defNS, _ = f.lookup(nil)
-	if f.defNS == nil {
-		f.defNS = h[:0]
+	f.hdr.bytes = h
+	f.hdr.nBindings = len(f.ns)
+	f.hdr.defNS, _ = f.lookup(nil)
+	if f.hdr.defNS == nil {
+		f.hdr.defNS = h[:0]
 	}
-}
-
-// xmlDecl checks the XML declaration at b[p] ("<?xml" and white space seen)
-// and returns the position after it.
-func xmlDecl(b []byte, p int) (int, error) {
-	end := bytes.Index(b[p:], []byte("?>"))
-	if end < 0 {
-		return 0, errNeedMore
-	}
-	d := b[p+5 : p+end]
-	bad := func(why string) (int, error) {
-		return 0, synErr(ErrMalformed, p, "XML declaration: "+why)
-	}
-	names := [...]string{"version", "encoding", "standalone"}
-	next := 0
-	for i := 0; ; {
-		j := skipSpace(d, i)
-		if j == len(d) {
-			break
-		}
-		if j == i {
-			return bad("missing white space")
-		}
-		k := j
-		for k < len(d) && 'a' <= d[k] && d[k] <= 'z' {
-			k++
-		}
-		name := string(d[j:k])
-		for next < len(names) && names[next] != name {
-			next++
-		}
-		if next == len(names) || next > 0 && i == 0 {
-			return bad("unexpected " + name)
-		}
-		k = skipSpace(d, k)
-		if k == len(d) || d[k] != '=' {
-			return bad("missing =")
-		}
-		k = skipSpace(d, k+1)
-		if k == len(d) || d[k] != '"' && d[k] != '\'' {
-			return bad("unquoted value")
-		}
-		v := bytes.IndexByte(d[k+1:], d[k])
-		if v < 0 {
-			return bad("unterminated value")
-		}
-		val := string(d[k+1 : k+1+v])
-		switch name {
-		case "version":
-			if len(val) < 3 || val[:2] != "1." || !isDigits(val[2:]) {
-				return bad("unsupported version " + val)
-			}
-		case "encoding":
-			if !equalFold(val, "utf-8") {
-				return bad("unsupported encoding " + val)
-			}
-		case "standalone":
-			if val != "yes" && val != "no" {
-				return bad("bad standalone value")
-			}
-		}
-		next++
-		i = k + 2 + v
-	}
-	if next == 0 {
-		return bad("missing version")
-	}
-	return p + end + 2, nil
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func equalFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func skipSpace(b []byte, p int) int {
-	for p < len(b) && xmlClass[b[p]]&cSpace != 0 {
-		p++
-	}
-	return p
-}
-
-// scanName scans the name at b[p] and returns its end and the offset of
-// its colon in it (-1 if none). A qualified name has at most one colon,
-// neither first nor last.
-func scanName(b []byte, p int) (q, colon int, err error) {
-	q, colon = p, -1
-	if p < len(b) && xmlClass[b[p]]&cNameStart == 0 && b[p] < utf8.RuneSelf {
-		return 0, 0, synErr(ErrMalformed, p, "expected a name")
-	}
-	for {
-		for q < len(b) && xmlClass[b[q]]&cNameNC != 0 {
-			q++
-		}
-		if q >= len(b) {
-			return 0, 0, errNeedMore
-		}
-		c := b[q]
-		if c == ':' {
-			if colon >= 0 {
-				return 0, 0, synErr(ErrBadNamespace, p, "name with more than one colon")
-			}
-			colon = q - p
-			q++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			break
-		}
-		if !utf8.FullRune(b[q:]) {
-			return 0, 0, errNeedMore
-		}
-		r, n := utf8.DecodeRune(b[q:])
-		if r == utf8.RuneError && n == 1 || !nameRune(r, q == p) {
-			return 0, 0, synErr(ErrMalformed, q, "invalid character in name")
-		}
-		q += n
-	}
-	if colon == 0 || colon == q-p-1 {
-		return 0, 0, synErr(ErrBadNamespace, p, "invalid qualified name "+string(b[p:q]))
-	}
-	return q, colon, nil
-}
-
-// endTag scans the end tag at b[p] ("</" seen) and returns its name and
-// the position after it.
-func endTag(b []byte, p int) ([]byte, int, error) {
-	q, _, err := scanName(b, p+2)
-	if err != nil {
-		return nil, 0, err
-	}
-	name := b[p+2 : q]
-	q = skipSpace(b, q)
-	if q >= len(b) {
-		return nil, 0, errNeedMore
-	}
-	if b[q] != '>' {
-		return nil, 0, synErr(ErrMalformed, q, "expected > to end </"+string(name))
-	}
-	return name, q + 1, nil
 }
 
 // startTag scans the start tag at b[p] ('<' and a name character seen),
-// filling f.attrs. It returns the element's qualified name, its colon
+// filling f.item.attrs. It returns the element's qualified name, its colon
 // offset, the position after the tag and whether it was an empty-element
-// tag.
+// tag. Cut inside an attribute value, it sets the wake pattern to the
+// value's quote.
 func (f *Framer) startTag(b []byte, p int) (qname []byte, colon, q int, empty bool, err error) {
 	q, colon, err = scanName(b, p+1)
 	if err != nil {
-		return
+		return nil, colon, q, false, err
 	}
 	qname = b[p+1 : q]
-	f.nattr = 0
+	f.item.nattr = 0
 	for {
 		s := q
 		q = skipSpace(b, q)
 		if q >= len(b) {
-			err = errNeedMore
-			return
+			return qname, colon, q, false, errNeedMore
 		}
 		switch b[q] {
 		case '>':
-			q++
-			return
+			return qname, colon, q + 1, false, nil
 		case '/':
 			if q+1 >= len(b) {
-				err = errNeedMore
-			} else if b[q+1] != '>' {
-				err = synErr(ErrMalformed, q, "expected /> in element")
-			} else {
-				q, empty = q+2, true
+				return qname, colon, q, false, errNeedMore
 			}
-			return
+			if b[q+1] != '>' {
+				return qname, colon, q, false, synErr(ErrMalformed, q, "expected /> in element")
+			}
+			return qname, colon, q + 2, true, nil
 		}
 		if q == s {
-			err = synErr(ErrMalformed, q, "missing white space before attribute")
-			return
+			return qname, colon, q, false, synErr(ErrMalformed, q, "missing white space before attribute")
 		}
-		if f.nattr == maxAttrs {
-			err = synErr(ErrStanzaTooLarge, q, fmt.Sprintf("more than %d attributes on one element", maxAttrs))
-			return
+		if f.item.nattr == maxAttrs {
+			return qname, colon, q, false, synErr(ErrStanzaTooLarge, q, fmt.Sprintf("more than %d attributes on one element", maxAttrs))
 		}
-		a := &f.attrs[f.nattr]
+		a := &f.item.attrs[f.item.nattr]
 		n := q
 		if q, a.colon, err = scanName(b, q); err != nil {
-			return
+			return qname, colon, q, false, err
 		}
 		a.qname = b[n:q]
 		q = skipSpace(b, q)
 		if q >= len(b) {
-			err = errNeedMore
-			return
+			return qname, colon, q, false, errNeedMore
 		}
 		if b[q] != '=' {
-			err = synErr(ErrMalformed, q, "attribute "+string(a.qname)+" without a value")
-			return
+			return qname, colon, q, false, synErr(ErrMalformed, q, "attribute "+string(a.qname)+" without a value")
 		}
 		q = skipSpace(b, q+1)
 		if q >= len(b) {
-			err = errNeedMore
-			return
+			return qname, colon, q, false, errNeedMore
 		}
 		quote := b[q]
 		if quote != '"' && quote != '\'' {
-			err = synErr(ErrMalformed, q, "unquoted attribute value")
-			return
+			return qname, colon, q, false, synErr(ErrMalformed, q, "unquoted attribute value")
 		}
 		q++
 		var e int
 		if e, a.dec, err = scanAttrValue(b, q, quote); err != nil {
 			if err == errNeedMore {
-				f.wake, f.wakeLen = [3]byte{quote}, 1
+				f.resume.wake, f.resume.wakeLen = [3]byte{quote}, 1
 			}
-			return
+			return qname, colon, q, false, err
 		}
 		a.val = b[q:e]
 		a.uri = nil
-		f.nattr++
+		f.item.nattr++
 		q = e + 1
 	}
 }
@@ -771,7 +500,7 @@ func (f *Framer) startTag(b []byte, p int) (qname []byte, colon, q int, empty bo
 // checks its attributes and resolves the element's name. pos is the tag's
 // position, for errors.
 func (f *Framer) openElement(qname []byte, colon, pos int) (uri, local []byte, err error) {
-	attrs := f.attrs[:f.nattr]
+	attrs := f.item.attrs[:f.item.nattr]
 	for i := range attrs {
 		a := &attrs[i]
 		var prefix []byte
@@ -783,7 +512,7 @@ func (f *Framer) openElement(qname []byte, colon, pos int) (uri, local []byte, e
 		default:
 			continue
 		}
-		v := f.attrValue(a)
+		v := f.item.attrValue(a)
 		switch {
 		case string(prefix) == "xmlns":
 			return nil, nil, synErr(ErrBadNamespace, pos, "the xmlns prefix cannot be declared")
@@ -849,269 +578,80 @@ func (f *Framer) lookup(prefix []byte) ([]byte, bool) {
 	return nil, len(prefix) == 0
 }
 
-// scanText validates the character data at b[p:] up to the next '<',
-// returns that '<”s position and whether the data needs decoding
-// (references or CR). It returns errNeedMore when there is no '<'.
-func scanText(b []byte, p int) (q int, dec bool, err error) {
-	i := p
-	for {
-		for i+8 <= len(b) {
-			w := b[i : i+8 : i+8]
-			if (xmlClass[w[0]]|xmlClass[w[1]]|xmlClass[w[2]]|xmlClass[w[3]]|
-				xmlClass[w[4]]|xmlClass[w[5]]|xmlClass[w[6]]|xmlClass[w[7]])&cText != 0 {
-				break
-			}
-			i += 8
-		}
-		for i < len(b) && xmlClass[b[i]]&cText == 0 {
-			i++
-		}
-		if i >= len(b) {
-			return 0, false, errNeedMore
-		}
-		switch c := b[i]; {
-		case c == '<':
-			return i, dec, nil
-		case c == '&':
-			_, n := xmlRef(b[i:])
-			if n == 0 {
-				if refPrefix(b[i:]) {
-					return 0, false, errNeedMore
-				}
-				return 0, false, synErr(ErrMalformed, i, "invalid entity or character reference")
-			}
-			dec = true
-			i += n
-		case c == ']':
-			switch {
-			case i+1 < len(b) && b[i+1] != ']':
-			case i+2 >= len(b):
-				return 0, false, errNeedMore
-			case b[i+2] == '>':
-				return 0, false, synErr(ErrMalformed, i, "]]> in character data")
-			}
-			i++
-		case c == '\r':
-			dec = true
-			i++
-		case c < 0x20:
-			return 0, false, synErr(ErrMalformed, i, fmt.Sprintf("illegal character %#x", c))
-		default:
-			if !utf8.FullRune(b[i:]) {
-				return 0, false, errNeedMore
-			}
-			n := decodeChar(b[i:])
-			if n == 0 {
-				return 0, false, synErr(ErrMalformed, i, "invalid UTF-8 or illegal character")
-			}
-			i += n
-		}
-	}
+// acc accumulates the decoded character data of one value of an item: a
+// slice of the input while it is one run that needs no decoding, otherwise
+// a range at the tail of itemState.scratch.
+type acc struct {
+	v    []byte
+	set  bool
+	tail int // len(scratch) right after v was last extended there, 0 when v is not in scratch
 }
 
-// refPrefix reports whether b, which starts with '&' and holds no
-// complete reference, may be the start of one cut by the end of the
-// buffered bytes.
-func refPrefix(b []byte) bool {
-	i := 1
-	if i < len(b) && b[i] == '#' {
-		i++
-		hex := i < len(b) && b[i] == 'x'
-		if hex {
-			i++
-		}
-		for i < len(b) && ('0' <= b[i] && b[i] <= '9' || hex && ('a' <= b[i] && b[i] <= 'f' || 'A' <= b[i] && b[i] <= 'F')) {
-			i++
-		}
-		return i == len(b)
+// addRaw appends a run that needs no decoding.
+func (it *itemState) addRaw(a *acc, r []byte) {
+	if len(a.v) == 0 {
+		a.v, a.tail = r, 0
+		return
 	}
-	for i < len(b) && (b[i] >= utf8.RuneSelf || xmlClass[b[i]]&cName != 0) {
-		i++
-	}
-	return i == len(b)
+	it.toTail(a)
+	it.scratch = append(it.scratch, r...)
+	a.v = it.scratch[len(it.scratch)-len(a.v)-len(r):]
+	a.tail = len(it.scratch)
 }
 
-// scanAttrValue validates the attribute value at b[p:] quoted with
-// quote, and returns the position of the closing quote and whether the
-// value needs decoding (references or white space to normalise).
-func scanAttrValue(b []byte, p int, quote byte) (q int, dec bool, err error) {
-	i := p
-	for {
-		for i+8 <= len(b) {
-			m := swarAttr(binary.LittleEndian.Uint64(b[i:]), quote)
-			if m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return 0, false, errNeedMore
-		}
-		c := b[i]
-		if c == quote {
-			return i, dec, nil
-		}
-		if xmlClass[c]&cAttr == 0 {
-			i++
-			continue
-		}
-		switch {
-		case c == '&':
-			_, n := xmlRef(b[i:])
-			if n == 0 {
-				if refPrefix(b[i:]) {
-					return 0, false, errNeedMore
-				}
-				return 0, false, synErr(ErrMalformed, i, "invalid entity or character reference")
-			}
-			dec = true
-			i += n
-		case c == '<':
-			return 0, false, synErr(ErrMalformed, i, "< in attribute value")
-		case c == '\t' || c == '\n' || c == '\r':
-			dec = true
-			i++
-		case c < 0x20:
-			return 0, false, synErr(ErrMalformed, i, fmt.Sprintf("illegal character %#x", c))
-		default:
-			if !utf8.FullRune(b[i:]) {
-				return 0, false, errNeedMore
-			}
-			n := decodeChar(b[i:])
-			if n == 0 {
-				return 0, false, synErr(ErrMalformed, i, "invalid UTF-8 or illegal character")
-			}
-			i += n
-		}
-	}
+// addDecoded appends a run (validated character data, CDATA content or an
+// attribute value), decoding it.
+func (it *itemState) addDecoded(a *acc, r []byte, mode uint8) {
+	it.toTail(a)
+	s := len(it.scratch) - len(a.v)
+	it.scratch = appendDecoded(it.scratch, r, mode)
+	a.v = it.scratch[s:]
+	a.tail = len(it.scratch)
 }
 
-// checkCDATA validates the content of a CDATA section and reports whether
-// it needs decoding (CR), or the offset of an illegal character.
-func checkCDATA(b []byte) (dec bool, bad int) {
-	for i := 0; i < len(b); {
-		c := b[i]
-		switch {
-		case c >= 0x20 && c < utf8.RuneSelf || c == '\n' || c == '\t':
-			i++
-		case c == '\r':
-			dec = true
-			i++
-		case c < 0x20:
-			return false, i
-		default:
-			n := decodeChar(b[i:])
-			if n == 0 {
-				return false, i
-			}
-			i += n
-		}
+// toTail moves a's value to the tail of scratch, so that it can grow there.
+func (it *itemState) toTail(a *acc) {
+	if a.tail == len(it.scratch) && a.tail != 0 {
+		return
 	}
-	return dec, -1
+	s := len(it.scratch)
+	it.scratch = append(it.scratch, a.v...)
+	a.v = it.scratch[s:]
+	a.tail = len(it.scratch)
 }
 
-// xmlRef decodes the entity or character reference at the start of b
-// ('&'): the character and the reference's length, or 0 when it is not a
-// predefined entity or a reference to a legal character.
-func xmlRef(b []byte) (rune, int) {
-	if len(b) > 1 && b[1] == '#' {
-		i, base := 2, rune(10)
-		if i < len(b) && b[i] == 'x' {
-			base = 16
-			i++
-		}
-		start := i
-		var v rune
-	digits:
-		for ; i < len(b); i++ {
-			c := b[i]
-			var d rune
-			switch {
-			case '0' <= c && c <= '9':
-				d = rune(c - '0')
-			case base == 16 && 'a' <= c && c <= 'f':
-				d = rune(c-'a') + 10
-			case base == 16 && 'A' <= c && c <= 'F':
-				d = rune(c-'A') + 10
-			default:
-				break digits
-			}
-			if v <= utf8.MaxRune {
-				v = v*base + d
-			}
-		}
-		if i == start || i >= len(b) || b[i] != ';' || !isXMLChar(v) {
-			return 0, 0
-		}
-		return v, i + 1
+// attrValue returns the decoded value of an attribute.
+func (it *itemState) attrValue(a *attr) []byte {
+	if !a.dec {
+		return a.val
 	}
-	i := 1
-	for i < len(b) && (b[i] >= utf8.RuneSelf || xmlClass[b[i]]&cName != 0) {
-		i++
-	}
-	if i >= len(b) || b[i] != ';' {
-		return 0, 0
-	}
-	switch string(b[1:i]) {
-	case "lt":
-		return '<', i + 1
-	case "gt":
-		return '>', i + 1
-	case "amp":
-		return '&', i + 1
-	case "apos":
-		return '\'', i + 1
-	case "quot":
-		return '"', i + 1
-	}
-	return 0, 0
+	s := len(it.ascratch)
+	it.ascratch = appendDecoded(it.ascratch, a.val, modeAttr)
+	return it.ascratch[s:len(it.ascratch):len(it.ascratch)]
 }
 
-// Decoding modes of appendDecoded.
-const (
-	modeText  uint8 = iota // references, CR LF and CR to LF
-	modeAttr               // as modeText, then TAB, LF and CR to space
-	modeCDATA              // CR LF and CR to LF only
-)
-
-// appendDecoded appends validated text, decoded, to dst.
-func appendDecoded(dst, b []byte, mode uint8) []byte {
-	for i := 0; i < len(b); {
-		switch c := b[i]; c {
-		case '&':
-			if mode == modeCDATA {
-				dst = append(dst, c)
-				i++
-				continue
-			}
-			r, n := xmlRef(b[i:])
-			dst = utf8.AppendRune(dst, r)
-			i += n
-		case '\r':
-			if mode == modeAttr {
-				dst = append(dst, ' ')
-			} else {
-				dst = append(dst, '\n')
-			}
-			i++
-			if i < len(b) && b[i] == '\n' {
-				i++
-			}
-		case '\t', '\n':
-			if mode == modeAttr {
-				c = ' '
-			}
-			dst = append(dst, c)
-			i++
-		default:
-			j := i + 1
-			for j < len(b) && b[j] != '&' && b[j] != '\r' && b[j] != '\t' && b[j] != '\n' {
-				j++
-			}
-			dst = append(dst, b[i:j]...)
-			i = j
+// complete fills in the Stanza's raw bytes, payload and text once the
+// whole stanza, b[:n], is scanned.
+func (it *itemState) complete(b []byte, n int) {
+	it.st.Raw = b[:n]
+	if it.gcm.set {
+		it.st.HasGCM = true
+		it.st.GCM = it.gcm.v
+		if it.st.GCM == nil {
+			it.st.GCM = b[:0]
 		}
 	}
-	return dst
+	it.st.Text = it.text.v
+	it.st.ErrorText = it.errText.v
+}
+
+// reset clears the item's state before a stanza or header is scanned; its
+// buffers keep their capacity.
+func (it *itemState) reset() {
+	it.scratch = it.scratch[:0]
+	it.ascratch = it.ascratch[:0]
+	it.st = Stanza{}
+	it.text, it.gcm, it.errText = acc{}, acc{}, acc{}
+	it.topURI = nil
+	it.isErr, it.errSeen = false, false
 }

@@ -72,7 +72,7 @@ func mergeKeepalives(items []item) []item {
 	return out
 }
 
-// stanzaCases are the stanza shapes of gcm-ccs.txt and ccs-facts.md, and
+// stanzaCases are the stanza shapes of CCS (docs/PROTOCOL.md), and
 // the XML features a framer must handle in them. want.Raw is the stanza.
 var stanzaCases = []struct {
 	name   string

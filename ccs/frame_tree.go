@@ -15,14 +15,14 @@ func (f *Framer) Tree() (*Element, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	raw := f.st.Raw
-	switch f.st.Kind {
+	raw := f.item.st.Raw
+	switch f.item.st.Kind {
 	case KindStreamStart:
-		raw = raw[f.hdrOff:]
+		raw = raw[f.hdr.off:]
 	case KindNone, KindKeepalive, KindStreamEnd:
 		return nil, errNoElement
 	}
-	defer func() { f.ns = f.ns[:f.nHdr] }()
+	defer func() { f.ns = f.ns[:f.hdr.nBindings] }()
 	type open struct {
 		e     *Element
 		qname string
@@ -90,12 +90,12 @@ func (f *Framer) Tree() (*Element, error) {
 				return fail(err)
 			}
 			e := &Element{Space: string(uri), Local: string(local)}
-			for i := 0; i < f.nattr; i++ {
-				a := &f.attrs[i]
+			for i := 0; i < f.item.nattr; i++ {
+				a := &f.item.attrs[i]
 				if string(a.qname) == "xmlns" || a.colon == 5 && string(a.qname[:5]) == "xmlns" {
 					continue
 				}
-				at := Attr{Local: string(a.qname[a.colon+1:]), Value: string(f.attrValue(a))}
+				at := Attr{Local: string(a.qname[a.colon+1:]), Value: string(f.item.attrValue(a))}
 				if a.colon >= 0 {
 					at.Space = string(a.uri)
 				}
@@ -106,7 +106,7 @@ func (f *Framer) Tree() (*Element, error) {
 				parent.Children = append(parent.Children, e)
 			}
 			p = q
-			if f.st.Kind == KindStreamStart || empty && len(stack) == 0 {
+			if f.item.st.Kind == KindStreamStart || empty && len(stack) == 0 {
 				return e, nil
 			}
 			if empty {

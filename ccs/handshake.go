@@ -21,13 +21,13 @@ const DefaultHandshakeTimeout = 10 * time.Second
 // ClientConfig configures the client half of the stream handshake.
 type ClientConfig struct {
 	// SenderID is the GCM sender id; the SASL identity is
-	// SenderID@LoginDomain, as the CCS document says. A SenderID that
+	// SenderID@LoginDomain, as the CCS documentation asks. A SenderID that
 	// already has an "@domain" is sent as it is.
 	SenderID string
 	// LoginDomain is the XMPP domain the client logs in to: the domain of
 	// its SASL identity and the "to" of its stream headers. Empty: the
 	// domain of a SenderID with one, else Domain (gcm.googleapis.com), as
-	// the CCS document says; FCM-era clients use FCMDomain.
+	// the CCS documentation asks; FCM-era clients use FCMDomain.
 	LoginDomain string
 	// APIKey is the SASL password. It never appears in errors or logs.
 	APIKey string
@@ -63,7 +63,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, &HandshakeError{Stage: "dial", Err: fmt.Errorf("%w: connecting to %s: %w", ErrTimeout, addr, err)}
+			return nil, &HandshakeError{Stage: "dial", Kind: ErrTimeout, Err: err}
 		}
 		return nil, &HandshakeError{Stage: "dial", Err: err}
 	}
@@ -79,9 +79,9 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 	if err := conn.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		if ctx.Err() != nil {
-			return nil, &HandshakeError{Stage: "tls", Err: fmt.Errorf("%w: %w", ErrTimeout, err)}
+			return nil, &HandshakeError{Stage: "tls", Kind: ErrTimeout, Err: err}
 		}
-		return nil, &HandshakeError{Stage: "tls", Err: fmt.Errorf("%w: %w", ErrTLS, err)}
+		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: err}
 	}
 	c, err := ClientHandshake(ctx, conn, cfg)
 	if err != nil {
@@ -106,17 +106,12 @@ func ClientHandshake(ctx context.Context, c net.Conn, cfg ClientConfig) (*Conn, 
 	conn, err := h.run()
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrTimeout) {
-			err.Err = fmt.Errorf("%w: %w", ErrTimeout, err.Err)
+			err.Kind = ErrTimeout
 		}
 		return nil, err
 	}
 	c.SetDeadline(time.Time{})
 	return conn, nil
-}
-
-type clientHS struct {
-	hsStream
-	cfg ClientConfig
 }
 
 // clientStreamHeader is what a client sends to open (and restart) its
@@ -141,6 +136,14 @@ func (cfg *ClientConfig) login() (identity, domain string) {
 	return identity + "@" + domain, domain
 }
 
+// clientHS is the client half of one handshake.
+type clientHS struct {
+	hsStream
+	cfg ClientConfig
+}
+
+// run opens the stream, authenticates with SASL PLAIN, restarts the
+// stream, binds a resource and, with cfg.Session, opens a session.
 func (h *clientHS) run() (*Conn, *HandshakeError) {
 	identity, domain := h.cfg.login()
 	header := clientStreamHeader(domain)
@@ -162,7 +165,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 		}
 	}
 	if !plain {
-		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w: server does not offer SASL PLAIN", ErrUnexpected)}
+		return nil, &HandshakeError{Stage: "auth", Kind: ErrUnexpected, Err: errors.New("the server does not offer SASL PLAIN")}
 	}
 
 	if err := h.write("auth", `<auth mechanism="PLAIN" xmlns="`+NSSASL+`">`+PlainMessage(identity, h.cfg.APIKey)+`</auth>`); err != nil {
@@ -179,7 +182,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 		if cond == "" {
 			cond = "failure"
 		}
-		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w (%s) for sender %s", ErrAuthRefused, cond, h.cfg.SenderID)}
+		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("refused (%s) for sender %s", cond, h.cfg.SenderID)}
 	default:
 		return nil, h.unexpected("auth", st)
 	}
@@ -198,7 +201,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 		return nil, err
 	}
 	if feat.Child(NSBind, "bind") == nil {
-		return nil, &HandshakeError{Stage: "bind", Err: fmt.Errorf("%w: server does not offer resource binding", ErrUnexpected)}
+		return nil, &HandshakeError{Stage: "bind", Kind: ErrUnexpected, Err: errors.New("the server does not offer resource binding")}
 	}
 	bind := `<iq type="set" id="bind_1"><bind xmlns="` + NSBind + `"/></iq>`
 	if h.cfg.Resource != "" {
@@ -214,7 +217,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 	}
 	jid := strings.TrimSpace(res.Child(NSBind, "bind").Child(NSBind, "jid").textOrEmpty())
 	if jid == "" {
-		return nil, &HandshakeError{Stage: "bind", Err: fmt.Errorf("%w: bind result without a jid", ErrUnexpected)}
+		return nil, &HandshakeError{Stage: "bind", Kind: ErrUnexpected, Err: errors.New("bind result without a jid")}
 	}
 	if h.cfg.Session {
 		if err := h.write("session", `<iq type="set" id="sess_1"><session xmlns="`+NSSession+`"/></iq>`); err != nil {
@@ -237,6 +240,7 @@ type hsStream struct {
 	red *Redactor
 }
 
+// write sends s, an error failing stage.
 func (h *hsStream) write(stage, s string) *HandshakeError {
 	if _, err := io.WriteString(h.c, s); err != nil {
 		return wrapIOError(stage, err)
@@ -259,12 +263,14 @@ func (h *hsStream) next(stage string) (*Stanza, *HandshakeError) {
 			return nil, &HandshakeError{Stage: stage, Err: &StreamError{
 				Condition: h.red.String(string(st.ErrorCondition)), Text: h.red.String(string(st.ErrorText))}}
 		case KindStreamEnd:
-			return nil, &HandshakeError{Stage: stage, Err: ErrClosed}
+			return nil, &HandshakeError{Stage: stage, Kind: ErrClosed, Err: errors.New("the peer ended its stream")}
 		}
 		return st, nil
 	}
 }
 
+// expect returns the next item that is not a keepalive, which must be of
+// kind k.
 func (h *hsStream) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
 	st, err := h.next(stage)
 	if err != nil {
@@ -276,10 +282,13 @@ func (h *hsStream) expect(stage string, k Kind) (*Stanza, *HandshakeError) {
 	return st, nil
 }
 
+// unexpected is the error for an item the handshake does not allow at
+// stage, quoting its start.
 func (h *hsStream) unexpected(stage string, st *Stanza) *HandshakeError {
-	return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: got %s <%s>", ErrUnexpected, st.Kind, describe(st, h.red))}
+	return &HandshakeError{Stage: stage, Kind: ErrUnexpected, Err: fmt.Errorf("unexpected %s <%s>", st.Kind, describe(st, h.red))}
 }
 
+// features reads the server's <stream:features> as a tree.
 func (h *clientHS) features(stage string) (*Element, *HandshakeError) {
 	if _, err := h.expect(stage, KindFeatures); err != nil {
 		return nil, err
@@ -315,7 +324,7 @@ func (h *clientHS) iqResult(stage, id string) (*Element, *HandshakeError) {
 			if cond == "" {
 				cond = h.red.String(string(st.Type))
 			}
-			return nil, &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %s refused: %s", ErrUnexpected, stage, cond)}
+			return nil, &HandshakeError{Stage: stage, Kind: ErrUnexpected, Err: fmt.Errorf("refused: %s", cond)}
 		}
 		e, terr := h.f.Tree()
 		if terr != nil {
@@ -336,20 +345,23 @@ func describe(st *Stanza, red *Redactor) string {
 	return strings.ToValidUTF8(string(raw), "?")
 }
 
+// wrapIOError types a read or write error of stage: a timeout, a
+// connection closed, or the error as it is.
 func wrapIOError(stage string, err error) *HandshakeError {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %w", ErrTimeout, err)}
+		return &HandshakeError{Stage: stage, Kind: ErrTimeout, Err: err}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
-		return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %w", ErrClosed, err)}
+		return &HandshakeError{Stage: stage, Kind: ErrClosed, Err: err}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return &HandshakeError{Stage: stage, Err: fmt.Errorf("%w: %w", ErrTimeout, err)}
+		return &HandshakeError{Stage: stage, Kind: ErrTimeout, Err: err}
 	}
 	return &HandshakeError{Stage: stage, Err: err}
 }
 
+// timeoutOr is d, or DefaultHandshakeTimeout when d is not positive.
 func timeoutOr(d time.Duration) time.Duration {
 	if d <= 0 {
 		return DefaultHandshakeTimeout
@@ -357,6 +369,8 @@ func timeoutOr(d time.Duration) time.Duration {
 	return d
 }
 
+// childrenNamed returns the children of e with that namespace and local
+// name.
 func (e *Element) childrenNamed(space, local string) []*Element {
 	if e == nil {
 		return nil
@@ -370,6 +384,7 @@ func (e *Element) childrenNamed(space, local string) []*Element {
 	return out
 }
 
+// textOrEmpty is e's text, or "" for a nil e.
 func (e *Element) textOrEmpty() string {
 	if e == nil {
 		return ""
@@ -491,12 +506,15 @@ func ServerHandshake(c net.Conn, cfg ServerConfig) (*ServerConn, error) {
 	return sc, nil
 }
 
+// serverHS is the server half of one handshake.
 type serverHS struct {
 	hsStream
 	cfg        ServerConfig
 	headerSent bool
 }
 
+// run answers the stream header, checks SASL PLAIN, answers the
+// restarted stream and the bind request.
 func (h *serverHS) run() (*ServerConn, *HandshakeError) {
 	start, err := h.expect("stream", KindStreamStart)
 	if err != nil {
@@ -523,12 +541,12 @@ func (h *serverHS) run() (*ServerConn, *HandshakeError) {
 	}
 	if mech := auth.AttrValue("mechanism"); mech != "PLAIN" {
 		h.write("auth", `<failure xmlns="`+NSSASL+`"><invalid-mechanism/></failure>`+StreamEnd)
-		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w: mechanism %q not supported", ErrAuthRefused, mech)}
+		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("mechanism %q is not supported", mech)}
 	}
 	identity, password, ok := decodePlain(strings.TrimSpace(string(st.Text)))
 	if !ok || !h.cfg.Authenticate(identity, password) {
 		h.write("auth", `<failure xmlns="`+NSSASL+`"><not-authorized/></failure>`+StreamEnd)
-		return nil, &HandshakeError{Stage: "auth", Err: fmt.Errorf("%w for identity %q", ErrAuthRefused, identity)}
+		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("refused for identity %q", identity)}
 	}
 	if err := h.write("auth", `<success xmlns="`+NSSASL+`"/>`); err != nil {
 		return nil, err

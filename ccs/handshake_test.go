@@ -450,3 +450,40 @@ func TestNewStreamID(t *testing.T) {
 		t.Errorf("NewStreamID() = %q, %q; want distinct 16 upper-case hex characters", a, b)
 	}
 }
+
+// A HandshakeError names its stage once and says why in the cause's
+// words, never repeating the sentinel it wraps; errors.Is finds both.
+func TestHandshakeErrorMessage(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority")
+	for _, tc := range []struct {
+		err  *HandshakeError
+		want string
+		is   []error
+	}{
+		{&HandshakeError{Stage: "tls", Kind: ErrTLS, Err: cause},
+			"TLS handshake: tls: failed to verify certificate: x509: certificate signed by unknown authority", []error{ErrTLS, cause}},
+		{&HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: errors.New("refused (not-authorized) for sender 42")},
+			"SASL authentication: refused (not-authorized) for sender 42", []error{ErrAuthRefused}},
+		{&HandshakeError{Stage: "stream", Kind: ErrTimeout, Err: io.ErrNoProgress},
+			"stream header: timed out: multiple Read calls return no data or error", []error{ErrTimeout, io.ErrNoProgress}},
+		{&HandshakeError{Stage: "bind", Kind: ErrClosed, Err: io.EOF}, "resource binding: connection closed: EOF", []error{ErrClosed, io.EOF}},
+		{&HandshakeError{Stage: "dial", Err: cause}, "TCP connection: " + cause.Error(), []error{cause}},
+		{&HandshakeError{Stage: "auth", Kind: ErrAuthRefused}, "SASL authentication: failed", []error{ErrAuthRefused}},
+		{&HandshakeError{Stage: "stream", Err: &StreamError{Condition: CondInternal, Text: "later"}},
+			"stream header: stream error from peer: internal-server-error: later", nil},
+		{&HandshakeError{Stage: "starttls", Kind: ErrClosed}, "starttls: connection closed", []error{ErrClosed}},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("%#v.Error() = %q; want %q", tc.err, got, tc.want)
+		}
+		for _, target := range tc.is {
+			if !errors.Is(tc.err, target) {
+				t.Errorf("errors.Is(%q, %v) = false; want true", tc.err, target)
+			}
+		}
+		if errors.Is(tc.err, ErrUnexpected) {
+			t.Errorf("errors.Is(%q, ErrUnexpected) = true; want false", tc.err)
+		}
+	}
+}

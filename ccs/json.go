@@ -41,7 +41,7 @@ func (t MessageType) String() string {
 // ValueKind is the JSON type of a field's value.
 type ValueKind uint8
 
-// The JSON value kinds. KindAbsent means the field was not present.
+// The JSON value kinds. JSONAbsent means the field was not present.
 const (
 	JSONAbsent ValueKind = iota
 	JSONString
@@ -284,6 +284,7 @@ type JSONError struct {
 // Error implements error.
 func (e *JSONError) Error() string { return "ccs: invalid JSON payload: " + e.Detail }
 
+// jsonErr is a *JSONError at offset off.
 func jsonErr(off int, detail string) *JSONError {
 	return &JSONError{Offset: off, Detail: fmt.Sprintf("%s at offset %d", detail, off)}
 }
@@ -393,6 +394,8 @@ var jsonClass = func() (t [256]uint8) {
 	return t
 }()
 
+// skipJSONSpace returns the index of the first byte at or after i that is
+// not JSON white space.
 func skipJSONSpace(b []byte, i int) int {
 	for i < len(b) && b[i] <= ' ' && jsonClass[b[i]]&jSpace != 0 {
 		i++
@@ -560,6 +563,8 @@ func scanJSONNumber(b []byte, i int) (int, error) {
 	return i, nil
 }
 
+// skipDigits returns the index of the first byte at or after i that is
+// not an ASCII digit.
 func skipDigits(b []byte, i int) int {
 	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
 		i++
@@ -598,6 +603,8 @@ func scanJSONValue(b []byte, i, depth int) (ValueKind, int, bool, error) {
 	return JSONNumber, end, false, nil
 }
 
+// literal checks that the literal lit (true, false, null) is at b[i], and
+// returns its kind and the index after it.
 func literal(b []byte, i int, lit string, kind ValueKind) (ValueKind, int, bool, error) {
 	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
 		return 0, 0, false, jsonErr(i, "invalid literal, expected "+lit)

@@ -160,12 +160,17 @@ func (r *Redactor) Error(err error) error {
 	return &redactedError{msg: red, err: err}
 }
 
+// redactedError is an error whose message had a secret removed; it still
+// wraps the original for errors.Is and errors.As.
 type redactedError struct {
 	msg string
 	err error
 }
 
+// Error returns the redacted message.
 func (e *redactedError) Error() string { return e.msg }
+
+// Unwrap returns the original error.
 func (e *redactedError) Unwrap() error { return e.err }
 
 // Writer returns a writer that redacts every Write before passing it to
@@ -177,11 +182,13 @@ func (r *Redactor) Writer(w io.Writer) io.Writer {
 	return redactWriter{r: r, w: w}
 }
 
+// redactWriter is Redactor.Writer's writer.
 type redactWriter struct {
 	r *Redactor
 	w io.Writer
 }
 
+// Write writes p redacted, and reports len(p) written when it was.
 func (rw redactWriter) Write(p []byte) (int, error) {
 	if _, err := rw.w.Write(rw.r.Bytes(p)); err != nil {
 		return 0, err

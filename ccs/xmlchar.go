@@ -113,6 +113,7 @@ func nameRune(r rune, first bool) bool {
 // bmpSet is a set of code points of the BMP, one bit each.
 type bmpSet [0x10000 / 64]uint64
 
+// add adds the code points lo to hi, both included.
 func (s *bmpSet) add(lo, hi rune) {
 	for r := lo; r <= hi; r++ {
 		s[r>>6] |= 1 << (r & 63)
@@ -123,6 +124,7 @@ func (s *bmpSet) add(lo, hi rune) {
 // name; nameChars holds NameChar, those that may continue one.
 var nameStarts, nameChars = nameSets()
 
+// nameSets builds nameStarts and nameChars from the productions below.
 func nameSets() (start, char bmpSet) {
 	for _, p := range []string{baseChar, ideographic, "#x005F | #x003A"} {
 		mustAddProduction(&start, p)

@@ -6,7 +6,9 @@
 // against a new set of runs (Compare, with a Mann-Whitney U test when there
 // are several runs per side) and the exact merge of distributed runs (Merge,
 // MergeWith), which checks that the results of a sharded job (Shard) are
-// all there, each once.
+// all there, each once. It also holds the scorecard of ccsbench judge
+// (Judgement, schema "ccsbench.judge/v1") and its terminal, markdown and
+// HTML renderings. docs/RESULTS.md describes both files field by field.
 //
 // Latencies are microseconds everywhere in this package: the histograms hold
 // integer microseconds and every LatencySummary field is in microseconds.

@@ -210,26 +210,32 @@ func PeekSchema(data []byte) string {
 func IsJudgeSchema(schema string) bool { return strings.HasPrefix(schema, judgeFamily) }
 
 // DecodeJudgement reads one scorecard file from r. A file whose "schema"
-// is not JudgeSchema is refused with an error wrapping ErrSchema. Unknown
-// fields are ignored.
+// is not JudgeSchema is refused with a *SchemaError, which wraps
+// ErrSchema. Unknown fields are ignored.
 func DecodeJudgement(r io.Reader) (*Judgement, error) {
+	j, err := decodeJudgement(r)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return j, nil
+}
+
+// decodeJudgement is DecodeJudgement; its errors say what is wrong with
+// the file, for the caller to say which file.
+func decodeJudgement(r io.Reader) (*Judgement, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("report: reading scorecard: %w", err)
+		return nil, fmt.Errorf("reading scorecard: %w", err)
 	}
 	if !json.Valid(data) {
-		return nil, errors.New("report: scorecard file is not valid JSON")
+		return nil, errors.New("scorecard file is not valid JSON")
 	}
-	switch s := PeekSchema(data); {
-	case s == JudgeSchema:
-	case IsJudgeSchema(s):
-		return nil, fmt.Errorf("%w: scorecard has schema %q, this ccsbench reads only %q", ErrSchema, s, JudgeSchema)
-	default:
-		return nil, fmt.Errorf("%w: not a ccsbench judge scorecard (schema %q; want %q)", ErrSchema, s, JudgeSchema)
+	if s := PeekSchema(data); s != JudgeSchema {
+		return nil, &SchemaError{Found: s, Want: JudgeSchema}
 	}
 	j := new(Judgement)
 	if err := json.Unmarshal(data, j); err != nil {
-		return nil, fmt.Errorf("report: scorecard file: %w", err)
+		return nil, fmt.Errorf("scorecard file: %w", err)
 	}
 	return j, nil
 }
@@ -237,7 +243,7 @@ func DecodeJudgement(r io.Reader) (*Judgement, error) {
 // ReadJudgementFile decodes the scorecard at path (see DecodeJudgement)
 // and sets its Label to the path.
 func ReadJudgementFile(path string) (*Judgement, error) {
-	j, err := readFile(path, DecodeJudgement)
+	j, err := readFile(path, decodeJudgement)
 	if err != nil {
 		return nil, err
 	}

@@ -30,30 +30,37 @@ var (
 	ErrNoHistogram = errors.New("report: no histogram")
 )
 
-// SchemaError is returned by Decode for a results file it cannot read: Found is
-// the "schema" value of the file ("" when absent). It wraps ErrSchema.
+// SchemaError is returned for a file whose "schema" this build does not
+// read: Found is the file's "schema" ("" when absent), Want the one this
+// build reads (Schema, or JudgeSchema for scorecards; "" means Schema).
+// It wraps ErrSchema.
 type SchemaError struct {
 	Found string
+	Want  string
 }
 
 // Error states the schema found and the one supported.
 func (e *SchemaError) Error() string {
+	want, what, family := Schema, "results file", schemaFamily
+	if e.Want == JudgeSchema {
+		want, what, family = JudgeSchema, "judge scorecard", judgeFamily
+	}
 	switch {
 	case e.Found == "":
-		return fmt.Sprintf("report: not a ccsbench results file (no \"schema\" field; want %q)", Schema)
-	case strings.HasPrefix(e.Found, schemaFamily):
-		return fmt.Sprintf("report: results file has schema %q, this ccsbench reads only %q (use a ccsbench version that knows %q)", e.Found, Schema, e.Found)
+		return fmt.Sprintf("not a ccsbench %s (no \"schema\" field; want %q)", what, want)
+	case strings.HasPrefix(e.Found, family):
+		return fmt.Sprintf("%s of schema %q: this ccsbench reads only %q (use a ccsbench version that knows %q)", what, e.Found, want, e.Found)
 	default:
-		return fmt.Sprintf("report: not a ccsbench results file (schema %q; want %q)", e.Found, Schema)
+		return fmt.Sprintf("not a ccsbench %s (schema %q; want %q)", what, e.Found, want)
 	}
 }
 
 // Unwrap returns ErrSchema.
 func (e *SchemaError) Unwrap() error { return ErrSchema }
 
-// Result is one run's results file: exactly the JSON contract of the
-// architecture document, version Schema. Latencies are in microseconds,
-// durations in seconds, rates in messages per second.
+// Result is one run's results file, version Schema: the JSON contract
+// that docs/RESULTS.md describes field by field. Latencies are in
+// microseconds, durations in seconds, rates in messages per second.
 type Result struct {
 	// Schema is always the constant Schema in a valid file.
 	Schema string `json:"schema"`
@@ -307,9 +314,19 @@ type TimelinePoint struct {
 // is refused with a *SchemaError naming the version found and the one
 // supported. Unknown fields are ignored.
 func Decode(r io.Reader) (*Result, error) {
+	res, err := decodeResult(r)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return res, nil
+}
+
+// decodeResult is Decode; its errors say what is wrong with the file,
+// for the caller to say which file.
+func decodeResult(r io.Reader) (*Result, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("report: reading results: %w", err)
+		return nil, fmt.Errorf("reading results: %w", err)
 	}
 	var head struct {
 		Schema *string `json:"schema"`
@@ -317,9 +334,9 @@ func Decode(r io.Reader) (*Result, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) || len(bytes.TrimSpace(data)) == 0 {
-			return nil, fmt.Errorf("report: results file is not valid JSON: %w", err)
+			return nil, fmt.Errorf("results file is not valid JSON: %w", err)
 		}
-		return nil, fmt.Errorf("report: results file: %w", err)
+		return nil, fmt.Errorf("results file: %w", err)
 	}
 	if head.Schema == nil {
 		return nil, &SchemaError{}
@@ -329,16 +346,17 @@ func Decode(r io.Reader) (*Result, error) {
 	}
 	res := new(Result)
 	if err := json.Unmarshal(data, res); err != nil {
-		return nil, fmt.Errorf("report: results file: %w", err)
+		return nil, fmt.Errorf("results file: %w", err)
 	}
 	res.Counts.fillMaps()
 	return res, nil
 }
 
 // ReadFile decodes the results file at path (see Decode) and sets the
-// result's Label to the path.
+// result's Label to the path. Errors name the path once:
+// "report: r.json: results file is not valid JSON: ...".
 func ReadFile(path string) (*Result, error) {
-	res, err := readFile(path, Decode)
+	res, err := readFile(path, decodeResult)
 	if err != nil {
 		return nil, err
 	}
@@ -346,17 +364,18 @@ func ReadFile(path string) (*Result, error) {
 	return res, nil
 }
 
-// readFile decodes the file at path with decode; errors name the path.
+// readFile decodes the file at path with decode, whose errors do not name
+// a file; the error names path.
 func readFile[T any](path string, decode func(io.Reader) (T, error)) (T, error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return zero, fmt.Errorf("report: %w", err)
+		return zero, fmt.Errorf("report: %w", err) // an *fs.PathError names the path
 	}
 	defer f.Close()
 	v, err := decode(f)
 	if err != nil {
-		return zero, fmt.Errorf("%s: %w", path, err)
+		return zero, fmt.Errorf("report: %s: %w", path, err)
 	}
 	return v, nil
 }

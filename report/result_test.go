@@ -12,9 +12,9 @@ import (
 	"testing"
 )
 
-// architectureSample is the results file of the architecture document,
-// filled in.
-const architectureSample = `{ "schema": "ccsbench.result/v1",
+// firstV1Sample is a results file as the first version of schema v1 wrote
+// it: no connect, lost, disconnects, strays or timeline peaks yet.
+const firstV1Sample = `{ "schema": "ccsbench.result/v1",
   "tool": {"version": "v0.1.0", "go": "go1.26.8", "client": "native"},
   "config": {"conns": 8, "rate": 5000, "duration": "10s"},
   "target": "embedded",
@@ -30,9 +30,9 @@ const architectureSample = `{ "schema": "ccsbench.result/v1",
   "fake": {"connections": 8, "unique_ids": null}
 }`
 
-func TestDecodeArchitectureSample(t *testing.T) {
+func TestDecodeFirstV1Sample(t *testing.T) {
 	t.Parallel()
-	r, err := Decode(strings.NewReader(architectureSample))
+	r, err := Decode(strings.NewReader(firstV1Sample))
 	if err != nil {
 		t.Fatalf("Decode(sample) = %v", err)
 	}
@@ -170,8 +170,8 @@ func TestReadWriteFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"schema":"ccsbench.result/v2"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadFile(bad); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), bad) {
-		t.Errorf("ReadFile(v2) = %v; want ErrSchema naming the file", err)
+	if _, err := ReadFile(bad); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), bad) || strings.Count(err.Error(), "report:") != 1 {
+		t.Errorf("ReadFile(v2) = %v; want ErrSchema naming the file, with one package prefix", err)
 	}
 }
 
@@ -225,7 +225,7 @@ func TestIsSecretKey(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add([]byte(architectureSample))
+	f.Add([]byte(firstV1Sample))
 	f.Add([]byte(`{"schema":"ccsbench.result/v1"}`))
 	f.Add([]byte(`{"schema":"ccsbench.result/v1","counts":{"nacks":{"X":1},"nacked":1,"messages":1},"timeline":[{"t_s":0}]}`))
 	f.Add([]byte(`{"schema":"ccsbench.result/v2"}`))

@@ -51,6 +51,7 @@ type conn struct {
 	msg  ccs.Message
 }
 
+// newConn wraps a negotiated session and the connection under it.
 func newConn(sess *xmpp.Session, nc *bufConn) *conn {
 	c := &conn{sess: sess, nc: nc, r: sess.TokenReader()}
 	c.ackEnc = json.NewEncoder(&c.ack)
@@ -192,6 +193,8 @@ func (c *conn) readError(err error, ev *driver.Event) error {
 	return err
 }
 
+// attrValue returns the value of the un-namespaced attribute local of
+// start, or "".
 func attrValue(start *xml.StartElement, local string) string {
 	for _, a := range start.Attr {
 		if a.Name.Local == local && a.Name.Space == "" {

@@ -240,7 +240,7 @@ func TestDialErrors(t *testing.T) {
 }
 
 // TestLoginIdentity checks the SASL identity: the whole
-// SENDER@gcm.googleapis.com, as the CCS document asks, not only the JID's
+// SENDER@gcm.googleapis.com, as the CCS documentation asks, not only the JID's
 // localpart that the library's PLAIN would send.
 func TestLoginIdentity(t *testing.T) {
 	t.Parallel()

@@ -37,6 +37,7 @@ func NewTransport(addr string, cfg ccs.ClientConfig) driver.Transport {
 	return &transport{addr: addr, cfg: cfg}
 }
 
+// transport is the driver.Transport NewTransport returns.
 type transport struct {
 	addr string
 	cfg  ccs.ClientConfig
@@ -73,7 +74,7 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 	nc := &bufConn{Conn: tls.Client(raw, tc)}
 	if err := nc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, timedOut(ctx, &ccs.HandshakeError{Stage: "tls", Err: fmt.Errorf("%w: %w", ccs.ErrTLS, err)})
+		return nil, timedOut(ctx, &ccs.HandshakeError{Stage: "tls", Kind: ccs.ErrTLS, Err: err})
 	}
 	nc.r = bufio.NewReaderSize(fill{nc}, readSize)
 
@@ -90,7 +91,7 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 	origin, err := jid.New(local, domain, t.cfg.Resource)
 	if err != nil {
 		nc.Close()
-		return nil, &ccs.HandshakeError{Stage: "stream", Err: fmt.Errorf("%w: sender id %q is not a JID localpart: %w", ccs.ErrUnexpected, local, err)}
+		return nil, &ccs.HandshakeError{Stage: "stream", Kind: ccs.ErrUnexpected, Err: fmt.Errorf("sender id %q is not a JID localpart: %w", local, err)}
 	}
 	st := &stage{name: "stream"}
 	features := []xmpp.StreamFeature{
@@ -122,8 +123,11 @@ type bufConn struct {
 	before func()
 }
 
+// Read reads through the buffer.
 func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
-func (b *bufConn) ReadByte() (byte, error)    { return b.r.ReadByte() }
+
+// ReadByte reads one byte through the buffer.
+func (b *bufConn) ReadByte() (byte, error) { return b.r.ReadByte() }
 
 // fill is what the read buffer reads from.
 type fill struct{ b *bufConn }
@@ -136,7 +140,7 @@ func (f fill) Read(p []byte) (int, error) {
 }
 
 // plainAs is SASL PLAIN with authcid as the authentication identity. The
-// library's PLAIN sends the JID's localpart (SENDER); the CCS document
+// library's PLAIN sends the JID's localpart (SENDER); the CCS documentation
 // asks for SENDER@gcm.googleapis.com, which a JID localpart cannot hold.
 func plainAs(authcid string) sasl.Mechanism {
 	return sasl.Mechanism{
@@ -188,33 +192,36 @@ func (s *stage) wrap(name string, f xmpp.StreamFeature) xmpp.StreamFeature {
 	return f
 }
 
-var errNoPlain = fmt.Errorf("%w: server does not offer SASL PLAIN", ccs.ErrUnexpected)
+// errNoPlain is the error of a server that does not offer SASL PLAIN.
+var errNoPlain = errors.New("the server does not offer SASL PLAIN")
 
 // err types a negotiation error as the native handshake does.
 func (s *stage) err(ctx context.Context, err error, sender string) error {
+	e := &ccs.HandshakeError{Stage: s.name, Err: err}
 	var se stream.Error
 	var ne net.Error
 	switch {
 	case errors.Is(err, errNoPlain):
+		e.Kind = ccs.ErrUnexpected
 	case ctx.Err() != nil, errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		err = fmt.Errorf("%w: %w", ccs.ErrTimeout, err)
+		e.Kind = ccs.ErrTimeout
 	case errors.As(err, &se):
-		err = streamError(se)
+		e.Err = streamError(se)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed), isUnexpectedEOF(err):
-		err = fmt.Errorf("%w: %w", ccs.ErrClosed, err)
+		e.Kind = ccs.ErrClosed
 	case s.name == "auth":
 		// What is left in the SASL exchange is the server's <failure/>.
-		err = fmt.Errorf("%w (%v) for sender %s", ccs.ErrAuthRefused, err, sender)
+		e.Kind, e.Err = ccs.ErrAuthRefused, fmt.Errorf("refused (%v) for sender %s", err, sender)
 	default:
-		err = fmt.Errorf("%w: %w", ccs.ErrUnexpected, err)
+		e.Kind = ccs.ErrUnexpected
 	}
-	return &ccs.HandshakeError{Stage: s.name, Err: err}
+	return e
 }
 
 // timedOut marks e as a timeout when the handshake's time ran out.
 func timedOut(ctx context.Context, e *ccs.HandshakeError) error {
 	if ctx.Err() != nil {
-		e.Err = fmt.Errorf("%w: %w", ccs.ErrTimeout, e.Err)
+		e.Kind = ccs.ErrTimeout
 	}
 	return e
 }

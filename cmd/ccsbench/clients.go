@@ -37,7 +37,7 @@ func checkClient(name string) error {
 	if _, ok := clientFactories[name]; ok || name == clientNative {
 		return nil
 	}
-	return fmt.Errorf("--client %q: want one of %s", name, clientNames())
+	return fmt.Errorf("want one of %s", clientNames())
 }
 
 // clientTransport returns the transport of the client named name for the

@@ -5,16 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"strings"
 
 	"github.com/ccsbench/ccsbench/report"
 )
-
-func init() {
-	register("compare", "compare new results with a baseline; exit 1 on regression", compareCmd)
-}
 
 const compareUsage = `Usage: ccsbench compare [flags] BASE.json NEW.json
        ccsbench compare [flags] --base a.json,b.json --new c.json,d.json
@@ -29,7 +23,8 @@ least two runs on both sides the medians are compared and a Mann-Whitney U
 test must also find the difference significant at --alpha (as benchstat
 does; a difference that is not significant is not a regression; with two
 runs per side no difference can reach alpha 0.05, use four or more).
---gate applies gate expressions to each NEW result.
+--gate applies gate expressions to each NEW result. With --md -, the
+markdown goes to standard output and the table to standard error.
 
 Exit status: 0 when nothing regressed and every gate passed, 1 on a
 regression, 3 when only a gate failed, 2 on bad usage or unreadable input.
@@ -46,164 +41,147 @@ func compareCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&fractionFlag{&th.MaxRateDrop}, "max-rate-drop", "largest tolerated drop of the acked rate, `PCT` as 5% or 0.05, or off")
 	fs.Var(&fractionFlag{&th.MaxP99Rise}, "max-p99-rise", "largest tolerated rise of service and response p99, `PCT` as 10% or 0.1, or off")
 	fs.Float64Var(&th.Alpha, "alpha", th.Alpha, "significance level of the Mann-Whitney U test with several runs per side")
-	gateText := fs.String("gate", "", "gate `EXPRS` applied to each NEW result, e.g. \"p99<5ms,rate>4900,unresolved==0\"")
-	mdPath := fs.String("md", "", "also write the comparison as markdown to `FILE` (- for stdout)")
+	var gate gateFlag
+	fs.Var(&gate, "gate", "gate `EXPRS` applied to each NEW result, e.g. \"p99<5ms,rate>4900,unresolved==0\"")
+	mdPath := fs.String("md", "", "also write the comparison as markdown to `FILE` (- for standard output)")
 	format := fs.String("format", "table", "output `FORMAT`: table, or benchfmt (Go benchmark format for benchstat)")
-	pos, code, ok := rptParse(fs, args, compareUsage, stdout, stderr)
+	pos, code, ok := parseFlags(fs, args, interspersed, func(w io.Writer) { fmt.Fprint(w, compareUsage) }, stdout, stderr)
 	if !ok {
 		return code
 	}
+	usageErr := func(err error) int { return fail(stderr, "compare", exitUsage, err) }
 
 	if *format != "table" && *format != "benchfmt" {
-		return rptFail(stderr, "compare", fmt.Errorf("unknown --format %q; want table or benchfmt", *format))
+		return usageErr(fmt.Errorf("--format %q: want table or benchfmt", *format))
 	}
 	if th.Alpha <= 0 || th.Alpha >= 1 {
-		return rptFail(stderr, "compare", fmt.Errorf("--alpha %v must be between 0 and 1", th.Alpha))
+		return usageErr(fmt.Errorf("--alpha %v must be between 0 and 1", th.Alpha))
 	}
-	var basePaths, newPaths []string
-	switch {
-	case *baseList != "" || *newList != "":
-		if len(pos) > 0 {
-			return rptFail(stderr, "compare", fmt.Errorf("give results either as BASE NEW or with --base/--new, not both (extra %q)", strings.Join(pos, " ")))
-		}
-		if *baseList == "" || *newList == "" {
-			return rptFail(stderr, "compare", errors.New("--base and --new go together"))
-		}
-		basePaths, newPaths = []string{*baseList}, []string{*newList}
-	case len(pos) == 2:
-		basePaths, newPaths = pos[:1], pos[1:]
-	default:
-		return rptFail(stderr, "compare", fmt.Errorf("want BASE.json NEW.json (or --base/--new), got %d file(s)", len(pos)))
+	if *format == "benchfmt" && *mdPath == stdoutPath {
+		return usageErr(errors.New("--format benchfmt and --md - both write to standard output"))
 	}
-	var gate report.Gate
-	if *gateText != "" {
-		g, err := report.ParseGate(*gateText)
-		if err != nil {
-			return rptFail(stderr, "compare", err)
-		}
-		gate = g
+	if err := checkOutputs(output{"md", *mdPath}); err != nil {
+		return usageErr(err)
 	}
-	base, err := rptReadResults(basePaths)
+	base, newer, err := compareSides(pos, *baseList, *newList)
 	if err != nil {
-		return rptFail(stderr, "compare", err)
-	}
-	newer, err := rptReadResults(newPaths)
-	if err != nil {
-		return rptFail(stderr, "compare", err)
-	}
-	if len(base) == 0 || len(newer) == 0 {
-		return rptFail(stderr, "compare", errors.New("both sides need at least one results file"))
+		return usageErr(err)
 	}
 	for _, r := range append(append([]*report.Result{}, base...), newer...) {
 		if err := r.Check(); err != nil {
-			rptWarn(stderr, "compare", fmt.Errorf("%s: %w", r.Label, err))
+			warn(stderr, "compare", fmt.Errorf("%s: %w", r.Label, err))
 		}
 	}
 
 	c := report.Compare(base, newer, th)
+	gates := evaluateGates(gate.gate, newer)
 	gateFailed := false
-	type gated struct {
-		label   string
-		results []report.GateResult
-	}
-	var gates []gated
-	if gate != nil {
-		for _, r := range newer {
-			gr := gate.Evaluate(r)
-			gates = append(gates, gated{r.Label, gr})
-			if !report.GatesPassed(gr) {
-				gateFailed = true
-			}
-		}
+	for _, g := range gates {
+		gateFailed = gateFailed || !report.GatesPassed(g.results)
 	}
 
+	// The table goes to standard error when the markdown takes standard
+	// output.
+	tableOut := stdout
+	if *mdPath == stdoutPath {
+		tableOut = stderr
+	}
 	switch *format {
 	case "benchfmt":
 		if err := report.WriteBenchfmt(stdout, "base", base...); err != nil {
-			return rptFail(stderr, "compare", err)
+			return usageErr(err)
 		}
 		if err := report.WriteBenchfmt(stdout, "new", newer...); err != nil {
-			return rptFail(stderr, "compare", err)
+			return usageErr(err)
 		}
 	default:
-		if err := report.WriteComparison(stdout, c); err != nil {
-			return rptFail(stderr, "compare", err)
+		if err := report.WriteComparison(tableOut, c); err != nil {
+			return usageErr(err)
 		}
 		for _, g := range gates {
 			for _, r := range g.results {
-				fmt.Fprintf(stdout, "gate %s on %s: %s (measured %s)\n", r.Expr, g.label, r.Verdict(), r.MeasuredString())
+				fmt.Fprintf(tableOut, "gate %s on %s: %s (measured %s)\n", r.Expr, g.label, r.Verdict(), r.MeasuredString())
 			}
 		}
 	}
 	if *mdPath != "" {
-		err := rptWriteTo(*mdPath, stdout, func(w io.Writer) error {
-			if err := report.WriteComparisonMarkdown(w, c); err != nil {
-				return err
-			}
-			for _, g := range gates {
-				fmt.Fprintf(w, "\nGates on `%s`:\n\n", g.label)
-				for _, r := range g.results {
-					mark := "✅"
-					if !r.Pass {
-						mark = "❌"
-					}
-					fmt.Fprintf(w, "- %s `%s`: measured %s\n", mark, r.Expr, r.MeasuredString())
-				}
-			}
-			return nil
-		})
+		err := writeOutput(*mdPath, stdout, nil, func(w io.Writer) error { return writeComparisonMarkdown(w, c, gates) })
 		if err != nil {
-			return rptFail(stderr, "compare", err)
+			return usageErr(err)
 		}
 	}
 	switch {
 	case c.Regressed:
-		return 1
+		return exitFail
 	case gateFailed:
-		return 3
+		return exitGate
 	}
-	return 0
+	return exitOK
 }
 
-// fractionFlag is a flag.Value for a tolerated change: "5%", "0.05" or
-// "off" (stored as -1, which disables the check).
-type fractionFlag struct{ p *float64 }
-
-// String implements flag.Value.
-func (f *fractionFlag) String() string {
-	if f.p == nil {
-		return ""
+// compareSides reads the results of both sides: BASE NEW as arguments,
+// or the comma-separated lists of --base and --new.
+func compareSides(args []string, baseList, newList string) (base, newer []*report.Result, err error) {
+	var basePaths, newPaths []string
+	switch {
+	case baseList != "" || newList != "":
+		if len(args) > 0 {
+			return nil, nil, fmt.Errorf("give results either as BASE NEW or with --base/--new, not both (extra %q)", strings.Join(args, " "))
+		}
+		if baseList == "" || newList == "" {
+			return nil, nil, errors.New("--base and --new go together")
+		}
+		basePaths, newPaths = []string{baseList}, []string{newList}
+	case len(args) == 2:
+		basePaths, newPaths = args[:1], args[1:]
+	default:
+		return nil, nil, fmt.Errorf("want BASE.json NEW.json (or --base/--new), got %d file(s)", len(args))
 	}
-	if *f.p < 0 {
-		return "off"
+	if base, err = readResults(basePaths); err != nil {
+		return nil, nil, err
 	}
-	return strconv.FormatFloat(*f.p*100, 'f', -1, 64) + "%"
+	if newer, err = readResults(newPaths); err != nil {
+		return nil, nil, err
+	}
+	if len(base) == 0 || len(newer) == 0 {
+		return nil, nil, errors.New("both sides need at least one results file")
+	}
+	return base, newer, nil
 }
 
-// Set implements flag.Value.
-func (f *fractionFlag) Set(s string) error {
-	v, err := parseFraction(s)
-	if err != nil {
+// gated is the verdicts of the gate on one new result.
+type gated struct {
+	label   string
+	results []report.GateResult
+}
+
+// evaluateGates applies gate, if any, to each of results.
+func evaluateGates(gate report.Gate, results []*report.Result) []gated {
+	if gate == nil {
+		return nil
+	}
+	gates := make([]gated, 0, len(results))
+	for _, r := range results {
+		gates = append(gates, gated{r.Label, gate.Evaluate(r)})
+	}
+	return gates
+}
+
+// writeComparisonMarkdown writes the comparison and the gates' verdicts
+// as markdown.
+func writeComparisonMarkdown(w io.Writer, c report.Comparison, gates []gated) error {
+	if err := report.WriteComparisonMarkdown(w, c); err != nil {
 		return err
 	}
-	*f.p = v
+	for _, g := range gates {
+		fmt.Fprintf(w, "\nGates on `%s`:\n\n", g.label)
+		for _, r := range g.results {
+			mark := "✅"
+			if !r.Pass {
+				mark = "❌"
+			}
+			fmt.Fprintf(w, "- %s `%s`: measured %s\n", mark, r.Expr, r.MeasuredString())
+		}
+	}
 	return nil
-}
-
-// parseFraction reads "5%" as 0.05, "0.05" as 0.05 and "off" or "none" as -1.
-func parseFraction(s string) (float64, error) {
-	s = strings.TrimSpace(s)
-	switch strings.ToLower(s) {
-	case "off", "none":
-		return -1, nil
-	}
-	pct := strings.HasSuffix(s, "%")
-	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "%")), 64)
-	if err != nil || math.IsNaN(v) || v < 0 || v > 1e9 {
-		return 0, fmt.Errorf("%q is not a non-negative percentage (5%%), fraction (0.05) or off", s)
-	}
-	if pct {
-		v /= 100
-	}
-	return v, nil
 }

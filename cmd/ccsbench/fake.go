@@ -25,10 +25,6 @@ import (
 	"github.com/ccsbench/ccsbench/fakeccs"
 )
 
-func init() {
-	register("fake", "standalone fake CCS server (TLS, fault injection, stats)", fakeCmd)
-}
-
 const fakeUsage = `Usage: ccsbench fake [flags]
 
 Runs a fake Cloud Connection Server: XMPP over TLS from the first byte, SASL
@@ -373,7 +369,7 @@ func fakeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), fakeUsage)
-		fs.PrintDefaults()
+		printFlags(fs.Output(), fs)
 	}
 	var st fakeStandalone
 	fs.StringVar(&st.listen, "listen", "127.0.0.1:5235", "listen on `ADDR` (host:port)")

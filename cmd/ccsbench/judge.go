@@ -23,10 +23,6 @@ import (
 	"github.com/ccsbench/ccsbench/report"
 )
 
-func init() {
-	register("judge", "score a CCS client against the fake: correctness rules and speed", judgeCmd)
-}
-
 // judgeUsage is the whole contract of `ccsbench judge`; the scenario and
 // rule lists are filled in from the judge package.
 var judgeUsage = `Usage: ccsbench judge [flags] -- COMMAND [ARGS...]
@@ -76,6 +72,8 @@ with their measures); --json writes the scorecard (schema ` + report.JudgeSchema
 with per-scenario measures (acked/s from the first message to the last
 answer, connections, max pending, upstream ACK latency, drain reaction time,
 resend delays, the fake's own stats); --md and --html write it for people.
+An output file given as - is standard output (one at most), and the
+terminal scorecard then goes to standard error.
 ` + "`ccsbench report A.json B.json --md FILE`" + ` shows several clients side by side.
 The fake's accounting identity is checked in every scenario: a failure
 there is an error of the judge, not of the client.
@@ -97,11 +95,88 @@ type judgeOptions struct {
 	logOut                  string
 }
 
+// judgeCmd implements `ccsbench judge`.
 func judgeCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("judge", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var o judgeOptions
-	fs.StringVar(&o.client, "client", "", "judge the built-in client `NAME` ("+clientNames()+") in process instead of a COMMAND")
+	fs := o.flags()
+	help := func(w io.Writer) { fmt.Fprintf(w, judgeUsage, scenarioHelp(), ruleHelp()) }
+	command, code, ok := parseFlags(fs, args, flagsThenArgs, help, stdout, stderr)
+	if !ok {
+		return code
+	}
+	usageErr := func(err error) int {
+		return fail(stderr, "judge", exitUsage, fmt.Errorf("%w (see ccsbench help judge)", err))
+	}
+	client, err := o.clientOf(command)
+	if err != nil {
+		return usageErr(err)
+	}
+	cfg, err := o.config(client)
+	if err != nil {
+		return usageErr(err)
+	}
+	if err := checkOutputs(o.outputs()...); err != nil {
+		return usageErr(err)
+	}
+	red := ccs.NewRedactor(cfg.SenderID, cfg.APIKey)
+	rawOut := stdout
+	stdout, stderr = red.Writer(stdout), &lockedWriter{w: red.Writer(stderr)}
+	scorecardOut := stdout
+	if toStdout(o.outputs()) {
+		scorecardOut = stderr
+	}
+
+	logPath := o.logPath(client.Info().Name)
+	logFile, err := openLog(logPath, rawOut)
+	if err != nil {
+		return usageErr(err)
+	}
+	clientLog := &lineRedactor{r: red, w: logFile}
+	cfg.Log = clientLog
+	cfg.Progress = func(s report.JudgeScenario) { noteScenario(stderr, s) }
+	logWhere := logPath
+	if logPath == stdoutPath {
+		logWhere = "standard output"
+	}
+	notef(stderr, "judge", "%s, %d scenarios of %d messages; client output in %s",
+		client.Info().Name, len(cfg.Scenarios), cfg.Messages, logWhere)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	j, runErr := judge.Run(ctx, cfg)
+	clientLog.flush()
+	if err := logFile.Close(); err != nil {
+		warn(stderr, "judge", fmt.Errorf("--log: %w", err))
+	}
+	if j == nil {
+		return fail(stderr, "judge", exitFail, runErr)
+	}
+	j.Client.Log = logPath
+	j.Tool = report.Tool{Version: buildVersion(), Go: runtime.Version(), Client: j.Client.Name}
+	j.Config = o.record(cfg)
+	code = exitOK
+	if err := report.WriteScorecard(scorecardOut, j); err != nil {
+		code = fail(stderr, "judge", exitFail, err)
+	}
+	if err := o.writeScorecards(j, rawOut, red); err != nil {
+		code = fail(stderr, "judge", exitFail, err)
+	}
+	for _, e := range j.JudgeErrors {
+		notef(stderr, "judge", "judge error (not the client's fault): %s", e)
+	}
+	if runErr != nil {
+		code = fail(stderr, "judge", exitFail, fmt.Errorf("stopped: %w", runErr))
+	}
+	if !j.Passed() {
+		code = exitFail
+	}
+	return code
+}
+
+// flags defines the flags of judge on a new FlagSet.
+func (o *judgeOptions) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("judge", flag.ContinueOnError)
+	fs.Var(&clientFlag{&o.client}, "client", "judge the built-in client `NAME` ("+clientNames()+") in process instead of a COMMAND")
 	fs.StringVar(&o.name, "name", "", "the client's `NAME` in scorecards (default: the command's base name, or --client)")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "scenarios to run, comma-separated `LIST` ("+judge.ScenarioNames()+")")
 	fs.IntVar(&o.messages, "messages", judge.DefaultMessages, "unique downstream messages per scenario `N` (CCS_MESSAGES)")
@@ -111,91 +186,47 @@ func judgeCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID` (default $CCSBENCH_SENDER_ID or "+fakeccs.DefaultSenderID+")")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY or the fake's public test key); never printed or written")
 	fs.DurationVar(&o.timeout, "scenario-timeout", judge.DefaultScenarioTimeout, "stop the client (SIGTERM, SIGKILL 5 s later) after `D` in a scenario")
-	fs.StringVar(&o.jsonOut, "json", "", "write the scorecard (JSON, schema "+report.JudgeSchema+") to `FILE`")
-	fs.StringVar(&o.mdOut, "md", "", "write a markdown scorecard to `FILE`")
-	fs.StringVar(&o.htmlOut, "html", "", "write an HTML scorecard to `FILE`")
-	fs.StringVar(&o.logOut, "log", "", "keep the client's output in `FILE` (default: beside --json, --md or --html, with .log; else in the temp directory)")
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "ccsbench judge: "+format+" (see ccsbench help judge)\n", a...)
-		return 2
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, judgeUsage, scenarioHelp(), ruleHelp())
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		}
-		return usageErr("%v", err)
-	}
-	command := fs.Args()
-	client, err := o.clientOf(command)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	cfg, err := o.config(client)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	if err := checkOutputs(&runOptions{jsonOut: o.jsonOut, mdOut: o.mdOut, htmlOut: o.htmlOut}); err != nil {
-		return usageErr("%v", err)
-	}
-	red := ccs.NewRedactor(cfg.SenderID, cfg.APIKey)
-	stdout, stderr = red.Writer(stdout), &lockedWriter{w: red.Writer(stderr)}
-
-	logPath := o.logPath(client.Info().Name)
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return usageErr("--log: %v", err)
-	}
-	clientLog := &lineRedactor{r: red, w: logFile}
-	cfg.Log = clientLog
-	cfg.Progress = func(s report.JudgeScenario) {
-		how := fmt.Sprintf("exit %d", s.Exit)
-		if s.TimedOut {
-			how = "stopped at the timeout"
-		}
-		fmt.Fprintf(stderr, "ccsbench judge: %-10s %s after %.1f s: %d connections, %d of %d ids, %.0f acked/s\n",
-			s.Name, how, s.DurationS, s.Connections, s.UniqueIDs, s.Messages, s.AckedPerS)
-	}
-	fmt.Fprintf(stderr, "ccsbench judge: %s, %d scenarios of %d messages; client output in %s\n",
-		client.Info().Name, len(cfg.Scenarios), cfg.Messages, logPath)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	j, runErr := judge.Run(ctx, cfg)
-	clientLog.flush()
-	if err := logFile.Close(); err != nil {
-		fmt.Fprintf(stderr, "ccsbench judge: --log: %v\n", err)
-	}
-	if j == nil {
-		fmt.Fprintf(stderr, "ccsbench judge: %v\n", runErr)
-		return 1
-	}
-	j.Client.Log = logPath
-	j.Tool = report.Tool{Version: strings.TrimPrefix(versionString(), "ccsbench "), Go: runtime.Version(), Client: j.Client.Name}
-	j.Config = o.record(cfg)
-	code := 0
-	if err := report.WriteScorecard(stdout, j); err != nil {
-		fmt.Fprintf(stderr, "ccsbench judge: %v\n", err)
-		code = 1
-	}
-	if err := writeJudgement(&o, j, red); err != nil {
-		fmt.Fprintf(stderr, "ccsbench judge: %v\n", err)
-		code = 1
-	}
-	for _, e := range j.JudgeErrors {
-		fmt.Fprintf(stderr, "ccsbench judge: judge error (not the client's fault): %s\n", e)
-	}
-	if runErr != nil {
-		fmt.Fprintf(stderr, "ccsbench judge: stopped: %v\n", runErr)
-		code = 1
-	}
-	if !j.Passed() {
-		code = 1
-	}
-	return code
+	fs.StringVar(&o.jsonOut, "json", "", "write the scorecard (JSON, schema "+report.JudgeSchema+") to `FILE` (- for standard output)")
+	fs.StringVar(&o.mdOut, "md", "", "write a markdown scorecard to `FILE` (- for standard output)")
+	fs.StringVar(&o.htmlOut, "html", "", "write an HTML scorecard to `FILE` (- for standard output)")
+	fs.StringVar(&o.logOut, "log", "", "keep the client's output in `FILE` (- for standard output; default: beside --json, --md or --html, with .log; else in the temp directory)")
+	return fs
 }
+
+// openLog opens the file that keeps the client's output, or standard
+// output for "-".
+func openLog(path string, stdout io.Writer) (io.WriteCloser, error) {
+	if path == stdoutPath {
+		return nopCloser{stdout}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--log: %w", err)
+	}
+	return f, nil
+}
+
+// noteScenario says on stderr how a scenario ended.
+func noteScenario(stderr io.Writer, s report.JudgeScenario) {
+	how := fmt.Sprintf("exit %d", s.Exit)
+	if s.TimedOut {
+		how = "stopped at the timeout"
+	}
+	notef(stderr, "judge", "%-10s %s after %.1f s: %d connections, %d of %d ids, %.0f acked/s",
+		s.Name, how, s.DurationS, s.Connections, s.UniqueIDs, s.Messages, s.AckedPerS)
+}
+
+// outputs are judge's output file flags.
+func (o *judgeOptions) outputs() []output {
+	return []output{{"json", o.jsonOut}, {"md", o.mdOut}, {"html", o.htmlOut}, {"log", o.logOut}}
+}
+
+// nopCloser is a WriteCloser whose Close does nothing: the client's log
+// on standard output.
+type nopCloser struct{ io.Writer }
+
+// Close does nothing.
+func (nopCloser) Close() error { return nil }
 
 // clientOf returns the client the options and COMMAND name.
 func (o *judgeOptions) clientOf(command []string) (judge.Client, error) {
@@ -203,9 +234,6 @@ func (o *judgeOptions) clientOf(command []string) (judge.Client, error) {
 	case o.client != "" && len(command) > 0:
 		return nil, fmt.Errorf("--client %s and a COMMAND exclude each other", o.client)
 	case o.client != "":
-		if err := checkClient(o.client); err != nil {
-			return nil, err
-		}
 		return &judge.Builtin{Name: firstNonEmpty(o.name, o.client), Transport: clientFactories[o.client]}, nil
 	case len(command) == 0:
 		return nil, errors.New("no client: give -- COMMAND [ARGS...] or --client NAME")
@@ -253,14 +281,14 @@ func (o *judgeOptions) config(client judge.Client) (judge.Config, error) {
 	return cfg, nil
 }
 
-// logPath is --log, or a file beside the first output asked for (its
-// name with .log), or one in the temp directory.
+// logPath is --log, or a file beside the first output file asked for
+// (its name with .log), or one in the temp directory.
 func (o *judgeOptions) logPath(client string) string {
 	if o.logOut != "" {
 		return o.logOut
 	}
 	for _, out := range []string{o.jsonOut, o.mdOut, o.htmlOut} {
-		if out != "" {
+		if out != "" && out != stdoutPath {
 			return strings.TrimSuffix(out, filepath.Ext(out)) + ".log"
 		}
 	}
@@ -292,8 +320,9 @@ func (o *judgeOptions) record(cfg judge.Config) map[string]any {
 	return m
 }
 
-// writeJudgement writes the files asked for, through the redactor.
-func writeJudgement(o *judgeOptions, j *report.Judgement, red *ccs.Redactor) error {
+// writeScorecards writes the scorecard files asked for (to stdout for
+// "-"), through the redactor.
+func (o *judgeOptions) writeScorecards(j *report.Judgement, stdout io.Writer, red *ccs.Redactor) error {
 	var errs []error
 	for _, out := range []struct {
 		path string
@@ -303,15 +332,9 @@ func writeJudgement(o *judgeOptions, j *report.Judgement, red *ccs.Redactor) err
 		{o.mdOut, func(w io.Writer) error { return report.WriteJudgeMarkdown(w, j) }},
 		{o.htmlOut, func(w io.Writer) error { return report.WriteJudgeHTML(w, j) }},
 	} {
-		if out.path == "" {
-			continue
+		if out.path != "" {
+			errs = append(errs, writeOutput(out.path, stdout, red.Bytes, out.fn))
 		}
-		var buf bytes.Buffer
-		if err := out.fn(&buf); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		errs = append(errs, os.WriteFile(out.path, red.Bytes(buf.Bytes()), 0o644))
 	}
 	return errors.Join(errs...)
 }
@@ -379,6 +402,8 @@ type lineRedactor struct {
 // maxLine is the most of a line without an end that lineRedactor holds.
 const maxLine = 64 << 10
 
+// Write passes the whole lines of p, and of what came before, through the
+// redactor, and keeps the rest of the last line for the next Write.
 func (l *lineRedactor) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

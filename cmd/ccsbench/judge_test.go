@@ -51,7 +51,7 @@ func TestJudgeUsageErrors(t *testing.T) {
 		{[]string{"--client", "native", "--scenarios", "throughput,nope"}, `unknown scenario "nope"`},
 		{[]string{"--client", "native", "--cert", "x.pem"}, "--cert and --key go together"},
 		{[]string{"--client", "native", "--scenario-timeout", "0s"}, "--scenario-timeout 0s must be positive"},
-		{[]string{"--client", "native", "--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--client", "native", "--bogus"}, "unknown flag --bogus"},
 		{[]string{"--client", "native", "--json", filepath.Join(dir, "missing", "x.json")}, "--json"},
 	} {
 		code, out, errs := callCmd(judgeCmd, tc.args...)
@@ -107,7 +107,7 @@ func TestJudgeNativeFiles(t *testing.T) {
 	other := filepath.Join(dir, "other.json")
 	j.Client.Name = "other"
 	j.Rules[1].Verdict = report.VerdictFail
-	if err := writeJudgement(&judgeOptions{jsonOut: other}, j, nil); err != nil {
+	if err := (&judgeOptions{jsonOut: other}).writeScorecards(j, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = callCmd(reportCmd, js, other, "--md", "-")
@@ -151,5 +151,23 @@ func TestLineRedactor(t *testing.T) {
 	l.flush()
 	if s := out.String(); strings.Contains(s, "judge-secret-key-0123") || strings.Count(s, ccs.Redacted) != 3 {
 		t.Errorf("lineRedactor wrote %q; want the key redacted three times", s)
+	}
+}
+
+// judge --json - writes the scorecard alone on standard output; the
+// terminal scorecard goes to standard error, and the client's log to the
+// temp directory, not beside "-".
+func TestJudgeToStdout(t *testing.T) {
+	t.Parallel()
+	code, out, errs := callCmd(judgeCmd, "--client", "native", "--name", "native-stdout", "--messages", "1000", "--scenarios", "throughput", "--json", "-")
+	if code != 0 || !strings.Contains(errs, "native-stdout: all") {
+		t.Fatalf("judge --json - = %d\nstdout:\n%.300s\nstderr:\n%s", code, out, errs)
+	}
+	j, err := report.DecodeJudgement(strings.NewReader(out))
+	if err != nil || j.Client.Name != "native-stdout" {
+		t.Errorf("stdout of judge --json - is not the scorecard (%v):\n%.300s", err, out)
+	}
+	if j != nil && (j.Client.Log != filepath.Join(os.TempDir(), "ccsbench-judge-native-stdout.log") || strings.Contains(errs, "-.log")) {
+		t.Errorf("the client's log went to %q; want the temp directory", j.Client.Log)
 	}
 }

@@ -13,10 +13,6 @@ import (
 	"github.com/ccsbench/ccsbench/report"
 )
 
-func init() {
-	register("merge", "exact merge of results of a distributed run", mergeCmd)
-}
-
 const mergeUsage = `Usage: ccsbench merge INPUT... -o ALL.json [--md FILE] [--html FILE] [--allow-partial]
 
 Merges the results of runs made at the same time from several machines:
@@ -49,7 +45,8 @@ versions differ, runs whose time spans do not overlap, and the same run
 given twice (the same file, or identical start, counts and histograms),
 which would be counted twice. The merged file lists its sources in
 config.merged_from and, for shards, in shards. FILE - writes to standard
-output.
+output (one output at most), and the one-line summary of the merge then
+goes to standard error.
 
 Exit status: 0 on success (warnings included), 2 on bad usage or unreadable
 or unmergeable input.
@@ -60,33 +57,38 @@ Flags:
 // mergeCmd implements `ccsbench merge`.
 func mergeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
-	out := fs.String("o", "", "write the merged results to `FILE` (- for stdout)")
-	md := fs.String("md", "", "write a markdown report of the merged results to `FILE`")
-	html := fs.String("html", "", "write an HTML report of the merged results to `FILE`")
+	out := fs.String("o", "", "write the merged results to `FILE` (- for standard output)")
+	md := fs.String("md", "", "write a markdown report of the merged results to `FILE` (- for standard output)")
+	html := fs.String("html", "", "write an HTML report of the merged results to `FILE` (- for standard output)")
 	partial := fs.Bool("allow-partial", false, "merge the shards of a job that are there when some are missing (they are named in a warning and in the merged file)")
-	inputs, code, ok := rptParse(fs, args, mergeUsage, stdout, stderr)
+	inputs, code, ok := parseFlags(fs, args, interspersed, func(w io.Writer) { fmt.Fprint(w, mergeUsage) }, stdout, stderr)
 	if !ok {
 		return code
 	}
+	usageErr := func(err error) int { return fail(stderr, "merge", exitUsage, err) }
 	if *out == "" {
-		return rptFail(stderr, "merge", errors.New("missing -o FILE for the merged results"))
+		return usageErr(errors.New("missing -o FILE for the merged results"))
 	}
 	if len(inputs) == 0 {
-		return rptFail(stderr, "merge", errors.New("no results files given (usage: ccsbench merge INPUT... -o ALL.json)"))
+		return usageErr(errors.New("no results files given (usage: ccsbench merge INPUT... -o ALL.json)"))
+	}
+	outs := []output{{"o", *out}, {"md", *md}, {"html", *html}}
+	if err := checkOutputs(outs...); err != nil {
+		return usageErr(err)
 	}
 	results, notes, err := mergeInputs(inputs, *out)
 	if err != nil {
-		return rptFail(stderr, "merge", err)
+		return usageErr(err)
 	}
 	for _, n := range notes {
-		fmt.Fprintf(stderr, "ccsbench merge: %s\n", n)
+		notef(stderr, "merge", "%s", n)
 	}
 	merged, warnings, err := report.MergeWith(report.MergeOptions{AllowPartial: *partial}, results...)
 	if err != nil {
-		return rptFail(stderr, "merge", err)
+		return usageErr(err)
 	}
 	for _, w := range warnings {
-		rptWarn(stderr, "merge", errors.New(w))
+		warn(stderr, "merge", errors.New(w))
 	}
 	for _, o := range []struct {
 		path  string
@@ -99,23 +101,29 @@ func mergeCmd(args []string, stdout, stderr io.Writer) int {
 		if o.path == "" {
 			continue
 		}
-		if err := rptWriteTo(o.path, stdout, o.write); err != nil {
-			return rptFail(stderr, "merge", err)
+		if err := writeOutput(o.path, stdout, nil, o.write); err != nil {
+			return usageErr(err)
 		}
 	}
-	if *out != "-" {
-		what := fmt.Sprintf("%d results", len(results))
-		if s := merged.Shards; s != nil {
-			what = fmt.Sprintf("%d of %d shards of job %s", len(s.Merged), s.Count, s.Job)
-		}
-		fmt.Fprintf(stdout, "merged %s into %s: %d messages, %d acked, acked rate %.1f/s, service p99 %.0f µs",
-			what, *out, merged.Counts.Messages, merged.Counts.Acked, merged.Throughput.AckedPerS, merged.LatencyUS.Service.P99)
-		if merged.Start != nil {
-			fmt.Fprintf(stdout, ", start skew up to %.0f µs", merged.Start.SkewUS)
-		}
-		fmt.Fprintln(stdout)
+	summaryOut := stdout
+	if toStdout(outs) {
+		summaryOut = stderr
 	}
-	return 0
+	what := fmt.Sprintf("%d results", len(results))
+	if s := merged.Shards; s != nil {
+		what = fmt.Sprintf("%d of %d shards of job %s", len(s.Merged), s.Count, s.Job)
+	}
+	into := *out
+	if into == stdoutPath {
+		into = "standard output"
+	}
+	fmt.Fprintf(summaryOut, "merged %s into %s: %d messages, %d acked, acked rate %.1f/s, service p99 %.0f µs",
+		what, into, merged.Counts.Messages, merged.Counts.Acked, merged.Throughput.AckedPerS, merged.LatencyUS.Service.P99)
+	if merged.Start != nil {
+		fmt.Fprintf(summaryOut, ", start skew up to %.0f µs", merged.Start.SkewUS)
+	}
+	fmt.Fprintln(summaryOut)
+	return exitOK
 }
 
 // mergeInputs reads the results named by the arguments: files (also as a
@@ -127,7 +135,7 @@ func mergeInputs(args []string, out string) ([]*report.Result, []string, error) 
 	var results []*report.Result
 	var notes []string
 	outAbs := ""
-	if out != "-" {
+	if out != stdoutPath {
 		outAbs, _ = filepath.Abs(out)
 	}
 	// found reads a file met through a directory or a glob.

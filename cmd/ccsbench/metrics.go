@@ -73,6 +73,7 @@ type runMetric struct {
 	value func(*driver.Progress) float64
 }
 
+// runCounter is a counter of driver.Progress, ccsbench_NAME_total.
 func runCounter(name, help string, f func(*driver.Progress) uint64) runMetric {
 	return runMetric{
 		desc:  prometheus.NewDesc("ccsbench_"+name+"_total", help, nil, nil),
@@ -81,6 +82,7 @@ func runCounter(name, help string, f func(*driver.Progress) uint64) runMetric {
 	}
 }
 
+// runGauge is a gauge of driver.Progress, ccsbench_NAME.
 func runGauge(name, help string, f func(*driver.Progress) float64) runMetric {
 	return runMetric{desc: prometheus.NewDesc("ccsbench_"+name, help, nil, nil), kind: prometheus.GaugeValue, value: f}
 }

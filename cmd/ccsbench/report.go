@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,10 +11,6 @@ import (
 	"github.com/ccsbench/ccsbench/report"
 )
 
-func init() {
-	register("report", "terminal, markdown or HTML report of results files", reportCmd)
-}
-
 const reportUsage = `Usage: ccsbench report RESULT.json... [--md FILE] [--html FILE]
 
 Reads one or more results files (schema ccsbench.result/v1), or one or more
@@ -25,7 +20,8 @@ pull-request comment, --html a self-contained HTML page with charts; several
 results are shown side by side and overlaid in the charts. Several
 scorecards are shown side by side: rules as rows, clients as columns, and
 the throughput of each scenario beside them. Results and scorecards do not
-mix in one report. FILE "-" means standard output.
+mix in one report. FILE "-" means standard output (one of --md and --html
+at most).
 
 Exit status: 0 on success, 2 on bad usage or an unreadable or unwritable file.
 
@@ -35,28 +31,32 @@ Flags:
 // reportCmd implements `ccsbench report`.
 func reportCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	md := fs.String("md", "", "write a markdown report to `FILE`")
-	html := fs.String("html", "", "write an HTML report with charts to `FILE`")
-	paths, code, ok := rptParse(fs, args, reportUsage, stdout, stderr)
+	md := fs.String("md", "", "write a markdown report to `FILE` (- for standard output)")
+	html := fs.String("html", "", "write an HTML report with charts to `FILE` (- for standard output)")
+	paths, code, ok := parseFlags(fs, args, interspersed, func(w io.Writer) { fmt.Fprint(w, reportUsage) }, stdout, stderr)
 	if !ok {
 		return code
 	}
 	if len(paths) == 0 {
-		return rptFail(stderr, "report", errors.New("no results file given (usage: ccsbench report RESULT.json... [--md FILE] [--html FILE])"))
+		return fail(stderr, "report", exitUsage, errors.New("no results file given (usage: ccsbench report RESULT.json... [--md FILE] [--html FILE])"))
 	}
-	results, judgements, err := rptReadAny(paths)
+	outs := []output{{"md", *md}, {"html", *html}}
+	if err := checkOutputs(outs...); err != nil {
+		return fail(stderr, "report", exitUsage, err)
+	}
+	results, judgements, err := readAny(paths)
 	if err != nil {
-		return rptFail(stderr, "report", err)
+		return fail(stderr, "report", exitUsage, err)
 	}
 	if len(judgements) > 0 {
 		if len(results) > 0 {
-			return rptFail(stderr, "report", errors.New("results files and judge scorecards do not mix in one report"))
+			return fail(stderr, "report", exitUsage, errors.New("results files and judge scorecards do not mix in one report"))
 		}
 		return judgeReport(judgements, *md, *html, stdout, stderr)
 	}
 	for _, r := range results {
 		if err := r.Check(); err != nil {
-			rptWarn(stderr, "report", fmt.Errorf("%s: %w", r.Label, err))
+			warn(stderr, "report", fmt.Errorf("%s: %w", r.Label, err))
 		}
 	}
 	if *md == "" && *html == "" {
@@ -68,52 +68,22 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "== %s\n", r.Label)
 			}
 			if err := report.WriteSummary(stdout, r); err != nil {
-				return rptFail(stderr, "report", err)
+				return fail(stderr, "report", exitUsage, err)
 			}
 		}
-		return 0
+		return exitOK
 	}
 	if *md != "" {
-		if err := rptWriteTo(*md, stdout, func(w io.Writer) error { return report.WriteMarkdown(w, results...) }); err != nil {
-			return rptFail(stderr, "report", err)
+		if err := writeOutput(*md, stdout, nil, func(w io.Writer) error { return report.WriteMarkdown(w, results...) }); err != nil {
+			return fail(stderr, "report", exitUsage, err)
 		}
 	}
 	if *html != "" {
-		if err := rptWriteTo(*html, stdout, func(w io.Writer) error { return report.WriteHTML(w, results...) }); err != nil {
-			return rptFail(stderr, "report", err)
+		if err := writeOutput(*html, stdout, nil, func(w io.Writer) error { return report.WriteHTML(w, results...) }); err != nil {
+			return fail(stderr, "report", exitUsage, err)
 		}
 	}
-	return 0
-}
-
-// rptParse parses flags that may come before, between or after the
-// positional arguments, as `ccsbench report a.json --md out.md` needs. It
-// returns the positional arguments, or ok=false with the exit code: 0 after
-// printing help for -h, 2 after a one-line error.
-func rptParse(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (positional []string, code int, ok bool) {
-	fs.SetOutput(io.Discard)
-	for {
-		err := fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil, 0, false
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "ccsbench %s: %v (see ccsbench %s -h)\n", fs.Name(), err, fs.Name())
-			return nil, 2, false
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, 0, true
-		}
-		if rest[0] == "--" {
-			return append(positional, rest[1:]...), 0, true
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
+	return exitOK
 }
 
 // judgeReport reports judge scorecards: the terminal scorecard without an
@@ -121,25 +91,25 @@ func rptParse(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.W
 func judgeReport(js []*report.Judgement, md, html string, stdout, stderr io.Writer) int {
 	if md == "" && html == "" {
 		if err := report.WriteScorecard(stdout, js...); err != nil {
-			return rptFail(stderr, "report", err)
+			return fail(stderr, "report", exitUsage, err)
 		}
-		return 0
+		return exitOK
 	}
 	if md != "" {
-		if err := rptWriteTo(md, stdout, func(w io.Writer) error { return report.WriteJudgeMarkdown(w, js...) }); err != nil {
-			return rptFail(stderr, "report", err)
+		if err := writeOutput(md, stdout, nil, func(w io.Writer) error { return report.WriteJudgeMarkdown(w, js...) }); err != nil {
+			return fail(stderr, "report", exitUsage, err)
 		}
 	}
 	if html != "" {
-		if err := rptWriteTo(html, stdout, func(w io.Writer) error { return report.WriteJudgeHTML(w, js...) }); err != nil {
-			return rptFail(stderr, "report", err)
+		if err := writeOutput(html, stdout, nil, func(w io.Writer) error { return report.WriteJudgeHTML(w, js...) }); err != nil {
+			return fail(stderr, "report", exitUsage, err)
 		}
 	}
-	return 0
+	return exitOK
 }
 
-// rptPaths splits comma-separated lists of paths.
-func rptPaths(paths []string) []string {
+// splitPaths splits comma-separated lists of paths.
+func splitPaths(paths []string) []string {
 	var out []string
 	for _, p := range paths {
 		for q := range strings.SplitSeq(p, ",") {
@@ -151,10 +121,10 @@ func rptPaths(paths []string) []string {
 	return out
 }
 
-// rptReadResults reads results files, each labelled with its path.
-func rptReadResults(paths []string) ([]*report.Result, error) {
+// readResults reads results files, each labelled with its path.
+func readResults(paths []string) ([]*report.Result, error) {
 	var out []*report.Result
-	for _, p := range rptPaths(paths) {
+	for _, p := range splitPaths(paths) {
 		r, err := report.ReadFile(p)
 		if err != nil {
 			return nil, err
@@ -164,15 +134,15 @@ func rptReadResults(paths []string) ([]*report.Result, error) {
 	return out, nil
 }
 
-// rptReadAny reads results files and judge scorecards, telling them apart
-// by their schema, each labelled with its path.
-func rptReadAny(paths []string) ([]*report.Result, []*report.Judgement, error) {
+// readAny reads results files and judge scorecards, telling them apart by
+// their schema, each labelled with its path.
+func readAny(paths []string) ([]*report.Result, []*report.Judgement, error) {
 	var results []*report.Result
 	var judgements []*report.Judgement
-	for _, p := range rptPaths(paths) {
+	for _, p := range splitPaths(paths) {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("report: %w", err)
+			return nil, nil, err
 		}
 		if report.IsJudgeSchema(report.PeekSchema(data)) {
 			j, err := report.ReadJudgementFile(p)
@@ -189,41 +159,4 @@ func rptReadAny(paths []string) ([]*report.Result, []*report.Judgement, error) {
 		results = append(results, r)
 	}
 	return results, judgements, nil
-}
-
-// rptWriteTo renders with fn and writes the output to path ("-" is stdout).
-// The file is only touched when rendering succeeded.
-func rptWriteTo(path string, stdout io.Writer, fn func(io.Writer) error) error {
-	var buf bytes.Buffer
-	if err := fn(&buf); err != nil {
-		return err
-	}
-	if path == "-" {
-		_, err := stdout.Write(buf.Bytes())
-		return err
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return nil
-}
-
-// rptFail prints err as one line on stderr and returns exit status 2.
-func rptFail(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "ccsbench %s: %s\n", cmd, rptOneLine(err))
-	return 2
-}
-
-// rptWarn prints a one-line warning on stderr.
-func rptWarn(stderr io.Writer, cmd string, err error) {
-	fmt.Fprintf(stderr, "ccsbench %s: warning: %s\n", cmd, rptOneLine(err))
-}
-
-// rptOneLine flattens a (possibly joined) error into one line and drops the
-// package prefix "report: " that the command name already gives.
-func rptOneLine(err error) string {
-	s := strings.ReplaceAll(err.Error(), "\n", "; ")
-	s = strings.ReplaceAll(s, ": report: ", ": ")
-	s = strings.ReplaceAll(s, "; report: ", "; ")
-	return strings.TrimPrefix(s, "report: ")
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,9 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -25,16 +21,6 @@ import (
 	"github.com/ccsbench/ccsbench/fakeccs"
 	"github.com/ccsbench/ccsbench/report"
 	"github.com/ccsbench/ccsbench/workload"
-)
-
-func init() {
-	register("run", "load test a CCS endpoint (default: the embedded fake on loopback)", runCmd)
-}
-
-// Named targets of --target.
-const (
-	stagingTarget    = "gcm-staging.googleapis.com:5236"
-	productionTarget = "gcm.googleapis.com:5235"
 )
 
 const runUsage = `Usage: ccsbench [run] [flags]
@@ -53,6 +39,13 @@ credentials and its certificate is trusted; its behaviour and faults are set
 with the --fake-* flags (the flags of ccsbench fake), and its own stats are
 written under "fake" in the results file.
 
+The summary goes to standard output, or to standard error when an output
+file is "-" (standard output then carries that output alone). When the run
+sent slower than the rate asked for, it says so at the end, and why: the
+target (every window full, waiting for answers), failing or draining
+connections, or the driver itself (windows had room, but this process
+could not create and write messages faster).
+
 With --shard I/N the run is one of N shards of a job spread over several
 processes or machines, all started with the same flags: --conns, --rate,
 --rate-shape and --messages are the job's totals, and this shard opens its
@@ -69,30 +62,46 @@ expression failed.
 Flags:
 `
 
+// runHelp is the help of run after its flags: the rate shapes and the
+// gate expressions.
+const runHelp = `
+%s
+
+Gate expressions: METRIC OP VALUE, metrics p50 p90 p99 p999 max (service
+time), rp50..rmax (response time), rate, and the counts unresolved, lost, nacks,
+retries, disconnects, drain_timeouts, strays; operators < <= > >= ==;
+latencies with a unit us, ms or s.
+`
+
 // runOptions are the flags of run that are not the embedded fake's.
 type runOptions struct {
-	client                       string
-	target, senderID, apiKey, ca string
-	loginDomain                  string
-	insecure                     bool
-	conns, window                int
-	windowOverride               bool
-	rate                         float64
-	rateShape, arrivals          string
-	duration, warmup, drain      time.Duration
-	dialTimeout, drainClose      time.Duration
-	dialConcurrency              int
-	connRate                     float64
-	interval                     time.Duration
-	maxResends, maxRetries       int
-	messages                     uint64
-	allowUnresolved, allowLost   uint64
-	msg                          workload.MessageConfig
-	jsonOut, mdOut, htmlOut      string
-	hlogOut, gate                string
-	progress                     bool
-	shard                        workload.Shard
-	job, startAt, metricsAddr    string
+	client                     string
+	target                     targetFlag
+	senderIDs                  []string
+	apiKey, ca                 string
+	loginDomain                string
+	insecure                   bool
+	conns, window              int
+	windowOverride             bool
+	rate                       float64
+	rateShape                  rateShapeFlag
+	arrivals                   workload.Arrivals
+	duration, warmup, drain    time.Duration
+	dialTimeout, drainClose    time.Duration
+	dialConcurrency            int
+	connRate                   float64
+	interval                   time.Duration
+	maxResends, maxRetries     int
+	messages                   uint64
+	allowUnresolved, allowLost uint64
+	msg                        workload.MessageConfig
+	jsonOut, mdOut, htmlOut    string
+	hlogOut                    string
+	gate                       gateFlag
+	progress                   bool
+	shard                      workload.Shard
+	job, metricsAddr           string
+	startAt                    time.Time
 }
 
 // outputFlags do not shape the run and are left out of the results'
@@ -102,17 +111,17 @@ type runOptions struct {
 var outputFlags = map[string]bool{"json": true, "md": true, "html": true, "hlog": true, "progress": true, "api-key": true, "gate": true,
 	"metrics-addr": true, "shard": true, "job": true, "start-at": true}
 
-func runCmd(args []string, stdout, stderr io.Writer) int {
+// flags defines the flags of run on a new FlagSet, the embedded fake's
+// with them; progress is --progress's default.
+func (o *runOptions) flags(progress bool) (*flag.FlagSet, *fakeOptions) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	// Parse errors go to stderr; -h prints the usage to stdout below.
-	fs.SetOutput(stderr)
-	var o runOptions
 	def := workload.DefaultMessageConfig()
-	fs.StringVar(&o.client, "client", clientNative, "CCS client implementation `NAME` the driver runs over: "+clientNames()+" (same workload, window, retries and accounting; results name it)")
-	fs.StringVar(&o.target, "target", "", "CCS endpoint `host:port`, staging ("+stagingTarget+") or production ("+productionTarget+"); default: the embedded fake")
-	fs.StringVar(&o.senderID, "sender-id", "", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
+	o.client, o.loginDomain, o.rate, o.msg = clientNative, ccs.Domain, 5000, def
+	fs.Var(&clientFlag{&o.client}, "client", "CCS client implementation `NAME` the driver runs over: "+clientNames()+" (same workload, window, retries and accounting; results name it)")
+	fs.Var(&o.target, "target", "CCS endpoint `host:port`, staging ("+stagingTarget+") or production ("+productionTarget+"); default: the embedded fake")
+	fs.Var(&listFlag{&o.senderIDs}, "sender-id", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
-	fs.StringVar(&o.loginDomain, "login-domain", "gcm", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
+	fs.Var(&loginDomainFlag{&o.loginDomain}, "login-domain", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
 	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
 	fs.IntVar(&o.conns, "conns", driver.DefaultConns, "number of connections `N` (at most 1000 per sender id)")
@@ -120,9 +129,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.connRate, "conn-rate", 0, "start at most `R` connections a second at the start (0: as fast as --dial-concurrency allows)")
 	fs.IntVar(&o.window, "window", driver.DefaultWindow, "unanswered messages allowed per connection `N` (at most 100)")
 	fs.BoolVar(&o.windowOverride, "window-override", false, "allow --window above 100 (breaks the protocol; for testing servers' flow control)")
-	fs.Float64Var(&o.rate, "rate", 5000, "messages per second `R` (0: as fast as the windows allow)")
-	fs.StringVar(&o.rateShape, "rate-shape", "", "rate `SHAPE` instead of a constant --rate (syntax below)")
-	fs.StringVar(&o.arrivals, "arrivals", "uniform", "arrival process: `uniform` or poisson")
+	fs.Var(&rateFlag{&o.rate}, "rate", "messages per second `R` (0: as fast as the windows allow)")
+	fs.Var(&o.rateShape, "rate-shape", "rate `SHAPE` instead of a constant --rate (syntax below)")
+	fs.Var(&arrivalsFlag{&o.arrivals}, "arrivals", "arrival process: `uniform` or poisson")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "stop sending after `D` (unless --messages comes first)")
 	fs.Uint64Var(&o.messages, "messages", 0, "stop after `N` unique messages (alone: no time limit)")
 	fs.DurationVar(&o.warmup, "warmup", 0, "exclude the first `D` (rounded up to whole seconds) from latency statistics and rates")
@@ -142,143 +151,182 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.msg.Receipts, "receipts", def.Receipts, "set delivery_receipt_requested (receipts are ACKed and counted)")
 	fs.Float64Var(&o.msg.InvalidRate, "invalid-rate", def.InvalidRate, "fraction `F` of deliberately invalid messages (NACK INVALID_JSON)")
 	fs.Uint64Var(&o.msg.Seed, "seed", def.Seed, "seed of messages, arrivals and jitter, so that a run can be repeated")
-	fs.StringVar(&o.jsonOut, "json", "", "write the results file (JSON, schema "+report.Schema+") to `FILE`")
-	fs.StringVar(&o.mdOut, "md", "", "write a markdown report to `FILE`")
-	fs.StringVar(&o.htmlOut, "html", "", "write an HTML report (offline, with charts) to `FILE`")
-	fs.StringVar(&o.hlogOut, "hlog", "", "write HdrHistogram interval logs (one per --interval, tags service and response) to `FILE`")
+	fs.StringVar(&o.jsonOut, "json", "", "write the results file (JSON, schema "+report.Schema+") to `FILE` (- for standard output)")
+	fs.StringVar(&o.mdOut, "md", "", "write a markdown report to `FILE` (- for standard output)")
+	fs.StringVar(&o.htmlOut, "html", "", "write an HTML report (offline, with charts) to `FILE` (- for standard output)")
+	fs.StringVar(&o.hlogOut, "hlog", "", "write HdrHistogram interval logs (one per --interval, tags service and response) to `FILE` (- for standard output)")
 	fs.Uint64Var(&o.allowUnresolved, "allow-unresolved", 0, "tolerate up to `N` unresolved messages without failing the run (they are still counted and reported)")
 	fs.Uint64Var(&o.allowLost, "allow-lost", 0, "tolerate up to `N` lost messages without failing the run (they are still counted and reported)")
-	fs.StringVar(&o.gate, "gate", "", "thresholds `EXPR,...` (e.g. \"p99<5ms,rate>4900,unresolved==0\"); a failure exits 3")
-	fs.BoolVar(&o.progress, "progress", isTerminal(stdout), "live progress (default: on when stdout is a terminal)")
-	fs.Var(&o.shard, "shard", "run shard `I/N` of a job spread over N processes or machines: --conns, --rate, --rate-shape and --messages stay the job's totals and this process sends its share (see README, \"Running on several machines\")")
-	fs.StringVar(&o.job, "job", "", "`ID` of the sharded job, recorded with the shard for ccsbench merge (default: from --start-at, the shard count and --seed, so that shards started with the same flags agree)")
-	fs.StringVar(&o.startAt, "start-at", "", "connect and authenticate first, then begin sending at `TIME` (RFC 3339 with sub-second precision, e.g. 2026-01-15T09:30:00.000Z); refused when more than 1s past")
+	fs.Var(&o.gate, "gate", "thresholds `EXPR,...` (e.g. \"p99<5ms,rate>4900,unresolved==0\"); a failure exits 3")
+	fs.BoolVar(&o.progress, "progress", progress, "live progress (default: on when the terminal shows it: standard output, or standard error when an output file is -)")
+	fs.Var(&shardFlag{&o.shard}, "shard", "run shard `I/N` of a job spread over N processes or machines: --conns, --rate, --rate-shape and --messages stay the job's totals and this process sends its share (see README, \"Running on several machines\")")
+	fs.Var(&jobFlag{&o.job}, "job", "`ID` of the sharded job, recorded with the shard for ccsbench merge (default: from --start-at, the shard count and --seed, so that shards started with the same flags agree)")
+	fs.Var(&startAtFlag{&o.startAt}, "start-at", "connect and authenticate first, then begin sending at `TIME` (RFC 3339 with sub-second precision, e.g. 2026-01-15T09:30:00.000Z); refused when more than 1s past")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve live Prometheus metrics on http://`ADDR`/metrics while the run lasts")
-	fo := fakeFlags(fs, "fake-")
-	fs.Usage = func() {} // a parse error is printed alone, the usage only on -h
-	printUsage := func() {
-		fs.SetOutput(stdout)
-		defer fs.SetOutput(stderr)
-		fmt.Fprint(fs.Output(), runUsage)
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\n%s\n\nGate expressions: METRIC OP VALUE, metrics p50 p90 p99 p999 max (service\ntime), rp50..rmax (response time), rate, and the counts unresolved, lost, nacks,\nretries, disconnects, drain_timeouts, strays; operators < <= > >= ==;\nlatencies with a unit us, ms or s.\n", workload.RateShapeHelp)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			printUsage()
-			return 0
-		}
-		fmt.Fprintln(stderr, "see ccsbench help run")
-		return 2
-	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "ccsbench run: "+format+"\n", a...)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q (flags only; see ccsbench help run)", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return fs, fakeFlags(fs, "fake-")
+}
 
-	cfg, err := o.driverConfig(set)
-	if err != nil {
-		return usageErr("%v", err)
+// outputs are run's output file flags.
+func (o *runOptions) outputs() []output {
+	return []output{{"json", o.jsonOut}, {"md", o.mdOut}, {"html", o.htmlOut}, {"hlog", o.hlogOut}}
+}
+
+// runCmd implements `ccsbench run`: it parses the flags, starts the
+// target, runs the driver, then reports. Each step is a method of
+// runner.
+func runCmd(args []string, stdout, stderr io.Writer) int {
+	var o runOptions
+	fs, fake := o.flags(isTerminal(stdout))
+	help := func(w io.Writer) { fmt.Fprint(w, runUsage) }
+	if _, code, ok := parseFlags(fs, args, flagsOnly, help, stdout, stderr); !ok {
+		if code == exitOK {
+			fmt.Fprintf(stdout, runHelp, workload.RateShapeHelp)
+		}
+		return code
 	}
+	r := &runner{o: &o, fs: fs, fake: fake, set: setFlags(fs), stdout: stdout, stderr: stderr}
+	code, err := r.run()
+	if err != nil {
+		return fail(r.stderr, "run", exitCode(err, code), err)
+	}
+	return code
+}
+
+// runner is one `ccsbench run`, from its flags to its exit status.
+type runner struct {
+	o    *runOptions
+	fs   *flag.FlagSet
+	fake *fakeOptions
+	set  map[string]bool // the flags given on the command line
+
+	// stdout and stderr pass through red once configured; progressOut is
+	// the terminal the live progress goes to as it is (numbers only, and
+	// it must see it is a terminal): stdout, or stderr when an output file
+	// is "-", as summaryOut; rawOut is stdout as given, for the output
+	// files, which are redacted as a whole.
+	stdout, stderr, progressOut, summaryOut, rawOut io.Writer
+	red                                             *ccs.Redactor
+
+	cfg    driver.Config
+	target string          // "embedded" or the address, as the results name it
+	srv    *fakeccs.Server // the embedded fake, or nil
+}
+
+// run runs the steps and returns the exit status; an error ends the run
+// with its message and the status of an *exitError (else code).
+func (r *runner) run() (code int, err error) {
+	if err := r.configure(); err != nil {
+		return exitUsage, err
+	}
+	stopTarget, err := r.startTarget()
+	if err != nil {
+		return exitFail, err
+	}
+	defer stopTarget()
+	d, err := r.newDriver()
+	if err != nil {
+		return exitUsage, err
+	}
+	res, cpu, err := r.measure(d)
+	if err != nil {
+		return exitFail, err
+	}
+	return r.finish(d, res, cpu)
+}
+
+// configure checks the flags and builds the driver's configuration, sets
+// up the redacted outputs, and checks the open files limit and the
+// output files before anything runs. Its errors are usage errors.
+func (r *runner) configure() error {
+	o := r.o
+	cfg, err := o.driverConfig(r.set)
+	if err != nil {
+		return err
+	}
+	r.cfg = cfg
 	// From here on, nothing the run prints carries the API key, whatever
 	// the target sends back. The live progress goes to the terminal as it
 	// is (it must see it is one): it shows numbers only.
-	red := ccs.NewRedactorSenders(firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey), append([]string{firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)}, cfg.SenderIDs...)...)
-	progressOut := stdout
-	stdout, stderr = red.Writer(stdout), &lockedWriter{w: red.Writer(stderr)}
-	var gate report.Gate
-	if o.gate != "" {
-		if gate, err = report.ParseGate(o.gate); err != nil {
-			return usageErr("--gate: %v", err)
+	r.red = ccs.NewRedactorSenders(firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey), append([]string{firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)}, cfg.SenderIDs...)...)
+	rawErr := r.stderr
+	r.rawOut, r.progressOut = r.stdout, r.stdout
+	r.stdout, r.stderr = r.red.Writer(r.stdout), &lockedWriter{w: r.red.Writer(r.stderr)}
+	r.summaryOut = r.stdout
+	if toStdout(o.outputs()) {
+		r.summaryOut, r.progressOut = r.stderr, rawErr
+		if !r.set["progress"] {
+			o.progress = isTerminal(r.progressOut)
 		}
 	}
-
 	// Every connection is a file descriptor, and the embedded fake's end
 	// of it another one.
+	embedded := o.target.addr == ""
 	if limit, err := raiseOpenFiles(); err != nil {
-		fmt.Fprintf(stderr, "ccsbench run: warning: could not raise the open files limit: %v\n", err)
-	} else if need := openFilesNeeded(cfg, o.target == ""); limit > 0 && need > limit {
-		return usageErr("--conns %d needs about %d open files%s, and the limit (RLIMIT_NOFILE, raised to its hard limit) is %d: raise it (ulimit -Hn, or LimitNOFILE= in systemd) or use fewer connections",
-			cfg.Conns, need, map[bool]string{true: " (the embedded fake holds the other end of every connection)", false: ""}[o.target == ""], limit)
+		warn(r.stderr, "run", fmt.Errorf("could not raise the open files limit: %w", err))
+	} else if need := openFilesNeeded(cfg, embedded); limit > 0 && need > limit {
+		why := ""
+		if embedded {
+			why = " (the embedded fake holds the other end of every connection)"
+		}
+		return usageErrorf("--conns %d needs about %d open files%s, and the limit (RLIMIT_NOFILE, raised to its hard limit) is %d: raise it (ulimit -Hn, or LimitNOFILE= in systemd) or use fewer connections",
+			cfg.Conns, need, why, limit)
 	}
-
 	// Output files are checked before the run, not after an hour of it.
-	if err := checkOutputs(&o); err != nil {
-		return usageErr("%v", err)
-	}
+	return checkOutputs(o.outputs()...)
+}
 
-	// The target: a named or given endpoint, or the embedded fake.
-	targetName := "embedded"
-	var srv *fakeccs.Server
-	if o.target != "" {
-		for name := range set {
-			if strings.HasPrefix(name, "fake-") {
-				return usageErr("--%s configures the embedded fake, which does not run with --target", name)
-			}
-		}
-		switch o.target {
-		case "staging":
-			cfg.Target = stagingTarget
-		case "production":
-			cfg.Target = productionTarget
-		default:
-			if _, _, err := net.SplitHostPort(o.target); err != nil {
-				return usageErr("--target %q: want host:port, staging or production", o.target)
-			}
-			cfg.Target = o.target
-		}
-		targetName = cfg.Target
-		if cfg.SenderID == "" || cfg.APIKey == "" {
-			return usageErr("--target needs --sender-id and --api-key (or CCSBENCH_SENDER_ID and CCSBENCH_API_KEY)")
-		}
-		if cfg.TLS, err = o.tlsConfig(cfg.Target); err != nil {
-			return usageErr("%v", err)
-		}
-	} else {
-		if set["ca"] || set["insecure"] {
-			return usageErr("--ca and --insecure apply to --target; the embedded fake's certificate is trusted already")
-		}
-		fcfg, err := fo.config()
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		fcfg.SenderID = firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)
-		fcfg.SenderIDs = cfg.SenderIDs
-		fcfg.APIKey = firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey)
-		cfg.SenderID, cfg.APIKey = fcfg.SenderID, fcfg.APIKey
-		srv, err = fakeccs.New(fcfg)
-		if err != nil {
-			return usageErr("%v", fo.flagError(err))
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			fmt.Fprintf(stderr, "ccsbench run: embedded fake: %v\n", err)
-			return 1
-		}
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve(ln) }()
-		defer func() {
-			srv.Close()
-			<-served
-		}()
-		cfg.Target = ln.Addr().String()
-		cfg.TLS = &tls.Config{RootCAs: srv.CertPool()}
+// startTarget aims the run at --target, or starts the embedded fake on
+// loopback and aims it there. It returns what stops the target.
+func (r *runner) startTarget() (stop func(), err error) {
+	o, cfg := r.o, &r.cfg
+	if o.target.addr != "" {
+		cfg.Target, r.target = o.target.addr, o.target.addr
+		return func() {}, nil
 	}
-
-	cfg.IntervalHistograms = o.hlogOut != ""
-	cfg.Transport = clientTransport(o.client, cfg)
-	cfg.OnDisconnect = func(dc driver.Disconnect) {
-		fmt.Fprintf(stderr, "ccsbench run: connection %d ended (%s): %s [first of this cause; all are counted under disconnects]\n", dc.Conn+1, dc.Cause, dc.Detail)
-	}
-	d, err := driver.New(cfg)
+	r.target = "embedded"
+	fcfg, err := r.fake.config()
 	if err != nil {
-		return usageErr("%v", err)
+		return nil, &exitError{code: exitUsage, err: err}
 	}
+	fcfg.SenderID = firstNonEmpty(cfg.SenderID, fakeccs.DefaultSenderID)
+	fcfg.SenderIDs = cfg.SenderIDs
+	fcfg.APIKey = firstNonEmpty(cfg.APIKey, fakeccs.DefaultAPIKey)
+	cfg.SenderID, cfg.APIKey = fcfg.SenderID, fcfg.APIKey
+	srv, err := fakeccs.New(fcfg)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: r.fake.flagError(err)}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("embedded fake: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	r.srv = srv
+	cfg.Target = ln.Addr().String()
+	cfg.TLS = &tls.Config{RootCAs: srv.CertPool()}
+	return func() {
+		srv.Close()
+		<-served
+	}, nil
+}
+
+// newDriver makes the driver: the client's transport, and the first
+// disconnect of each cause printed as it happens.
+func (r *runner) newDriver() (*driver.Driver, error) {
+	cfg := r.cfg
+	cfg.IntervalHistograms = r.o.hlogOut != ""
+	cfg.Transport = clientTransport(r.o.client, cfg)
+	cfg.OnDisconnect = func(dc driver.Disconnect) {
+		notef(r.stderr, "run", "connection %d ended (%s): %s [first of this cause; all are counted under disconnects]", dc.Conn+1, dc.Cause, dc.Detail)
+	}
+	return driver.New(cfg)
+}
+
+// measure runs the driver until it is done or interrupted, with the live
+// metrics and progress asked for, and returns what it measured and the
+// CPU this process used meanwhile.
+func (r *runner) measure(d *driver.Driver) (*driver.Result, cpuUse, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -287,29 +335,26 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		<-ctx.Done()
 		stop()
 	}()
-
-	if o.metricsAddr != "" {
-		stopMetrics, addr, err := serveMetrics(o.metricsAddr, d, metricsInfo(&o, d.Config(), targetName))
+	eff := d.Config()
+	if r.o.metricsAddr != "" {
+		stopMetrics, addr, err := serveMetrics(r.o.metricsAddr, d, metricsInfo(r.o, eff, r.target))
 		if err != nil {
-			fmt.Fprintf(stderr, "ccsbench run: --metrics-addr: %v\n", err)
-			return 1
+			return nil, cpuUse{}, fmt.Errorf("--metrics-addr: %w", err)
 		}
 		defer stopMetrics()
-		fmt.Fprintf(stderr, "ccsbench run: metrics on http://%s/metrics\n", addr)
+		notef(r.stderr, "run", "metrics on http://%s/metrics", addr)
 	}
-	if !cfg.StartAt.IsZero() {
-		what := "ccsbench run"
-		if cfg.Shard.Count > 1 {
-			what += ": shard " + cfg.Shard.String() + " of job " + o.job
+	if !eff.StartAt.IsZero() {
+		what := "run"
+		if eff.Shard.Count > 1 {
+			what += ": shard " + eff.Shard.String() + " of job " + r.o.job
 		}
-		fmt.Fprintf(stderr, "%s: connecting, then sending from %s (in %v)\n", what,
-			cfg.StartAt.UTC().Format(time.RFC3339Nano), time.Until(cfg.StartAt).Round(time.Millisecond))
+		notef(r.stderr, what, "connecting, then sending from %s (in %v)",
+			eff.StartAt.UTC().Format(time.RFC3339Nano), time.Until(eff.StartAt).Round(time.Millisecond))
 	}
-
 	stopProgress := func() {}
-	if o.progress {
-		eff := d.Config()
-		stopProgress = report.StartProgress(progressOut, func() report.Snapshot {
+	if r.o.progress {
+		stopProgress = report.StartProgress(r.progressOut, func() report.Snapshot {
 			p := d.Progress()
 			return report.Snapshot{
 				Elapsed:       p.Elapsed,
@@ -324,84 +369,138 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			}
 		})
 	}
+	cpu := startCPU()
 	res, err := d.Run(ctx)
+	used := cpu.stop()
 	stopProgress()
 	if err != nil {
-		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
-		return 1
+		return nil, used, r.runError(err, eff)
 	}
+	return res, used, nil
+}
 
-	rr, intervals, err := buildResult(res, targetName, d.Config().Conns, runConfig(fs, d.Config(), cfg.Messages, targetName), srv)
+// runError says what made Run fail, in one sentence: a connection that
+// could not be made names itself, the target and the stage.
+func (r *runner) runError(err error, eff driver.Config) error {
+	var de *driver.DialError
+	if !errors.As(err, &de) {
+		return err
+	}
+	why := de.Err
+	var he *ccs.HandshakeError
+	if !errors.As(why, &he) {
+		why = &ccs.HandshakeError{Stage: de.Stage, Err: de.Err}
+	} else {
+		why = he
+	}
+	return fmt.Errorf("connection %d of %d could not connect to %s: %w", de.Conn+1, eff.Conns, eff.Target, why)
+}
+
+// finish writes the summary and the output files, says what went wrong
+// and returns the exit status: 1 when the accounting does not add up or
+// too many messages were lost or unresolved, else 3 when a gate failed.
+func (r *runner) finish(d *driver.Driver, res *driver.Result, cpu cpuUse) (int, error) {
+	o, eff := r.o, d.Config()
+	rr, intervals, err := buildResult(res, r.target, eff.Conns, runConfig(r.fs, eff, r.cfg.Messages, r.target), r.srv)
 	if err != nil {
-		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
-		return 1
+		return exitFail, err
 	}
-	if cfg.Shard.Count > 1 {
-		rr.Shard = &report.Shard{Index: cfg.Shard.Index, Count: cfg.Shard.Count, Job: o.job}
+	if eff.Shard.Count > 1 {
+		rr.Shard = &report.Shard{Index: eff.Shard.Index, Count: eff.Shard.Count, Job: o.job}
 	}
-	if !cfg.StartAt.IsZero() {
-		rr.Start = &report.Start{At: cfg.StartAt, SkewUS: float64(res.StartSkew) / float64(time.Microsecond)}
+	if !eff.StartAt.IsZero() {
+		rr.Start = &report.Start{At: eff.StartAt, SkewUS: float64(res.StartSkew) / float64(time.Microsecond)}
 	}
-	if gate != nil {
-		rr.Gates = gate.Evaluate(rr)
+	if o.gate.gate != nil {
+		rr.Gates = o.gate.gate.Evaluate(rr)
 	}
-	code := 0
-	if err := report.WriteSummary(stdout, rr); err != nil {
-		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
-		code = 1
+	code := exitOK
+	if err := report.WriteSummary(r.summaryOut, rr); err != nil {
+		code = fail(r.stderr, "run", exitFail, err)
 	}
-	if err := writeOutputs(&o, rr, intervals, red); err != nil {
-		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
-		code = 1
+	if err := r.writeOutputs(rr, intervals); err != nil {
+		code = fail(r.stderr, "run", exitFail, err)
 	}
-	if res.Counts.Unsent > 0 {
-		fmt.Fprintf(stderr, "ccsbench run: warning: %d messages due before the end of sending were never sent: %s\n", res.Counts.Unsent, unsentCause(res, d.Config().Conns))
+	if msg := shortfall(res, eff, r.cfg.Messages, cpu, r.srv != nil); msg != "" {
+		notef(r.stderr, "run", "warning: %s", msg)
 	}
 	if res.LastDialError != nil {
-		fmt.Fprintf(stderr, "ccsbench run: %d replacement connection(s) failed; last: %v\n", res.Counts.DialFailures, res.LastDialError)
+		notef(r.stderr, "run", "%d replacement connection(s) failed; last: %s", res.Counts.DialFailures, errText(res.LastDialError))
 	}
 	if err := res.Counts.Check(); err != nil {
-		fmt.Fprintf(stderr, "ccsbench run: %v\n", err)
-		return 1
+		return exitFail, err
 	}
 	failed := false
 	if c := res.Counts; c.Lost > o.allowLost {
-		fmt.Fprintf(stderr, "ccsbench run: %d of %d messages were lost: their connection ended under them more than --max-resends %d times (allowed: %d, see --allow-lost)\n",
+		notef(r.stderr, "run", "%d of %d messages were lost: their connection ended under them more than --max-resends %d times (allowed: %d, see --allow-lost)",
 			c.Lost, c.Messages, res.MaxResends, o.allowLost)
 		failed = true
 	}
 	if c := res.Counts; c.Unresolved > o.allowUnresolved {
-		fmt.Fprintf(stderr, "ccsbench run: %v: %d of %d messages had no outcome when the drain deadline passed (allowed: %d, see --allow-unresolved)\n",
-			driver.ErrUnresolved, c.Unresolved, c.Messages, o.allowUnresolved)
+		notef(r.stderr, "run", "%d of %d messages were unresolved: they had no outcome when the drain deadline passed (allowed: %d, see --allow-unresolved)",
+			c.Unresolved, c.Messages, o.allowUnresolved)
 		failed = true
 	}
-	if failed {
-		return 1
-	}
-	if code != 0 {
-		return code
-	}
-	if !report.GatesPassed(rr.Gates) {
+	switch {
+	case failed:
+		return exitFail, nil
+	case code != exitOK:
+		return code, nil
+	case !report.GatesPassed(rr.Gates):
 		var failed []string
 		for _, g := range rr.Gates {
 			if !g.Pass {
 				failed = append(failed, fmt.Sprintf("%s (measured %s)", g.Expr, g.MeasuredString()))
 			}
 		}
-		fmt.Fprintf(stderr, "ccsbench run: gate failed: %s\n", strings.Join(failed, ", "))
-		return 3
+		notef(r.stderr, "run", "gate failed: %s", strings.Join(failed, ", "))
+		return exitGate, nil
 	}
-	return 0
+	return exitOK, nil
+}
+
+// writeOutputs writes the files asked for. The text files pass through
+// the redactor, so that no API key reaches them whatever the target sent
+// (the driver redacts what it passes on already; this is the last
+// boundary).
+func (r *runner) writeOutputs(rr *report.Result, ivs []report.Interval) error {
+	o, red := r.o, r.red.Bytes
+	var errs []error
+	write := func(path string, filter func([]byte) []byte, fn func(io.Writer) error) {
+		if path != "" {
+			errs = append(errs, writeOutput(path, r.rawOut, filter, fn))
+		}
+	}
+	write(o.jsonOut, red, rr.Encode)
+	write(o.mdOut, red, func(w io.Writer) error { return report.WriteMarkdown(w, rr) })
+	write(o.htmlOut, red, func(w io.Writer) error { return report.WriteHTML(w, rr) })
+	// Base64 histograms only: nothing a target sent.
+	write(o.hlogOut, nil, func(w io.Writer) error { return report.WriteHlog(w, rr.StartedAt, ivs) })
+	return errors.Join(errs...)
 }
 
 // driverConfig builds the driver's configuration from the flags; set
-// holds the flags given on the command line.
+// holds the flags given on the command line. Its errors are usage errors.
 func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
-	senders := splitList(firstNonEmpty(o.senderID, os.Getenv("CCSBENCH_SENDER_ID")))
+	cfg, err := o.checkedConfig(set)
+	if err != nil {
+		return cfg, &exitError{code: exitUsage, err: err}
+	}
+	return cfg, nil
+}
+
+// checkedConfig is driverConfig. The driver checks its Config again; the
+// checks here name the flags.
+func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
+	senders := o.senderIDs
+	if !set["sender-id"] {
+		senders = splitList(os.Getenv("CCSBENCH_SENDER_ID"))
+	}
 	cfg := driver.Config{
 		DialConcurrency:     o.dialConcurrency,
 		ConnRate:            o.connRate,
 		APIKey:              firstNonEmpty(o.apiKey, os.Getenv("CCSBENCH_API_KEY")),
+		LoginDomain:         o.loginDomain,
 		Conns:               o.conns,
 		Window:              o.window,
 		AllowWindowOverride: o.windowOverride,
@@ -416,9 +515,7 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 		MaxRetries:          o.maxRetries,
 		Message:             o.msg,
 		Seed:                o.msg.Seed,
-	}
-	if err := checkClient(o.client); err != nil {
-		return cfg, err
+		Arrivals:            o.arrivals,
 	}
 	if len(senders) > 0 {
 		cfg.SenderID = senders[0]
@@ -429,15 +526,10 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	if len(senders) > driver.MaxSenders {
 		return cfg, fmt.Errorf("--sender-id: %d sender ids; at most %d", len(senders), driver.MaxSenders)
 	}
-	switch o.loginDomain {
-	case "gcm":
-		cfg.LoginDomain = ccs.Domain
-	case "fcm":
-		cfg.LoginDomain = ccs.FCMDomain
-	default:
-		return cfg, fmt.Errorf("--login-domain %q: want gcm or fcm", o.loginDomain)
-	}
 	if err := o.shardConfig(&cfg); err != nil {
+		return cfg, err
+	}
+	if err := o.targetConfig(&cfg, set); err != nil {
 		return cfg, err
 	}
 	if o.conns <= 0 {
@@ -483,37 +575,50 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	if cfg.Duration == 0 && cfg.Messages == 0 {
 		return cfg, errors.New("--duration 0 needs --messages")
 	}
-	if set["rate"] && set["rate-shape"] {
+	switch {
+	case set["rate"] && set["rate-shape"]:
 		return cfg, errors.New("--rate and --rate-shape exclude each other")
-	}
-	if o.rateShape != "" {
-		p, err := workload.ParseRateShape(o.rateShape)
-		if err != nil {
-			return cfg, fmt.Errorf("--rate-shape: %w", err)
-		}
-		cfg.Pacer = p
-	} else {
-		if !(o.rate >= 0 && o.rate <= workload.MaxRate) {
-			return cfg, fmt.Errorf("--rate %g: must be between 0 (as fast as the windows allow) and %g msgs/s", o.rate, float64(workload.MaxRate))
-		}
+	case o.rateShape.pacer != nil:
+		cfg.Pacer = o.rateShape.pacer
+	default:
 		p := workload.ConstantPacer{Freq: o.rate}
 		if err := p.Validate(); err != nil {
 			return cfg, fmt.Errorf("--rate: %w", err)
 		}
 		cfg.Pacer = p
 	}
-	a, err := workload.ParseArrivals(o.arrivals)
-	if err != nil {
-		return cfg, fmt.Errorf("--arrivals: %w", err)
-	}
-	cfg.Arrivals = a
 	if err := o.msg.Validate(); err != nil {
 		return cfg, err
 	}
-	if o.ca != "" && o.insecure {
-		return cfg, errors.New("--ca and --insecure exclude each other")
-	}
 	return cfg, nil
+}
+
+// targetConfig checks the flags that go with --target, or with the
+// embedded fake when there is none, and sets the trust for --target.
+func (o *runOptions) targetConfig(cfg *driver.Config, set map[string]bool) error {
+	if o.target.addr == "" {
+		if set["ca"] || set["insecure"] {
+			return errors.New("--ca and --insecure apply to --target; the embedded fake's certificate is trusted already")
+		}
+		return nil
+	}
+	for name := range set {
+		if strings.HasPrefix(name, "fake-") {
+			return fmt.Errorf("--%s configures the embedded fake, which does not run with --target", name)
+		}
+	}
+	if cfg.SenderID == "" || cfg.APIKey == "" {
+		return errors.New("--target needs --sender-id and --api-key (or CCSBENCH_SENDER_ID and CCSBENCH_API_KEY)")
+	}
+	if o.ca != "" && o.insecure {
+		return errors.New("--ca and --insecure exclude each other")
+	}
+	tc, err := o.tlsConfig(o.target.addr)
+	if err != nil {
+		return err
+	}
+	cfg.TLS = tc
+	return nil
 }
 
 // openFilesNeeded is how many file descriptors a run takes at least: one
@@ -532,38 +637,28 @@ func openFilesNeeded(cfg driver.Config, embedded bool) uint64 {
 	return n + 64
 }
 
-// maxJobLen bounds --job.
-const maxJobLen = 64
-
 // shardConfig checks --shard, --job and --start-at and sets the driver's
 // Shard and StartAt; the job id defaults to one derived from --start-at,
 // the shard count and --seed.
 func (o *runOptions) shardConfig(cfg *driver.Config) error {
-	if o.startAt != "" {
-		at, err := time.Parse(time.RFC3339Nano, o.startAt)
-		if err != nil {
-			return fmt.Errorf("--start-at %q: want an RFC 3339 time such as 2026-01-15T09:30:00.000Z", o.startAt)
-		}
-		if late := time.Since(at); late > driver.MaxStartLateness {
+	if !o.startAt.IsZero() {
+		if late := time.Since(o.startAt); late > driver.MaxStartLateness {
 			return fmt.Errorf("--start-at %s is %v in the past (at most %v is allowed): choose a time far enough ahead for every shard to connect",
-				o.startAt, late.Round(time.Millisecond), driver.MaxStartLateness)
+				o.startAt.Format(time.RFC3339Nano), late.Round(time.Millisecond), driver.MaxStartLateness)
 		}
-		cfg.StartAt = at
+		cfg.StartAt = o.startAt
 	}
 	sharded := o.shard.Count > 1
 	switch {
 	case o.job != "" && !sharded:
 		return errors.New("--job names the job of a sharded run: it needs --shard I/N with N > 1")
-	case sharded && o.job == "" && o.startAt == "":
+	case sharded && o.job == "" && o.startAt.IsZero():
 		return errors.New("--shard without --start-at needs --job ID: the shards of one job must be named alike (with --start-at the default job id comes from it)")
 	case !sharded:
 		return nil
 	}
 	if o.job == "" {
 		o.job = defaultJobID(cfg.StartAt, o.shard.Count, o.msg.Seed)
-	}
-	if len(o.job) > maxJobLen || !validJobID(o.job) {
-		return fmt.Errorf("--job %q: want 1 to %d letters, digits, '.', '_', ':' or '-'", o.job, maxJobLen)
 	}
 	cfg.Shard = o.shard
 	return nil
@@ -574,17 +669,6 @@ func (o *runOptions) shardConfig(cfg *driver.Config) error {
 // "20260115T093000.5Z-4shards-seed1".
 func defaultJobID(at time.Time, shards int, seed uint64) string {
 	return fmt.Sprintf("%s-%dshards-seed%d", at.UTC().Format("20060102T150405.999999999Z"), shards, seed)
-}
-
-// validJobID reports whether s is made of letters, digits, '.', '_', ':'
-// and '-' only, and is not empty.
-func validJobID(s string) bool {
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._:-", c)) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // tlsConfig is the trust for --target: --ca, --insecure or the system's.
@@ -606,227 +690,4 @@ func (o *runOptions) tlsConfig(target string) (*tls.Config, error) {
 		c.RootCAs = pool
 	}
 	return c, nil
-}
-
-// runConfig records every flag that shaped the run, by name, with the
-// effective values the driver used (messages: the run's or the job's
-// total); never the API key.
-func runConfig(fs *flag.FlagSet, eff driver.Config, messages uint64, target string) map[string]any {
-	m := map[string]any{}
-	fs.VisitAll(func(f *flag.Flag) {
-		if outputFlags[f.Name] {
-			return
-		}
-		if strings.HasPrefix(f.Name, "fake-") && target != "embedded" {
-			return
-		}
-		var v any = f.Value.String()
-		if g, ok := f.Value.(flag.Getter); ok {
-			switch x := g.Get().(type) {
-			case bool, int, uint64, float64:
-				v = x
-			case string:
-				v = x
-			}
-		}
-		m[f.Name] = v
-	})
-	m["target"] = target
-	m["sender-id"] = eff.SenderID
-	if len(eff.SenderIDs) > 0 {
-		m["sender-id"] = strings.Join(eff.SenderIDs, ",")
-	}
-	m["duration"] = eff.Duration.String()
-	m["warmup"] = eff.Warmup.String()
-	m["messages"] = messages // the job's total for a shard, not its share
-	m["rate-shape"] = fmt.Sprint(eff.Pacer)
-	m["client"] = eff.Transport.Name()
-	return m
-}
-
-// buildResult converts the driver's result into the results file, and
-// the intervals after the warm-up for the hlog.
-func buildResult(res *driver.Result, target string, conns int, config map[string]any, srv *fakeccs.Server) (*report.Result, []report.Interval, error) {
-	c := res.Counts
-	rr := &report.Result{
-		Schema: report.Schema,
-		Tool: report.Tool{
-			Version: strings.TrimPrefix(versionString(), "ccsbench "),
-			Go:      runtime.Version(),
-			Client:  res.Client,
-		},
-		Config:    config,
-		Target:    target,
-		StartedAt: res.MeasureStart,
-		DurationS: res.Measured.Seconds(),
-		Counts: report.Counts{
-			Messages: c.Messages, Acked: c.Acked, Nacked: c.Nacked, Nacks: c.Nacks,
-			StanzaErrors: c.StanzaErrors, Lost: c.Lost, Unresolved: c.Unresolved, Unsent: c.Unsent, Retries: c.Retries,
-			Reconnects: c.Reconnects, Draining: c.Draining, DrainTimeouts: c.DrainTimeouts, DialFailures: c.DialFailures,
-			Disconnects: c.Disconnects, Upstream: c.Upstream, Receipts: c.Receipts, Strays: c.Strays, StrayKinds: c.StrayKinds,
-		},
-		Throughput: report.Throughput{AckedPerS: res.AckedRate, OfferedPerS: res.OfferedRate},
-		Connect: &report.Connect{
-			Conns:         conns,
-			AllConnectedS: res.AllConnected.Seconds(),
-			Handshakes:    uint64(res.Handshakes.TotalCount()),
-			HandshakeUS:   report.Summarize(res.Handshakes),
-		},
-		LatencyUS: report.Latency{
-			Service:  report.Summarize(res.Service),
-			Response: report.Summarize(res.Response),
-		},
-	}
-	var err error
-	if rr.Histograms.Service, err = report.EncodeHistogram(res.Service); err != nil {
-		return nil, nil, err
-	}
-	if rr.Histograms.Response, err = report.EncodeHistogram(res.Response); err != nil {
-		return nil, nil, err
-	}
-	if rr.Histograms.Handshake, err = report.EncodeHistogram(res.Handshakes); err != nil {
-		return nil, nil, err
-	}
-	var ivs []report.Interval
-	for i := range res.Intervals {
-		iv := &res.Intervals[i]
-		if iv.Warmup {
-			continue
-		}
-		rr.Timeline = append(rr.Timeline, report.TimelinePoint{
-			TS:          (iv.End - res.Warmup).Seconds(),
-			Sent:        iv.Sent,
-			Acked:       iv.Acked,
-			Nacked:      iv.Nacked,
-			Pending:     iv.Pending,
-			PendingPeak: iv.PendingPeak,
-			Disconnects: iv.Disconnects,
-			P99US:       float64(iv.ServiceP99),
-			RP99US:      float64(iv.ResponseP99),
-		})
-		if svc, rsp := iv.Histograms(); svc != nil {
-			ivs = append(ivs, report.Interval{
-				Start: res.Start.Add(iv.Start), End: res.Start.Add(iv.End),
-				Service: svc, Response: rsp,
-			})
-		}
-	}
-	if srv != nil {
-		if rr.Fake, err = json.Marshal(srv.Stats()); err != nil {
-			return nil, nil, err
-		}
-	}
-	return rr, ivs, nil
-}
-
-// checkOutputs makes sure every output file asked for can be written,
-// before the run: an existing file is opened for writing (not truncated:
-// it keeps its content if the run fails), a new one is created and
-// removed again.
-func checkOutputs(o *runOptions) error {
-	for _, out := range []struct{ flag, path string }{{"json", o.jsonOut}, {"md", o.mdOut}, {"html", o.htmlOut}, {"hlog", o.hlogOut}} {
-		if out.path == "" {
-			continue
-		}
-		_, statErr := os.Stat(out.path)
-		existed := statErr == nil
-		f, err := os.OpenFile(out.path, os.O_WRONLY|os.O_CREATE, 0o644)
-		if err != nil {
-			return fmt.Errorf("--%s: %w", out.flag, err)
-		}
-		err = f.Close()
-		if !existed {
-			err = errors.Join(err, os.Remove(out.path))
-		}
-		if err != nil {
-			return fmt.Errorf("--%s: %w", out.flag, err)
-		}
-	}
-	return nil
-}
-
-// writeOutputs writes the files asked for. The text files pass through
-// red, so that no API key reaches them whatever the target sent (the
-// driver redacts what it passes on already; this is the last boundary).
-func writeOutputs(o *runOptions, rr *report.Result, ivs []report.Interval, red *ccs.Redactor) error {
-	var errs []error
-	write := func(path string, redact bool, fn func(io.Writer) error) {
-		if path == "" {
-			return
-		}
-		var buf bytes.Buffer
-		if err := fn(&buf); err != nil {
-			errs = append(errs, err)
-			return
-		}
-		b := buf.Bytes()
-		if redact {
-			b = red.Bytes(b)
-		}
-		errs = append(errs, os.WriteFile(path, b, 0o644))
-	}
-	write(o.jsonOut, true, rr.Encode)
-	write(o.mdOut, true, func(w io.Writer) error { return report.WriteMarkdown(w, rr) })
-	write(o.htmlOut, true, func(w io.Writer) error { return report.WriteHTML(w, rr) })
-	// Base64 histograms only: nothing a target sent.
-	write(o.hlogOut, false, func(w io.Writer) error { return report.WriteHlog(w, rr.StartedAt, ivs) })
-	return errors.Join(errs...)
-}
-
-// unsentCause says why messages due were never sent, from what the
-// scheduler waited for and what happened to the connections.
-func unsentCause(res *driver.Result, conns int) string {
-	c := res.Counts
-	disc := c.DisconnectTotal()
-	waits := fmt.Sprintf("the scheduler waited %v with no connection able to send, %v with every window full", res.WaitNoConnection.Round(time.Millisecond), res.WaitFull.Round(time.Millisecond))
-	switch {
-	case disc+c.DialFailures > 0 && (res.WaitNoConnection > res.WaitFull || disc+c.DialFailures >= uint64(conns)):
-		why := fmt.Sprintf("connections kept failing (%d disconnects", disc)
-		if top := topCauses(c.Disconnects, 3); top != "" {
-			why += ": " + top
-		}
-		if c.DialFailures > 0 {
-			why += fmt.Sprintf("; %d failed reconnects", c.DialFailures)
-		}
-		return why + "); " + waits
-	case c.Draining > 0 && res.WaitNoConnection > res.WaitFull:
-		return fmt.Sprintf("connections kept draining (%d CONNECTION_DRAINING, %d closed after --drain-close-timeout); %s", c.Draining, c.DrainTimeouts, waits)
-	}
-	return "the target could not keep up (every window stayed full); " + waits
-}
-
-// topCauses lists the n most frequent causes: "eof 3, reset 1".
-func topCauses(m map[string]uint64, n int) string {
-	keys := report.KeysByCount(m)
-	var parts []string
-	for _, k := range keys[:min(n, len(keys))] {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	if len(keys) > n {
-		parts = append(parts, "…")
-	}
-	return strings.Join(parts, ", ")
-}
-
-// lockedWriter serializes writes: the driver reports disconnects from its
-// connections' goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

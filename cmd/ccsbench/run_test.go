@@ -185,12 +185,12 @@ func TestRunOutputCheckedFirst(t *testing.T) {
 		t.Errorf("run = %d after %v, stderr %q; want 2 at once, naming --json", code, time.Since(start), errs)
 	}
 	// A writable new path is not left behind by the check.
-	o := runOptions{mdOut: filepath.Join(dir, "r.md")}
-	if err := checkOutputs(&o); err != nil {
+	md := filepath.Join(dir, "r.md")
+	if err := checkOutputs(output{"md", md}); err != nil {
 		t.Fatalf("checkOutputs: %v", err)
 	}
-	if _, err := os.Stat(o.mdOut); !os.IsNotExist(err) {
-		t.Errorf("checkOutputs left %s behind (%v)", o.mdOut, err)
+	if _, err := os.Stat(md); !os.IsNotExist(err) {
+		t.Errorf("checkOutputs left %s behind (%v)", md, err)
 	}
 }
 
@@ -238,15 +238,16 @@ func TestRunDialTimeout(t *testing.T) {
 	}
 }
 
-// Messages the target could not take are counted and warned about.
+// Messages the target could not take are counted and warned about, and
+// the shortfall is put on the target: every window was full.
 func TestRunUnsentWarning(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "r.json")
 	code, _, errs := callRun("--conns", "1", "--window", "10", "--rate", "2000", "--duration", "400ms", "--drain-timeout", "200ms",
 		"--fake-ack-delay", "5s", "--progress=false", "--json", path)
-	if code != 1 || !strings.Contains(errs, "never sent") {
-		t.Errorf("run = %d, stderr %q; want 1 (unresolved) and the unsent warning", code, errs)
+	if code != 1 || !strings.Contains(errs, "of the 2,000 asked for;") || !strings.Contains(errs, "never sent: the target saturated: every window (1 connection × 10 pending) was full") {
+		t.Errorf("run = %d, stderr %q; want 1 (unresolved) and the shortfall warning, blaming the target", code, errs)
 	}
 	r, err := report.ReadFile(path)
 	if err != nil {
@@ -329,5 +330,60 @@ func TestFakeCommandSenderList(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d; want 0", code)
+	}
+}
+
+// --interval sets the timeline's resolution.
+func TestRunInterval(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	code, _, errs := callRun("--conns", "1", "--rate", "500", "--duration", "1s", "--interval", "200ms", "--progress=false", "--json", path)
+	if code != 0 {
+		t.Fatalf("run = %d, stderr %q", code, errs)
+	}
+	r, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.Timeline); n < 5 || n > 6 || r.Config["interval"] != "200ms" {
+		t.Fatalf("timeline of %d points, interval %v; want 5 of 200 ms", n, r.Config["interval"])
+	}
+	// The last interval ends with the run, at or just before 1 s.
+	for i, pt := range r.Timeline[:4] {
+		if want := 0.2 * float64(i+1); pt.TS < want-1e-9 || pt.TS > want+1e-9 || pt.PendingPeak < pt.Pending {
+			t.Errorf("timeline[%d] = %+v; want t_s %.1f and a peak at least the pending count", i, pt, want)
+		}
+	}
+	if code, _, errs := callRun("--interval", "50ms", "--progress=false"); code != 2 || !strings.Contains(errs, "--interval") {
+		t.Errorf("run --interval 50ms = %d, stderr %q; want 2 naming --interval", code, errs)
+	}
+}
+
+// An output file "-" is standard output, which then carries that output
+// alone: the summary goes to standard error, and no file named "-" is
+// made.
+func TestRunOutputToStdout(t *testing.T) {
+	t.Parallel()
+	code, out, errs := callRun("--conns", "1", "--rate", "0", "--messages", "200", "--progress=false", "--json", "-")
+	if code != 0 {
+		t.Fatalf("run --json - = %d\nstderr:\n%s", code, errs)
+	}
+	r, err := report.Decode(strings.NewReader(out))
+	if err != nil || r.Counts.Acked != 200 {
+		t.Errorf("stdout of run --json - is not a results file of 200 acked messages (%v):\n%.300s", err, out)
+	}
+	if !strings.Contains(errs, "acked") || !strings.Contains(errs, "accounting") {
+		t.Errorf("stderr lacks the summary:\n%s", errs)
+	}
+	if _, err := os.Stat("-"); !os.IsNotExist(err) {
+		t.Errorf("run --json - made a file named - (%v)", err)
+	}
+	code, out, errs = callRun("--conns", "1", "--rate", "0", "--messages", "50", "--progress=false", "--md", "-", "--json", filepath.Join(t.TempDir(), "r.json"))
+	if code != 0 || !strings.HasPrefix(out, "## ccsbench results") || strings.Contains(out, "┌") || !strings.Contains(errs, "┌") {
+		t.Errorf("run --md - = %d; want the markdown alone on stdout, the summary on stderr\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	code, out, errs = callRun("--json", "-", "--hlog", "-")
+	if code != 2 || out != "" || !strings.Contains(errs, "--json - and --hlog -: only one output can go to standard output") {
+		t.Errorf("run --json - --hlog - = %d, stdout %q, stderr %q; want 2 and a refusal naming both", code, out, errs)
 	}
 }

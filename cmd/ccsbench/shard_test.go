@@ -192,7 +192,7 @@ func TestMergeCmdShards(t *testing.T) {
 // flag of that command.
 func TestManifestFlagsExist(t *testing.T) {
 	t.Parallel()
-	flagRE := regexp.MustCompile(`(?m)^\s+-([a-z][a-z0-9-]*)`)
+	flagRE := regexp.MustCompile(`(?m)^\s+--?([a-z][a-z0-9-]*)`)
 	argRE := regexp.MustCompile(`(?m)^\s+- (--?[a-z][a-z0-9-]*)`)
 	for _, tc := range []struct {
 		file string

@@ -76,6 +76,8 @@ const (
 	registrationID = "device-registration-" // made-up registration ids (a real server has its own)
 )
 
+// main reads the environment, runs the app server until every message
+// has a final answer, and exits 0, or 1 when it gave up, 2 on bad usage.
 func main() {
 	log.SetFlags(log.Lmicroseconds)
 	cfg, err := configFromEnv()
@@ -102,6 +104,7 @@ type config struct {
 	receipts                       bool
 }
 
+// configFromEnv reads the judge contract's environment.
 func configFromEnv() (config, error) {
 	c := config{
 		addr:     net.JoinHostPort(os.Getenv("CCS_HOST"), os.Getenv("CCS_PORT")),
@@ -177,6 +180,7 @@ type app struct {
 	wake     chan struct{}
 }
 
+// newApp returns an app server for cfg, not yet connected.
 func newApp(cfg config) *app {
 	return &app{
 		cfg:      cfg,

@@ -96,6 +96,8 @@ type event struct {
 	err                     error
 }
 
+// client is the whole client: its configuration, its connections and the
+// messages it still cares about, owned by the main loop (run).
 type client struct {
 	addr, sender, key, prefix string
 	tlsCfg                    *tls.Config
@@ -113,12 +115,15 @@ type client struct {
 	failed  int
 }
 
+// main reads the flags and the environment, runs the client and exits
+// 0 when every message has a final answer, 1 when it gave up, 2 on bad
+// usage.
 func main() {
 	flag.Parse()
 	log.SetFlags(log.Lmicroseconds)
 	c, err := fromEnv()
 	if err != nil {
-		log.Print(err)
+		log.Printf("configuration: %v", err)
 		os.Exit(2)
 	}
 	if err := c.run(); err != nil {
@@ -127,6 +132,7 @@ func main() {
 	}
 }
 
+// fromEnv makes the client from the judge contract's environment.
 func fromEnv() (*client, error) {
 	host := os.Getenv("CCS_HOST")
 	c := &client{
@@ -143,11 +149,11 @@ func fromEnv() (*client, error) {
 	log.SetPrefix("naive " + os.Getenv("CCS_SCENARIO") + ": ")
 	var err error
 	if c.total, err = strconv.Atoi(os.Getenv("CCS_MESSAGES")); err != nil || c.total < 0 {
-		return nil, errors.New("CCS_MESSAGES must be a count")
+		return nil, fmt.Errorf("CCS_MESSAGES=%q: want a count", os.Getenv("CCS_MESSAGES"))
 	}
 	if r := os.Getenv("CCS_RATE"); r != "" {
 		if c.rate, err = strconv.ParseFloat(r, 64); err != nil || c.rate < 0 {
-			return nil, errors.New("CCS_RATE must be messages per second")
+			return nil, fmt.Errorf("CCS_RATE=%q: want messages per second", r)
 		}
 	}
 	if f := os.Getenv("CCS_CA_FILE"); f != "" {
@@ -164,6 +170,8 @@ func fromEnv() (*client, error) {
 	return c, nil
 }
 
+// run is the main loop: it paces new messages, handles the readers'
+// events and ends when every message has a final answer, or on a signal.
 func (c *client) run() error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
@@ -243,17 +251,20 @@ func (c *client) send(k *conn, json string) {
 	fmt.Fprintf(k.w, `<message id=""><gcm xmlns="google:mobile:data">%s</gcm></message>`, escape(json))
 }
 
+// escape escapes s as XML character data.
 func escape(s string) string {
 	var b strings.Builder
 	xml.EscapeText(&b, []byte(s))
 	return b.String()
 }
 
+// ack ACKs the upstream message or receipt id from to on k.
 func (c *client) ack(k *conn, to, id string) {
 	b, _ := json.Marshal(map[string]string{"to": to, "message_id": id, "message_type": "ack"})
 	c.send(k, string(b))
 }
 
+// handle acts on one event of a reader.
 func (c *client) handle(ev event) {
 	k := ev.c
 	if k != nil && ev.kind != "connected" && ev.kind != "end" {
@@ -314,6 +325,8 @@ func (c *client) after(d time.Duration, m *msg) {
 	time.AfterFunc(d, func() { c.events <- event{kind: "retry", m: m} })
 }
 
+// nack acts on a NACK: a retry after a backoff, a move to another
+// connection, or a final answer.
 func (c *client) nack(k *conn, ev event) {
 	m := k.pending[ev.id]
 	if m == nil {
@@ -394,6 +407,8 @@ func (c *client) ended(k *conn, err error) {
 	}
 }
 
+// closeAll ends the stream of every connection and waits a little for
+// the server to end its own.
 func (c *client) closeAll() {
 	for k := range c.conns {
 		fmt.Fprint(k.w, `</stream:stream>`)
@@ -423,6 +438,8 @@ func (c *client) dial(failed int) {
 	c.events <- event{kind: "connected", c: k}
 }
 
+// handshake dials, opens the stream, authenticates with SASL PLAIN and
+// binds a resource.
 func (c *client) handshake() (*conn, error) {
 	raw, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
 	if err != nil {
@@ -487,6 +504,7 @@ func (c *client) handshake() (*conn, error) {
 	return k, nil
 }
 
+// nextStart returns the next start element d reads.
 func nextStart(d *xml.Decoder) (xml.StartElement, error) {
 	for {
 		t, err := d.Token()

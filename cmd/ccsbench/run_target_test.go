@@ -1,15 +1,21 @@
 package main
 
+// Tests of run against targets that misbehave (internal/badccs) or that
+// refuse it: what the run says, counts and writes.
+
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/driver"
+	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/fakeccs/fakeccstest"
 	"github.com/ccsbench/ccsbench/internal/badccs"
 	"github.com/ccsbench/ccsbench/report"
 )
@@ -54,7 +60,7 @@ func TestRunDisconnectsReported(t *testing.T) {
 	if n := strings.Count(errs, "ended (stream_error:internal-server-error)"); n != 1 || !strings.Contains(errs, "overloaded, try later") {
 		t.Errorf("stderr reports the stream error %d times; want once, with the server's text:\n%s", n, errs)
 	}
-	if !strings.Contains(errs, "never sent: connections kept failing") || strings.Contains(errs, "could not keep up") {
+	if !strings.Contains(errs, "never sent: connections kept failing") || strings.Contains(errs, "saturated") {
 		t.Errorf("stderr does not name the failing connections as the cause of unsent messages:\n%s", errs)
 	}
 	if !strings.Contains(out, "disconnect cause") || !strings.Contains(out, "│ disconnects ") {
@@ -173,54 +179,6 @@ func TestRunHostileNackCodes(t *testing.T) {
 	}
 }
 
-// --interval sets the timeline's resolution.
-func TestRunInterval(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "r.json")
-	code, _, errs := callRun("--conns", "1", "--rate", "500", "--duration", "1s", "--interval", "200ms", "--progress=false", "--json", path)
-	if code != 0 {
-		t.Fatalf("run = %d, stderr %q", code, errs)
-	}
-	r, err := report.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(r.Timeline); n < 5 || n > 6 || r.Config["interval"] != "200ms" {
-		t.Fatalf("timeline of %d points, interval %v; want 5 of 200 ms", n, r.Config["interval"])
-	}
-	// The last interval ends with the run, at or just before 1 s.
-	for i, pt := range r.Timeline[:4] {
-		if want := 0.2 * float64(i+1); pt.TS < want-1e-9 || pt.TS > want+1e-9 || pt.PendingPeak < pt.Pending {
-			t.Errorf("timeline[%d] = %+v; want t_s %.1f and a peak at least the pending count", i, pt, want)
-		}
-	}
-	if code, _, errs := callRun("--interval", "50ms", "--progress=false"); code != 2 || !strings.Contains(errs, "--interval") {
-		t.Errorf("run --interval 50ms = %d, stderr %q; want 2 naming --interval", code, errs)
-	}
-}
-
-func TestUnsentCause(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		res  driver.Result
-		want string
-	}{
-		{"slow target", driver.Result{WaitFull: time.Second}, "the target could not keep up"},
-		{"a few drops", driver.Result{WaitFull: time.Second, Counts: driver.Counts{Disconnects: map[string]uint64{"eof": 1}}}, "the target could not keep up"},
-		{"killed connections", driver.Result{WaitNoConnection: time.Second, WaitFull: time.Millisecond,
-			Counts: driver.Counts{Disconnects: map[string]uint64{"eof": 2, "stream_error:internal-server-error": 39, "reset": 1, "tls": 1}, DialFailures: 3}},
-			"connections kept failing (43 disconnects: stream_error:internal-server-error 39, eof 2, reset 1, …; 3 failed reconnects)"},
-		{"many drops", driver.Result{WaitFull: time.Second, Counts: driver.Counts{Disconnects: map[string]uint64{"eof": 8}}}, "connections kept failing"},
-		{"draining", driver.Result{WaitNoConnection: time.Second, Counts: driver.Counts{Draining: 12, DrainTimeouts: 4}},
-			"connections kept draining (12 CONNECTION_DRAINING, 4 closed after --drain-close-timeout)"},
-	} {
-		if got := unsentCause(&tc.res, 8); !strings.Contains(got, tc.want) {
-			t.Errorf("%s: unsentCause = %q; want %q in it", tc.name, got, tc.want)
-		}
-	}
-}
-
 // Results files of runs against a target that drops connections carry
 // every new count and timeline field; merge sums them exactly, compare
 // and report show them.
@@ -292,5 +250,28 @@ func TestMergeCompareReportNewCounts(t *testing.T) {
 	}
 	if code, out, _ := callCmd(reportCmd, merged); code != 0 || !strings.Contains(out, "stream_error:system-shutdown") || !strings.Contains(out, "│ strays ") {
 		t.Errorf("report of the merge = %d; want the disconnects and strays:\n%s", code, out)
+	}
+}
+
+// A connection that cannot be made fails the run with one sentence: which
+// connection of how many, which target, the handshake stage and why, with
+// no package prefixes.
+func TestRunConnectError(t *testing.T) {
+	t.Parallel()
+	srv := fakeccstest.Start(t, fakeccs.Config{SenderID: "42", APIKey: "right-key"})
+	addr := regexp.QuoteMeta(srv.Addr())
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		// The fake's self-signed certificate is not in the system's roots.
+		{[]string{"--api-key", "right-key"}, `^ccsbench run: connection [12] of 2 could not connect to ` + addr + `: TLS handshake: tls: failed to verify certificate: x509: .+\n$`},
+		{[]string{"--api-key", "wrong-key", "--insecure"}, `^ccsbench run: connection [12] of 2 could not connect to ` + addr + `: SASL authentication: refused \(not-authorized\) for sender 42\n$`},
+	} {
+		args := append([]string{"--target", srv.Addr(), "--sender-id", "42", "--conns", "2", "--duration", "1s", "--progress=false"}, tc.args...)
+		code, _, errs := callRun(args...)
+		if code != 1 || !regexp.MustCompile(tc.want).MatchString(errs) {
+			t.Errorf("run %q = %d, stderr %q; want 1 and one line matching %s", tc.args, code, errs, tc.want)
+		}
 	}
 }

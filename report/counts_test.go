@@ -1,5 +1,9 @@
 package report
 
+// Tests of the counts of what went wrong (lost, disconnects by cause,
+// strays, NACK codes) through the results file, the renderings, merge,
+// compare and gates, with hostile keys kept bounded.
+
 import (
 	"bytes"
 	"fmt"
@@ -161,7 +165,7 @@ func TestNewFieldsRoundTrip(t *testing.T) {
 	if !maps.Equal(got.Counts.Disconnects, r.Counts.Disconnects) || got.Counts.Lost != 3 || got.Timeline[2] != r.Timeline[2] {
 		t.Errorf("round trip: counts %+v timeline %+v", got.Counts, got.Timeline[2])
 	}
-	old, err := Decode(strings.NewReader(architectureSample))
+	old, err := Decode(strings.NewReader(firstV1Sample))
 	if err != nil || old.Check() != nil || old.Counts.Disconnects == nil || old.Counts.Lost != 0 {
 		t.Errorf("an older file: %v, Check %v, disconnects %v", err, old.Check(), old.Counts.Disconnects)
 	}
