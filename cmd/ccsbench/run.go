@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -320,7 +319,11 @@ func (r *runner) newDriver() (*driver.Driver, error) {
 	cfg.OnDisconnect = func(dc driver.Disconnect) {
 		notef(r.stderr, "run", "connection %d ended (%s): %s [first of this cause; all are counted under disconnects]", dc.Conn+1, dc.Cause, dc.Detail)
 	}
-	return driver.New(cfg)
+	d, err := driver.New(cfg)
+	if err != nil {
+		return nil, runConfigError(err, r.set["rate-shape"])
+	}
+	return d, nil
 }
 
 // measure runs the driver until it is done or interrupted, with the live
@@ -489,8 +492,10 @@ func (o *runOptions) driverConfig(set map[string]bool) (driver.Config, error) {
 	return cfg, nil
 }
 
-// checkedConfig is driverConfig. The driver checks its Config again; the
-// checks here name the flags.
+// checkedConfig is driverConfig. It checks only what the command line
+// means by a value (a 0 the driver would take as its default, flags that
+// exclude each other); driver.New checks the values themselves, and
+// runConfigError names the flag in its errors.
 func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 	senders := o.senderIDs
 	if !set["sender-id"] {
@@ -523,9 +528,6 @@ func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 	if len(senders) > 1 {
 		cfg.SenderIDs = senders
 	}
-	if len(senders) > driver.MaxSenders {
-		return cfg, fmt.Errorf("--sender-id: %d sender ids; at most %d", len(senders), driver.MaxSenders)
-	}
 	if err := o.shardConfig(&cfg); err != nil {
 		return cfg, err
 	}
@@ -535,20 +537,14 @@ func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 	if o.conns <= 0 {
 		return cfg, fmt.Errorf("--conns %d must be positive", o.conns)
 	}
-	if n := max(1, len(senders)); o.conns > n*driver.MaxConnsPerSender {
-		return cfg, fmt.Errorf("--conns %d: at most %d per sender id (CCS's limit), %d with %d sender id(s); give several sender ids as --sender-id A,B,C", o.conns, driver.MaxConnsPerSender, n*driver.MaxConnsPerSender, n)
-	}
 	if o.dialConcurrency <= 0 {
 		return cfg, fmt.Errorf("--dial-concurrency %d must be positive", o.dialConcurrency)
-	}
-	if !(o.connRate >= 0) || math.IsInf(o.connRate, 1) {
-		return cfg, fmt.Errorf("--conn-rate %g must be a number >= 0", o.connRate)
 	}
 	if o.window <= 0 {
 		return cfg, fmt.Errorf("--window %d must be positive", o.window)
 	}
-	if o.duration < 0 || o.warmup < 0 || o.drain <= 0 {
-		return cfg, errors.New("--duration and --warmup must not be negative, --drain-timeout must be positive")
+	if o.drain <= 0 {
+		return cfg, fmt.Errorf("--drain-timeout %v must be positive", o.drain)
 	}
 	if o.dialTimeout <= 0 {
 		return cfg, fmt.Errorf("--dial-timeout %v must be positive", o.dialTimeout)
@@ -566,14 +562,8 @@ func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 	if o.maxRetries == 0 {
 		cfg.MaxRetries = -1
 	}
-	if o.interval < driver.MinInterval {
-		return cfg, fmt.Errorf("--interval %v: at least %v", o.interval, driver.MinInterval)
-	}
 	if set["messages"] && !set["duration"] {
 		cfg.Duration = 0
-	}
-	if cfg.Duration == 0 && cfg.Messages == 0 {
-		return cfg, errors.New("--duration 0 needs --messages")
 	}
 	switch {
 	case set["rate"] && set["rate-shape"]:
@@ -581,14 +571,7 @@ func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 	case o.rateShape.pacer != nil:
 		cfg.Pacer = o.rateShape.pacer
 	default:
-		p := workload.ConstantPacer{Freq: o.rate}
-		if err := p.Validate(); err != nil {
-			return cfg, fmt.Errorf("--rate: %w", err)
-		}
-		cfg.Pacer = p
-	}
-	if err := o.msg.Validate(); err != nil {
-		return cfg, err
+		cfg.Pacer = workload.ConstantPacer{Freq: o.rate}
 	}
 	return cfg, nil
 }
