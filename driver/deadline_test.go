@@ -107,3 +107,29 @@ func TestRunLateAnswersNotCounted(t *testing.T) {
 		t.Errorf("acked %d unresolved %d strays %d of %d; want every message unresolved and its late ACK a stray", c.Acked, c.Unresolved, c.Strays, c.Messages)
 	}
 }
+
+// A target that answers, but slower than the pacer asks: the scheduler
+// runs behind, placing each message as a credit frees, when the run's
+// deadline stops it. Every message due before Duration is then created
+// or counted as unsent, never dropped from both.
+func TestRunBehindScheduleCountsUnsent(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, fakeccs.Config{AckDelay: 20 * time.Millisecond})
+	cfg := fakeConfig(srv)
+	cfg.Conns, cfg.Window = 1, 10
+	cfg.Pacer = workload.ConstantPacer{Freq: 2000}
+	cfg.Duration = 300 * time.Millisecond
+	cfg.DrainTimeout = 300 * time.Millisecond
+	res := runRaw(t, cfg)
+	c := res.Counts
+	// The schedule's messages due before Duration (599 at 2000/s in
+	// 300 ms: the first is due after 0.5 ms); about 500/s get through.
+	sch := workload.NewSchedule(cfg.Pacer, cfg.Arrivals, cfg.Seed)
+	var want uint64
+	for sch.Next() < cfg.Duration {
+		want++
+	}
+	if due := c.Messages + c.Unsent; c.Unsent == 0 || due != want {
+		t.Errorf("messages %d + unsent %d = %d; want exactly the %d due, some unsent", c.Messages, c.Unsent, due, want)
+	}
+}

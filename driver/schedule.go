@@ -89,12 +89,19 @@ func (d *Driver) schedule() {
 		defer fine.close()
 	}
 	rr := 0
-	for !d.stopCreate.Load() {
+	for {
 		if d.cfg.Messages > 0 && d.created.Load() >= d.cfg.Messages {
 			return
 		}
 		due := sch.Next()
 		if due == workload.Never || (d.cfg.Duration > 0 && due >= d.cfg.Duration) {
+			return
+		}
+		if d.stopCreate.Load() {
+			// Stopped while running behind (the last message placed at
+			// once, with no wait in which to see the stop): what was
+			// due by now is unsent all the same.
+			d.countUnsent(sch, due)
 			return
 		}
 		t0 := int64(due)
