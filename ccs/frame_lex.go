@@ -265,12 +265,9 @@ func scanText(b []byte, p int) (q int, dec bool, err error) {
 		case c < 0x20:
 			return 0, false, synErr(ErrMalformed, i, fmt.Sprintf("illegal character %#x", c))
 		default:
-			if !utf8.FullRune(b[i:]) {
-				return 0, false, errNeedMore
-			}
-			n := decodeChar(b[i:])
-			if n == 0 {
-				return 0, false, synErr(ErrMalformed, i, "invalid UTF-8 or illegal character")
+			n, err := nonASCIIChar(b, i)
+			if err != nil {
+				return 0, false, err
 			}
 			i += n
 		}
@@ -343,12 +340,9 @@ func scanAttrValue(b []byte, p int, quote byte) (q int, dec bool, err error) {
 		case c < 0x20:
 			return 0, false, synErr(ErrMalformed, i, fmt.Sprintf("illegal character %#x", c))
 		default:
-			if !utf8.FullRune(b[i:]) {
-				return 0, false, errNeedMore
-			}
-			n := decodeChar(b[i:])
-			if n == 0 {
-				return 0, false, synErr(ErrMalformed, i, "invalid UTF-8 or illegal character")
+			n, err := nonASCIIChar(b, i)
+			if err != nil {
+				return 0, false, err
 			}
 			i += n
 		}
@@ -482,4 +476,18 @@ func appendDecoded(dst, b []byte, mode uint8) []byte {
 		}
 	}
 	return dst
+}
+
+// nonASCIIChar returns the length of the character that starts at b[i]
+// (not ASCII) in text or an attribute value: errNeedMore when b ends
+// inside it, a syntax error when it is not UTF-8 or not an XML Char.
+func nonASCIIChar(b []byte, i int) (int, error) {
+	if !utf8.FullRune(b[i:]) {
+		return 0, errNeedMore
+	}
+	n := decodeChar(b[i:])
+	if n == 0 {
+		return 0, synErr(ErrMalformed, i, "invalid UTF-8 or illegal character")
+	}
+	return n, nil
 }
