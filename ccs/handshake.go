@@ -87,7 +87,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 		if ctx.Err() != nil {
 			return nil, &HandshakeError{Stage: "tls", Kind: ErrTimeout, Err: err}
 		}
-		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: err}
+		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: ExplainTLS(err)}
 	}
 	c, err := ClientHandshake(ctx, conn, cfg)
 	if err != nil {
@@ -374,6 +374,19 @@ func wrapIOError(stage string, err error) *HandshakeError {
 		return &HandshakeError{Stage: stage, Kind: ErrTimeout, Err: err}
 	}
 	return &HandshakeError{Stage: stage, Err: err}
+}
+
+// ExplainTLS returns err, a failed TLS handshake, with the reason said
+// plainly when the server answered in plain text: an XMPP port that
+// expects STARTTLS or no TLS answers a ClientHello with an XML stream
+// header (and a stream error), and CCS needs TLS from the first byte.
+func ExplainTLS(err error) error {
+	var re tls.RecordHeaderError
+	if !errors.As(err, &re) || re.RecordHeader[0] != '<' {
+		return err
+	}
+	return fmt.Errorf("the server answered in plain text (%q...), not TLS: this looks like an XMPP port that expects STARTTLS or no TLS, and CCS needs TLS from the first byte (XEP-0368 direct TLS): point --target at the server's direct TLS port: %w",
+		strings.ToValidUTF8(string(re.RecordHeader[:]), "?"), err)
 }
 
 // timeoutOr is d, or DefaultHandshakeTimeout when d is not positive.

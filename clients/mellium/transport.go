@@ -75,7 +75,7 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 	nc := &bufConn{Conn: tls.Client(raw, tc)}
 	if err := nc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, timedOut(ctx, &ccs.HandshakeError{Stage: "tls", Kind: ccs.ErrTLS, Err: err})
+		return nil, timedOut(ctx, &ccs.HandshakeError{Stage: "tls", Kind: ccs.ErrTLS, Err: ccs.ExplainTLS(err)})
 	}
 	nc.r = bufio.NewReaderSize(fill{nc}, readSize)
 

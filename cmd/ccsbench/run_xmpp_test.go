@@ -73,3 +73,20 @@ func TestRunXMPPServerBounces(t *testing.T) {
 		}
 	}
 }
+
+// A port that answers a TLS ClientHello in plain XML (a STARTTLS or
+// plaintext XMPP port, as Prosody's port 5222): both clients say so and
+// name the way out, instead of only "first record does not look like a
+// TLS handshake".
+func TestRunPlainTextPort(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{PlainText: "<?xml version='1.0'?><stream:stream xmlns='jabber:client' version='1.0' " +
+		"xmlns:stream='http://etherx.jabber.org/streams'><stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"})
+	for _, client := range []string{"native", "mellium"} {
+		code, _, errs := callRun(append(targetArgs(t, srv), "--client", client, "--conns", "1", "--messages", "5")...)
+		want := `TLS handshake: the server answered in plain text \("<\?xml"\.\.\.\), not TLS: this looks like an XMPP port that expects STARTTLS or no TLS`
+		if code != 1 || !regexp.MustCompile(want).MatchString(errs) {
+			t.Errorf("run --client %s = %d, stderr %q; want 1 and a line matching %s", client, code, errs, want)
+		}
+	}
+}
