@@ -114,3 +114,9 @@ judge-matrix: build
 	done
 	@./$(BIN) report $(foreach sw,$(MATRIX_SWITCHES),bin/judge-matrix/$(sw).json) --md bin/judge-matrix/matrix.md
 	@echo "verdicts side by side: bin/judge-matrix/matrix.md"
+
+# Runs ccsbench against Prosody (installed with apt-get when missing) and a
+# separate ccsbench fake; writes results/interop-servers.md. Not part of test.
+.PHONY: interop-servers
+interop-servers:
+	bash scripts/interop/servers/run.sh

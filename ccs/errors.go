@@ -116,7 +116,7 @@ type HandshakeError struct {
 	// "connection closed"), not in the sentinel's.
 	Kind error
 	// Err is the cause: an error of the network, TLS or the peer, or the
-	// details of Kind ("refused (not-authorized) for sender 42").
+	// details of Kind ("refused (not-authorized) for 42@gcm.googleapis.com").
 	Err error
 }
 

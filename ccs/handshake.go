@@ -31,6 +31,12 @@ type ClientConfig struct {
 	LoginDomain string
 	// APIKey is the SASL password. It never appears in errors or logs.
 	APIKey string
+	// BareIdentity sends the sender id alone (its local part, without
+	// "@domain") as the SASL identity, as generic XMPP libraries do and as
+	// standard XMPP servers expect (they refuse an authentication identity
+	// with an "@"). CCS accepted both; its documentation asks for the whole
+	// form, the default.
+	BareIdentity bool
 	// Resource is the resource to request at bind; empty lets the server
 	// choose.
 	Resource string
@@ -81,7 +87,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 		if ctx.Err() != nil {
 			return nil, &HandshakeError{Stage: "tls", Kind: ErrTimeout, Err: err}
 		}
-		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: err}
+		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: ExplainTLS(err)}
 	}
 	c, err := ClientHandshake(ctx, conn, cfg)
 	if err != nil {
@@ -121,17 +127,26 @@ func clientStreamHeader(domain string) string {
 	return `<stream:stream to="` + string(appendAttr(nil, []byte(domain))) + `" version="1.0" xmlns="` + NSClient + `" xmlns:stream="` + NSStream + `">`
 }
 
-// login returns the SASL identity and the stream domain of cfg.
-func (cfg *ClientConfig) login() (identity, domain string) {
+// Login returns the SASL identity cfg authenticates as and the domain of
+// its stream headers: SENDER@DOMAIN (SENDER alone with BareIdentity) and
+// DOMAIN, which is LoginDomain, else the domain of a SenderID that has
+// one, else Domain.
+func (cfg *ClientConfig) Login() (identity, domain string) {
 	identity, domain = cfg.SenderID, cfg.LoginDomain
 	if at := strings.LastIndexByte(identity, '@'); at >= 0 {
 		if domain == "" {
 			domain = identity[at+1:]
 		}
+		if cfg.BareIdentity {
+			identity = identity[:at]
+		}
 		return identity, domain
 	}
 	if domain == "" {
 		domain = Domain
+	}
+	if cfg.BareIdentity {
+		return identity, domain
 	}
 	return identity + "@" + domain, domain
 }
@@ -145,7 +160,7 @@ type clientHS struct {
 // run opens the stream, authenticates with SASL PLAIN, restarts the
 // stream, binds a resource and, with cfg.Session, opens a session.
 func (h *clientHS) run() (*Conn, *HandshakeError) {
-	identity, domain := h.cfg.login()
+	identity, domain := h.cfg.Login()
 	header := clientStreamHeader(domain)
 	if err := h.write("stream", header); err != nil {
 		return nil, err
@@ -182,7 +197,7 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 		if cond == "" {
 			cond = "failure"
 		}
-		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("refused (%s) for sender %s", cond, h.cfg.SenderID)}
+		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("refused (%s) for %s", cond, identity)}
 	default:
 		return nil, h.unexpected("auth", st)
 	}
@@ -359,6 +374,19 @@ func wrapIOError(stage string, err error) *HandshakeError {
 		return &HandshakeError{Stage: stage, Kind: ErrTimeout, Err: err}
 	}
 	return &HandshakeError{Stage: stage, Err: err}
+}
+
+// ExplainTLS returns err, a failed TLS handshake, with the reason said
+// plainly when the server answered in plain text: an XMPP port that
+// expects STARTTLS or no TLS answers a ClientHello with an XML stream
+// header (and a stream error), and CCS needs TLS from the first byte.
+func ExplainTLS(err error) error {
+	var re tls.RecordHeaderError
+	if !errors.As(err, &re) || re.RecordHeader[0] != '<' {
+		return err
+	}
+	return fmt.Errorf("the server answered in plain text (%q...), not TLS: this looks like an XMPP port that expects STARTTLS or no TLS, and CCS needs TLS from the first byte (XEP-0368 direct TLS): point --target at the server's direct TLS port: %w",
+		strings.ToValidUTF8(string(re.RecordHeader[:]), "?"), err)
 }
 
 // timeoutOr is d, or DefaultHandshakeTimeout when d is not positive.

@@ -212,18 +212,24 @@ func TestClientLoginDomain(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		sender, domain     string
+		bare               bool
 		wantTo, wantIdent  string
 		wantJID, wantSrvDm string
 	}{
-		{testSender, "", "gcm.googleapis.com", testSender + "@gcm.googleapis.com", "@gcm.googleapis.com/", Domain},
-		{testSender, FCMDomain, "fcm.googleapis.com", testSender + "@fcm.googleapis.com", "@fcm.googleapis.com/", FCMDomain},
-		{testSender + "@fcm.googleapis.com", "", "fcm.googleapis.com", testSender + "@fcm.googleapis.com", "@fcm.googleapis.com/", FCMDomain},
+		{testSender, "", false, "gcm.googleapis.com", testSender + "@gcm.googleapis.com", "@gcm.googleapis.com/", Domain},
+		{testSender, FCMDomain, false, "fcm.googleapis.com", testSender + "@fcm.googleapis.com", "@fcm.googleapis.com/", FCMDomain},
+		{testSender + "@fcm.googleapis.com", "", false, "fcm.googleapis.com", testSender + "@fcm.googleapis.com", "@fcm.googleapis.com/", FCMDomain},
+		// BareIdentity: the local part alone, as standard XMPP servers
+		// want it; the stream still names the login domain.
+		{testSender, "", true, "gcm.googleapis.com", testSender, "@gcm.googleapis.com/", Domain},
+		{testSender, FCMDomain, true, "fcm.googleapis.com", testSender, "@fcm.googleapis.com/", FCMDomain},
+		{testSender + "@fcm.googleapis.com", "", true, "fcm.googleapis.com", testSender, "@fcm.googleapis.com/", FCMDomain},
 	}
 	for _, tt := range tests {
 		cc, sc := net.Pipe()
 		rec := &recordingConn{Conn: sc}
 		srv := serve(t, rec, ServerConfig{})
-		c, err := ClientHandshake(context.Background(), cc, ClientConfig{SenderID: tt.sender, LoginDomain: tt.domain, APIKey: testKey})
+		c, err := ClientHandshake(context.Background(), cc, ClientConfig{SenderID: tt.sender, LoginDomain: tt.domain, BareIdentity: tt.bare, APIKey: testKey})
 		if err != nil {
 			t.Fatalf("ClientHandshake(%q, LoginDomain %q): %v", tt.sender, tt.domain, err)
 		}
@@ -463,8 +469,8 @@ func TestHandshakeErrorMessage(t *testing.T) {
 	}{
 		{&HandshakeError{Stage: "tls", Kind: ErrTLS, Err: cause},
 			"TLS handshake: tls: failed to verify certificate: x509: certificate signed by unknown authority", []error{ErrTLS, cause}},
-		{&HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: errors.New("refused (not-authorized) for sender 42")},
-			"SASL authentication: refused (not-authorized) for sender 42", []error{ErrAuthRefused}},
+		{&HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: errors.New("refused (not-authorized) for 42@gcm.googleapis.com")},
+			"SASL authentication: refused (not-authorized) for 42@gcm.googleapis.com", []error{ErrAuthRefused}},
 		{&HandshakeError{Stage: "stream", Kind: ErrTimeout, Err: io.ErrNoProgress},
 			"stream header: timed out: multiple Read calls return no data or error", []error{ErrTimeout, io.ErrNoProgress}},
 		{&HandshakeError{Stage: "bind", Kind: ErrClosed, Err: io.EOF}, "resource binding: connection closed: EOF", []error{ErrClosed, io.EOF}},

@@ -42,6 +42,7 @@ type countSnap struct {
 	acked, nacked, stanzaErrors, lost uint64
 	upstream, receipts                uint64
 	strays                            [numStrayKinds]uint64
+	conds                             [numConds]uint64
 	nacks                             [ccs.NumNackCodes]uint64
 }
 
@@ -63,6 +64,9 @@ func (c *countSnap) addConn(p *pconn) {
 	c.lost += p.rc.lost.Load()
 	for i := range c.strays {
 		c.strays[i] += p.rc.strays[i].Load()
+	}
+	for i := range c.conds {
+		c.conds[i] += p.rc.conds[i].Load()
 	}
 	c.upstream += p.wc.upstream.Load()
 	c.receipts += p.wc.receipts.Load()
@@ -381,6 +385,12 @@ func (d *Driver) result(stopT int64) *Result {
 		cnt.Strays += n
 		if n > 0 {
 			cnt.StrayKinds[strayNames[i]] = n
+		}
+	}
+	cnt.ErrorConditions = map[string]uint64{}
+	for i, n := range snap.conds {
+		if n > 0 {
+			cnt.ErrorConditions[stanzaConds[i]] = n
 		}
 	}
 	for _, l := range d.lanes {

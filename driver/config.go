@@ -141,6 +141,10 @@ type Config struct {
 	// ccs.Domain (gcm.googleapis.com, the default when empty) or
 	// ccs.FCMDomain (fcm.googleapis.com, as FCM-era clients do).
 	LoginDomain string
+	// BareIdentity makes the native transport authenticate as the sender
+	// id alone, without "@LoginDomain", as standard XMPP servers expect
+	// (see ccs.ClientConfig.BareIdentity).
+	BareIdentity bool
 	// TLS is the client TLS configuration (nil: system roots, server name
 	// from Target).
 	TLS *tls.Config
@@ -509,11 +513,12 @@ func (c *Config) nativeTransport() error {
 	ts := make([]Transport, 0, max(1, len(c.SenderIDs)))
 	for _, id := range c.senders() {
 		ts = append(ts, NewNativeTransport(c.Target, ccs.ClientConfig{
-			SenderID:    id,
-			LoginDomain: c.LoginDomain,
-			APIKey:      c.APIKey,
-			TLS:         c.TLS,
-			Timeout:     c.DialTimeout,
+			SenderID:     id,
+			LoginDomain:  c.LoginDomain,
+			BareIdentity: c.BareIdentity,
+			APIKey:       c.APIKey,
+			TLS:          c.TLS,
+			Timeout:      c.DialTimeout,
 		}))
 	}
 	c.Transport = RoundRobin(ts...)

@@ -15,11 +15,38 @@ const (
 	strayDuplicate
 	strayWrongConn
 	strayLate
+	strayNoID
 	numStrayKinds
 )
 
 // strayNames are the keys of Counts.StrayKinds.
-var strayNames = [numStrayKinds]string{"unknown_id", "duplicate", "wrong_connection", "late"}
+var strayNames = [numStrayKinds]string{"unknown_id", "duplicate", "wrong_connection", "late", "no_id"}
+
+// stanzaConds are the stanza error conditions of RFC 6120 (section
+// 8.3.3), the keys of Counts.ErrorConditions; any other condition counts
+// under the last, "other".
+var stanzaConds = [...]string{
+	"bad-request", "conflict", "feature-not-implemented", "forbidden", "gone",
+	"internal-server-error", "item-not-found", "jid-malformed", "not-acceptable",
+	"not-allowed", "not-authorized", "policy-violation", "recipient-unavailable",
+	"redirect", "registration-required", "remote-server-not-found",
+	"remote-server-timeout", "resource-constraint", "service-unavailable",
+	"subscription-required", "undefined-condition", "unexpected-request", "other",
+}
+
+// numConds is the number of keys of Counts.ErrorConditions.
+const numConds = len(stanzaConds)
+
+// condIndex is the index in stanzaConds of condition cond, without
+// allocating: "other" for one RFC 6120 does not define (or none).
+func condIndex(cond []byte) int {
+	for i, c := range stanzaConds[:numConds-1] {
+		if string(cond) == c {
+			return i
+		}
+	}
+	return numConds - 1
+}
 
 // readerCounts are written by one reader goroutine only and read by the
 // collector and Progress. Single writer: inc and add load and store
@@ -32,6 +59,7 @@ var strayNames = [numStrayKinds]string{"unknown_id", "duplicate", "wrong_connect
 type readerCounts struct {
 	acked, nacked, stanzaErrors, lost atomic.Uint64
 	strays                            [numStrayKinds]atomic.Uint64
+	conds                             [numConds]atomic.Uint64         // stanza errors by condition
 	nacks                             [ccs.NumNackCodes]atomic.Uint64 // final NACKs by known code
 	_                                 [64]byte
 }

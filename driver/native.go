@@ -186,11 +186,12 @@ func (n *nativeConn) Next(ev *Event) error {
 // message fills ev from a message stanza; false when there is nothing to
 // act on.
 func (n *nativeConn) message(st *ccs.Stanza, ev *Event) bool {
-	if !st.HasGCM {
+	isErr := bytes.Equal(st.Type, typeError)
+	if !st.HasGCM && !isErr {
 		return false
 	}
 	m := &n.msg
-	if bytes.Equal(st.Type, typeError) {
+	if isErr {
 		ev.Kind = EventStanzaError
 		ev.Payload = st.GCM
 		ev.Condition = st.ErrorCondition

@@ -257,9 +257,16 @@ func (p *pconn) finalNack(r *record, i uint32) {
 }
 
 func (p *pconn) onStanzaError(ev *Event) {
+	inc(&p.rc.conds[condIndex(ev.Condition)])
 	id := ev.ID
 	if len(id) == 0 {
 		id = findID(p.d.cfg.IDPrefix, ev.Payload)
+	}
+	if len(id) == 0 {
+		// A bounce that names no message (a standard XMPP server's
+		// answer to a message it cannot route): no record to resolve.
+		inc(&p.rc.strays[strayNoID])
+		return
 	}
 	r, i := p.answered(id)
 	if r == nil {

@@ -69,10 +69,16 @@ type Counts struct {
 	// identity; StrayKinds breaks them down: unknown_id (not an id the
 	// driver made), duplicate (its message was not awaiting an answer:
 	// answered already, or never sent), wrong_connection (awaited on
-	// another connection) and late (after the drain deadline). Only
+	// another connection), late (after the drain deadline) and no_id (a
+	// stanza error naming no message: no id and no echoed message_id, as
+	// a standard XMPP server bounces a message it cannot route). Only
 	// non-zero kinds are listed.
 	Strays     uint64
 	StrayKinds map[string]uint64
+	// ErrorConditions counts every stanza error the server sent, outcome
+	// or stray, by its RFC 6120 condition ("service-unavailable"; "other"
+	// for any other). Only non-zero conditions are listed.
+	ErrorConditions map[string]uint64
 }
 
 // DisconnectTotal is the number of disconnects, all causes.

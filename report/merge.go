@@ -89,7 +89,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, []string, error) {
 		Schema: Schema,
 		Tool:   rs[0].Tool,
 		Config: cloneConfig(rs[0].Config),
-		Counts: Counts{Nacks: map[string]uint64{}, Disconnects: map[string]uint64{}, StrayKinds: map[string]uint64{}},
+		Counts: Counts{Nacks: map[string]uint64{}, Disconnects: map[string]uint64{}, StrayKinds: map[string]uint64{}, ErrorConditions: map[string]uint64{}},
 		Label:  "merged",
 	}
 
@@ -136,6 +136,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, []string, error) {
 		out.Counts.Strays += c.Strays
 		for _, m := range []struct{ to, from map[string]uint64 }{
 			{out.Counts.Nacks, c.Nacks}, {out.Counts.Disconnects, c.Disconnects}, {out.Counts.StrayKinds, c.StrayKinds},
+			{out.Counts.ErrorConditions, c.ErrorConditions},
 		} {
 			for k, v := range m.from {
 				m.to[k] += v

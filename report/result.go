@@ -220,9 +220,15 @@ type Counts struct {
 	Receipts uint64 `json:"receipts"`
 	// Strays counts answers that matched no message awaiting one: outside
 	// the identity. StrayKinds breaks them down by kind: "unknown_id",
-	// "duplicate", "wrong_connection", "late" (after the drain deadline).
+	// "duplicate", "wrong_connection", "late" (after the drain deadline),
+	// "no_id" (a stanza error naming no message, as a standard XMPP
+	// server bounces what it cannot route).
 	Strays     uint64            `json:"strays"`
 	StrayKinds map[string]uint64 `json:"stray_kinds"`
+	// ErrorConditions counts the stanza errors the target sent (outcomes
+	// and strays) by RFC 6120 condition, "other" for any other; omitted
+	// when there were none.
+	ErrorConditions map[string]uint64 `json:"error_conditions,omitempty"`
 }
 
 // DisconnectTotal is the sum of Disconnects.

@@ -250,10 +250,11 @@ func (c *conn) message(start *xml.StartElement, ev *driver.Event) (bool, error) 
 			}
 		}
 	})
-	if err != nil || !hasGCM {
+	isErr := attrValue(start, "type") == string(stanza.ErrorMessage)
+	if err != nil || !hasGCM && !isErr {
 		return false, err
 	}
-	return c.event(attrValue(start, "type") == string(stanza.ErrorMessage), ev), nil
+	return c.event(isErr, ev), nil
 }
 
 // event fills ev from the decoded gcm payload of a message stanza.

@@ -27,8 +27,9 @@ const readSize = 32 << 10
 // NewTransport returns a driver.Transport whose connections are
 // mellium.im/xmpp sessions: TLS from the first byte to addr with cfg.TLS
 // (nil: system roots, server name from addr), SASL PLAIN with the identity
-// SENDER@DOMAIN (DOMAIN is cfg.LoginDomain, by default gcm.googleapis.com,
-// and also the stream's domain) and cfg.APIKey as the password, resource
+// SENDER@DOMAIN, or SENDER alone with cfg.BareIdentity (see
+// ccs.ClientConfig.Login: DOMAIN is cfg.LoginDomain, by default
+// gcm.googleapis.com, and also the stream's domain) and cfg.APIKey as the password, resource
 // binding (cfg.Resource, or one the server chooses), the whole handshake
 // bounded by cfg.Timeout (default ccs.DefaultHandshakeTimeout). cfg.Session
 // and cfg.Framer are not used: the library binds without the optional
@@ -74,19 +75,14 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 	nc := &bufConn{Conn: tls.Client(raw, tc)}
 	if err := nc.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, timedOut(ctx, &ccs.HandshakeError{Stage: "tls", Kind: ccs.ErrTLS, Err: err})
+		return nil, timedOut(ctx, &ccs.HandshakeError{Stage: "tls", Kind: ccs.ErrTLS, Err: ccs.ExplainTLS(err)})
 	}
 	nc.r = bufio.NewReaderSize(fill{nc}, readSize)
 
-	domain := t.cfg.LoginDomain
-	if domain == "" {
-		domain = ccs.Domain
-	}
-	local, identity := t.cfg.SenderID, t.cfg.SenderID
-	if at := strings.IndexByte(local, '@'); at >= 0 {
+	identity, domain := t.cfg.Login()
+	local := identity
+	if at := strings.LastIndexByte(local, '@'); at >= 0 {
 		local = local[:at]
-	} else {
-		identity += "@" + domain
 	}
 	origin, err := jid.New(local, domain, t.cfg.Resource)
 	if err != nil {
@@ -106,7 +102,7 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 		}))
 	if err != nil {
 		nc.Close()
-		return nil, st.err(ctx, err, t.cfg.SenderID)
+		return nil, st.err(ctx, err, identity)
 	}
 	return newConn(sess, nc), nil
 }
@@ -196,7 +192,7 @@ func (s *stage) wrap(name string, f xmpp.StreamFeature) xmpp.StreamFeature {
 var errNoPlain = errors.New("the server does not offer SASL PLAIN")
 
 // err types a negotiation error as the native handshake does.
-func (s *stage) err(ctx context.Context, err error, sender string) error {
+func (s *stage) err(ctx context.Context, err error, identity string) error {
 	e := &ccs.HandshakeError{Stage: s.name, Err: err}
 	var se stream.Error
 	var ne net.Error
@@ -211,7 +207,7 @@ func (s *stage) err(ctx context.Context, err error, sender string) error {
 		e.Kind = ccs.ErrClosed
 	case s.name == "auth":
 		// What is left in the SASL exchange is the server's <failure/>.
-		e.Kind, e.Err = ccs.ErrAuthRefused, fmt.Errorf("refused (%v) for sender %s", err, sender)
+		e.Kind, e.Err = ccs.ErrAuthRefused, fmt.Errorf("refused (%v) for %s", err, identity)
 	default:
 		e.Kind = ccs.ErrUnexpected
 	}

@@ -56,11 +56,12 @@ func clientTransport(name string, cfg driver.Config) driver.Transport {
 	ts := make([]driver.Transport, len(senders))
 	for i, id := range senders {
 		ts[i] = f(cfg.Target, ccs.ClientConfig{
-			SenderID:    id,
-			APIKey:      cfg.APIKey,
-			LoginDomain: cfg.LoginDomain,
-			TLS:         cfg.TLS,
-			Timeout:     cfg.DialTimeout,
+			SenderID:     id,
+			APIKey:       cfg.APIKey,
+			LoginDomain:  cfg.LoginDomain,
+			BareIdentity: cfg.BareIdentity,
+			TLS:          cfg.TLS,
+			Timeout:      cfg.DialTimeout,
 		})
 	}
 	return driver.RoundRobin(ts...)

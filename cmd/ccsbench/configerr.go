@@ -20,6 +20,7 @@ var runFlagOf = map[string]string{
 	"APIKey":               "api-key",
 	"Target":               "target",
 	"LoginDomain":          "login-domain",
+	"BareIdentity":         "sasl-user",
 	"Conns":                "conns",
 	"DialConcurrency":      "dial-concurrency",
 	"ConnRate":             "conn-rate",

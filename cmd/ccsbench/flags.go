@@ -28,6 +28,7 @@ var (
 	_ flag.Value  = (*arrivalsFlag)(nil)
 	_ flag.Value  = (*shardFlag)(nil)
 	_ flag.Value  = (*loginDomainFlag)(nil)
+	_ flag.Value  = (*saslUserFlag)(nil)
 	_ flag.Value  = (*targetFlag)(nil)
 	_ flag.Value  = (*clientFlag)(nil)
 	_ flag.Value  = (*listFlag)(nil)
@@ -203,6 +204,31 @@ func (f *loginDomainFlag) Set(s string) error {
 		*f.p = ccs.FCMDomain
 	default:
 		return errors.New("want gcm or fcm")
+	}
+	return nil
+}
+
+// saslUserFlag is --sasl-user: full (SENDER@DOMAIN) or local (SENDER
+// alone), stored as ccs.ClientConfig.BareIdentity.
+type saslUserFlag struct{ bare *bool }
+
+// String returns "full" or "local".
+func (f *saslUserFlag) String() string {
+	if f.bare != nil && *f.bare {
+		return "local"
+	}
+	return "full"
+}
+
+// Set implements flag.Value.
+func (f *saslUserFlag) Set(s string) error {
+	switch s {
+	case "full":
+		*f.bare = false
+	case "local":
+		*f.bare = true
+	default:
+		return errors.New("want full or local")
 	}
 	return nil
 }

@@ -74,6 +74,7 @@ func buildResult(res *driver.Result, target string, conns int, config map[string
 			StanzaErrors: c.StanzaErrors, Lost: c.Lost, Unresolved: c.Unresolved, Unsent: c.Unsent, Retries: c.Retries,
 			Reconnects: c.Reconnects, Draining: c.Draining, DrainTimeouts: c.DrainTimeouts, DialFailures: c.DialFailures,
 			Disconnects: c.Disconnects, Upstream: c.Upstream, Receipts: c.Receipts, Strays: c.Strays, StrayKinds: c.StrayKinds,
+			ErrorConditions: c.ErrorConditions,
 		},
 		Throughput: report.Throughput{AckedPerS: res.AckedRate, OfferedPerS: res.OfferedRate},
 		Connect: &report.Connect{

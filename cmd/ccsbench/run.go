@@ -79,6 +79,7 @@ type runOptions struct {
 	senderIDs                  []string
 	apiKey, ca                 string
 	loginDomain                string
+	bareIdentity               bool
 	insecure                   bool
 	conns, window              int
 	windowOverride             bool
@@ -121,6 +122,7 @@ func (o *runOptions) flags(progress bool) (*flag.FlagSet, *fakeOptions) {
 	fs.Var(&listFlag{&o.senderIDs}, "sender-id", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
 	fs.Var(&loginDomainFlag{&o.loginDomain}, "login-domain", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
+	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "SASL user `full|local`: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as standard XMPP servers (Prosody, ejabberd) expect (default full)")
 	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
 	fs.IntVar(&o.conns, "conns", driver.DefaultConns, "number of connections `N` (at most 1000 per sender id)")
@@ -396,7 +398,11 @@ func (r *runner) runError(err error, eff driver.Config) error {
 	} else {
 		why = he
 	}
-	return fmt.Errorf("connection %d of %d could not connect to %s: %w", de.Conn+1, eff.Conns, eff.Target, why)
+	hint := ""
+	if errors.Is(why, ccs.ErrAuthRefused) && !eff.BareIdentity && r.srv == nil {
+		hint = " (if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local)"
+	}
+	return fmt.Errorf("connection %d of %d could not connect to %s: %w%s", de.Conn+1, eff.Conns, eff.Target, why, hint)
 }
 
 // finish writes the summary and the output files, says what went wrong
@@ -426,6 +432,9 @@ func (r *runner) finish(d *driver.Driver, res *driver.Result, cpu cpuUse) (int, 
 	}
 	if msg := shortfall(res, eff, r.cfg.Messages, cpu, r.srv != nil); msg != "" {
 		notef(r.stderr, "run", "warning: %s", msg)
+	}
+	if msg := notCCS(res.Counts, eff.DrainTimeout, r.srv != nil); msg != "" {
+		notef(r.stderr, "run", "%s", msg)
 	}
 	if res.LastDialError != nil {
 		notef(r.stderr, "run", "%d replacement connection(s) failed; last: %s", res.Counts.DialFailures, errText(res.LastDialError))
@@ -506,6 +515,7 @@ func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 		ConnRate:            o.connRate,
 		APIKey:              firstNonEmpty(o.apiKey, os.Getenv("CCSBENCH_API_KEY")),
 		LoginDomain:         o.loginDomain,
+		BareIdentity:        o.bareIdentity,
 		Conns:               o.conns,
 		Window:              o.window,
 		AllowWindowOverride: o.windowOverride,

@@ -186,3 +186,35 @@ func (m cpuMeter) stop() cpuUse {
 	cpu, ok := processCPU()
 	return cpuUse{cpu: cpu - m.cpu, wall: time.Since(m.start), procs: runtime.GOMAXPROCS(0), known: ok && m.known}
 }
+
+// notCCS says, when the answers of a target other than the embedded fake
+// show that it does not speak CCS, what it did instead: it authenticated
+// and bound, then answered no message with an ACK or NACK, and bounced
+// them with stanza errors that name no message (a standard XMPP server
+// that cannot route them), or said nothing at all. Stanza errors that
+// name no message beside real answers are reported too. "" when the
+// answers look like CCS's.
+func notCCS(c driver.Counts, drainTimeout time.Duration, embedded bool) string {
+	if embedded || c.Messages == 0 {
+		return ""
+	}
+	noID := c.StrayKinds["no_id"]
+	conds := ""
+	if len(c.ErrorConditions) > 0 {
+		conds = " (" + topCauses(c.ErrorConditions, 3) + ")"
+	}
+	if c.Acked+c.Nacked > 0 {
+		if noID == 0 {
+			return ""
+		}
+		return fmt.Sprintf("the target sent %d stanza errors that name no message%s: they resolve nothing, and their messages stay unanswered", noID, conds)
+	}
+	msg := fmt.Sprintf("the target authenticated but answered none of %d messages with an ACK or NACK", c.Messages)
+	switch {
+	case noID > 0:
+		return msg + fmt.Sprintf("; it bounced %d with stanza errors that name no message%s: it looks like a standard XMPP server, not a CCS server", noID, conds)
+	case c.StanzaErrors > 0:
+		return msg + fmt.Sprintf("; it refused %d with stanza errors%s", c.StanzaErrors, conds)
+	}
+	return msg + fmt.Sprintf(": it does not look like a CCS server (or it needs longer than --drain-timeout %v to answer)", drainTimeout)
+}

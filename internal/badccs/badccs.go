@@ -37,6 +37,16 @@ type Options struct {
 	// base64 text it sent) instead of authenticating: the returned bytes
 	// are written and the connection is closed.
 	AuthReply func(plain string) string
+	// XMPP makes the server answer the handshake as a standard XMPP
+	// server (Prosody) does rather than as CCS: see serveXMPP. It takes
+	// the bare SenderID as the SASL identity and refuses one with an
+	// "@" (malformed-request), as such servers do.
+	XMPP bool
+	// PlainText, when set, makes the server speak no TLS: it writes
+	// PlainText to every connection as soon as it has read the client's
+	// first bytes, and closes it, as an XMPP port that expects STARTTLS
+	// or no TLS answers a TLS ClientHello.
+	PlainText string
 	// Serve runs on every connection once it is bound, in its own
 	// goroutine; the connection is closed when it returns. Nil: read and
 	// ACK every message until the client closes.
@@ -160,12 +170,23 @@ func (s *Server) serve(raw net.Conn) {
 		s.open.Add(-1)
 	}()
 	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	if s.opts.PlainText != "" {
+		var hello [512]byte
+		raw.Read(hello[:])
+		io.WriteString(raw, s.opts.PlainText)
+		return
+	}
 	tc := tls.Server(raw, s.tls)
 	if err := tc.Handshake(); err != nil {
 		return
 	}
 	if s.opts.AuthReply != nil {
 		s.authReply(tc)
+		return
+	}
+	if s.opts.XMPP {
+		raw.SetDeadline(time.Time{})
+		s.serveXMPP(tc, raw)
 		return
 	}
 	sc, err := ccs.ServerHandshake(tc, ccs.ServerConfig{Authenticate: func(id, pw string) bool {
@@ -224,6 +245,8 @@ type Conn struct {
 	Framer *ccs.Framer
 	// Index counts the connections bound by the server, from 0.
 	Index int
+	// JID is the full JID the client was bound to (XMPP mode only).
+	JID string
 
 	jr  ccs.JSONReader
 	msg ccs.Message

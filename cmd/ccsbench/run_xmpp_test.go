@@ -1,0 +1,92 @@
+package main
+
+// Tests of run against a standard XMPP server that does not speak CCS
+// (internal/badccs in XMPP mode, which answers as Prosody did): what the
+// run says and counts, with both clients.
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ccsbench/ccsbench/internal/badccs"
+	"github.com/ccsbench/ccsbench/report"
+)
+
+// A standard XMPP server refuses SENDER@DOMAIN as a SASL user name: the
+// run says with which identity and points at --sasl-user local, with
+// which both clients get through its handshake (XML declaration,
+// xml:lang, PLAIN offered last, extra stream features).
+func TestRunXMPPServerIdentity(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Serve: badccs.Hold})
+	for _, client := range []string{"native", "mellium"} {
+		args := append(targetArgs(t, srv), "--client", client, "--conns", "2", "--messages", "10", "--drain-timeout", "200ms")
+		code, _, errs := callRun(args...)
+		want := `could not connect to .*: SASL authentication: refused \((malformed-request|Invalid username or password\.)\) for 42@gcm\.googleapis\.com \(.*--sasl-user local\)\n$`
+		if code != 1 || !regexp.MustCompile(want).MatchString(errs) {
+			t.Errorf("run --client %s = %d, stderr %q; want 1 and a line matching %s", client, code, errs, want)
+		}
+		code, _, errs = callRun(append(args, "--sasl-user", "local")...)
+		want = `the target authenticated but answered none of 10 messages with an ACK or NACK: it does not look like a CCS server`
+		if code != 1 || !strings.Contains(errs, want) || !strings.Contains(errs, "10 of 10 messages were unresolved") {
+			t.Errorf("run --client %s --sasl-user local = %d, stderr %q; want 1, %q and the unresolved count", client, code, errs, want)
+		}
+	}
+	if n := srv.Bound(); n != 4 {
+		t.Errorf("server bound %d connections; want 4 (2 per client with --sasl-user local)", n)
+	}
+}
+
+// A standard XMPP server bounces every message with a stanza error that
+// carries no payload: both clients count the bounces by condition, as
+// strays (they name no message), and the run says that the target looks
+// like an XMPP server rather than CCS, and fails (the messages are
+// unresolved).
+func TestRunXMPPServerBounces(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Serve: badccs.Bounce})
+	for _, client := range []string{"native", "mellium"} {
+		out := filepath.Join(t.TempDir(), "r.json")
+		args := append(targetArgs(t, srv), "--client", client, "--sasl-user", "local", "--conns", "2", "--messages", "20",
+			"--drain-timeout", "300ms", "--json", out)
+		code, _, errs := callRun(args...)
+		want := "it bounced 20 with stanza errors that name no message (service-unavailable 20): it looks like a standard XMPP server, not a CCS server"
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("run --client %s = %d, stderr %q; want 1 and %q", client, code, errs, want)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r report.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		c := r.Counts
+		if c.StrayKinds["no_id"] != 20 || c.ErrorConditions["service-unavailable"] != 20 || c.Unresolved != 20 || c.StanzaErrors != 0 {
+			t.Errorf("--client %s counts: no_id strays %d, service-unavailable %d, unresolved %d, stanza errors %d; want 20, 20, 20, 0",
+				client, c.StrayKinds["no_id"], c.ErrorConditions["service-unavailable"], c.Unresolved, c.StanzaErrors)
+		}
+	}
+}
+
+// A port that answers a TLS ClientHello in plain XML (a STARTTLS or
+// plaintext XMPP port, as Prosody's port 5222): both clients say so and
+// name the way out, instead of only "first record does not look like a
+// TLS handshake".
+func TestRunPlainTextPort(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{PlainText: "<?xml version='1.0'?><stream:stream xmlns='jabber:client' version='1.0' " +
+		"xmlns:stream='http://etherx.jabber.org/streams'><stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"})
+	for _, client := range []string{"native", "mellium"} {
+		code, _, errs := callRun(append(targetArgs(t, srv), "--client", client, "--conns", "1", "--messages", "5")...)
+		want := `TLS handshake: the server answered in plain text \("<\?xml"\.\.\.\), not TLS: this looks like an XMPP port that expects STARTTLS or no TLS`
+		if code != 1 || !regexp.MustCompile(want).MatchString(errs) {
+			t.Errorf("run --client %s = %d, stderr %q; want 1 and a line matching %s", client, code, errs, want)
+		}
+	}
+}
