@@ -86,6 +86,13 @@ type upFacts struct {
 	wrongTo, unknown              int // ACKs refused: see connLog.wrongTo
 	unprefixed                    int // receipts ACKed without "dr2:"
 	latency                       []time.Duration
+	// Of the unacked: how many were the first sent on a connection (a
+	// client library that takes the next element for the answer to its
+	// own request loses exactly those), and the earliest one, with how
+	// long after its connection was bound it was first sent.
+	unackedFirst int
+	unackedEx    string
+	unackedAfter time.Duration
 }
 
 // add adds x's counts and latencies to u.
@@ -98,6 +105,10 @@ func (u *upFacts) add(x *upFacts) {
 	u.unknown += x.unknown
 	u.unprefixed += x.unprefixed
 	u.latency = append(u.latency, x.latency...)
+	u.unackedFirst += x.unackedFirst
+	if u.unackedEx == "" {
+		u.unackedEx, u.unackedAfter = x.unackedEx, x.unackedAfter
+	}
 }
 
 // occurrence is one read or written answer of a message id.
@@ -309,18 +320,22 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 		acked    bool
 		lastSent time.Duration
 		lastConn int
+		first    bool          // sent first on some connection
+		firstAt  time.Duration // its first send
+		afterBnd time.Duration // how long after that connection was bound
 	}
 	all := map[string]*state{}
 	for ci, l := range logs {
-		for _, u := range l.ups {
+		for i, u := range l.ups {
 			s := all[u.id]
 			if s == nil {
-				s = &state{receipt: u.receipt}
+				s = &state{receipt: u.receipt, firstAt: u.at, afterBnd: u.at - l.bound}
 				all[u.id] = s
 			}
 			if u.at >= s.lastSent {
 				s.lastSent, s.lastConn = u.at, ci
 			}
+			s.first = s.first || i == 0
 		}
 		for _, a := range l.upAcks {
 			if s := all[a.id]; s != nil {
@@ -340,7 +355,8 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 		f.rc.wrongTo += l.wrongTo[1]
 		f.rc.unknown += l.unknown[1]
 	}
-	for _, s := range all {
+	exAt := map[*upFacts]time.Duration{}
+	for id, s := range all {
 		uf := &f.up
 		if s.receipt {
 			uf = &f.rc
@@ -353,6 +369,13 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 			uf.excused++
 		default:
 			uf.unacked++
+			if s.first {
+				uf.unackedFirst++
+			}
+			if at, ok := exAt[uf]; !ok || s.firstAt < at || s.firstAt == at && id < uf.unackedEx {
+				exAt[uf] = s.firstAt
+				uf.unackedEx, uf.unackedAfter = id, s.afterBnd
+			}
 		}
 	}
 }

@@ -216,7 +216,12 @@ func judgeUps(fs []*facts, receipts bool) (string, string) {
 		ev += fmt.Sprintf("; %s ACKs with a wrong or missing to/message_id (BAD_ACK), %s of ids with nothing to ACK on their connection", n(u.wrongTo), n(u.unknown))
 	}
 	if u.unacked > 0 || u.wrongTo > 0 {
-		return report.VerdictFail, fmt.Sprintf("%s %s never ACKed although sent %v or more before their connection closed; ", n(u.unacked), what, UpstreamGrace) + ev
+		why := fmt.Sprintf("%s %s never ACKed although sent %v or more before their connection closed", n(u.unacked), what, UpstreamGrace)
+		if u.unacked > 0 {
+			why += fmt.Sprintf(" (%s the first sent on its connection; e.g. %q, sent %s after its connection was bound)",
+				n(u.unackedFirst), u.unackedEx, dur(u.unackedAfter))
+		}
+		return report.VerdictFail, why + "; " + ev
 	}
 	return report.VerdictPass, ev
 }
