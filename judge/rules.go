@@ -218,7 +218,7 @@ func judgeUps(fs []*facts, receipts bool) (string, string) {
 	if u.unacked > 0 || u.wrongTo > 0 {
 		why := fmt.Sprintf("%s %s never ACKed although sent %v or more before their connection closed", n(u.unacked), what, UpstreamGrace)
 		if u.unacked > 0 {
-			why += fmt.Sprintf(" (%s the first sent on its connection; e.g. %q, sent %s after its connection was bound)",
+			why += fmt.Sprintf(" (%s of them the first sent on their connection; the earliest %q, sent %s after its connection was bound)",
 				n(u.unackedFirst), u.unackedEx, dur(u.unackedAfter))
 		}
 		return report.VerdictFail, why + "; " + ev

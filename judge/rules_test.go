@@ -219,7 +219,7 @@ func TestUpstreamVerdicts(t *testing.T) {
 			l.Upstream([]byte("up-1"), false, false, ms(0.2))
 			l.Upstream([]byte("up-2"), false, false, ms(5))
 			l.UpstreamAck([]byte("up-2"), false, false, ms(5), ms(6))
-		}, 3000, report.VerdictFail, "1 upstream messages never ACKed although sent 1s or more before their connection closed (1 the first sent on its connection; e.g. \"up-1\", sent 200 µs after its connection was bound)"},
+		}, 3000, report.VerdictFail, "1 upstream messages never ACKed although sent 1s or more before their connection closed (1 of them the first sent on their connection; the earliest \"up-1\", sent 200 µs after its connection was bound)"},
 		{"ACKed with a wrong to", func(l *connLog) {
 			l.Upstream([]byte("up-1"), false, false, ms(0))
 			l.BadAck([]byte("up-1"), false, ms(1))
