@@ -41,6 +41,11 @@ type facts struct {
 	conns        int
 	logins       map[string]uint64
 	authFailures uint64
+	// connections the fake closed before they were bound for another
+	// reason than a refused login (TLS, stream, bind), and the first line
+	// the fake logged in the scenario (why, when nothing bound)
+	handshakeFailures uint64
+	fakeLog           string
 
 	// window
 	maxPending, violations uint64
@@ -145,7 +150,7 @@ func final(a occurrence) bool {
 // scenario's connections were all closed, on the server's clock.
 func analyze(name string, messages int, logs []*connLog, st *fakeccs.Stats) *facts {
 	f := &facts{name: name, messages: messages, conns: len(logs), logins: map[string]uint64{},
-		authFailures: st.AuthFailures, nacks: map[string]uint64{}, finalNacks: map[string]int{}, first: -1, last: -1}
+		authFailures: st.AuthFailures, handshakeFailures: st.HandshakeFailures, nacks: map[string]uint64{}, finalNacks: map[string]int{}, first: -1, last: -1}
 	ids := map[string]*history{}
 	hist := func(id []byte) *history {
 		h := ids[string(id)]

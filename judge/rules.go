@@ -163,6 +163,17 @@ func judgeHandshake(fs []*facts) (string, string) {
 		refusedNote = "; " + n(refused) + " logins refused (wrong credentials)"
 	}
 	if len(never) > 0 {
+		// Say what the fake saw instead: a client that refuses the
+		// certificate or breaks off the stream shows only here.
+		for _, f := range fs {
+			if f.conns == 0 && f.handshakeFailures > 0 {
+				refusedNote += fmt.Sprintf("; %s connection%s closed before binding in %s", n(int(f.handshakeFailures)), plural(int(f.handshakeFailures)), f.name)
+				if f.fakeLog != "" {
+					refusedNote += fmt.Sprintf(", the first: %q", f.fakeLog)
+				}
+				break
+			}
+		}
 		return report.VerdictFail, fmt.Sprintf("no connection authenticated and bound in %s%s", strings.Join(never, ", "), refusedNote)
 	}
 	return report.VerdictPass, fmt.Sprintf("%s connections bound in %s, logged in as %s%s", n(conns), scenarios(len(fs)), strings.Join(forms, ", "), refusedNote)
