@@ -70,7 +70,7 @@ backoff doubling from 1 s. See scripts/interop/go-python/README.md.
 
 | client | library | version | connections | receipt ACK form |
 |:---|:---|:---|---:|:---|
-| go-xmpp | github.com/xmppo/go-xmpp (successor of mattn/go-xmpp, which go-gcm used) | $goxmpp_v | 4 | \`dr2:\` stripped, as go-gcm did |
+| go-xmpp | github.com/xmppo/go-xmpp (successor of mattn/go-xmpp, which go-gcm used); certificate checked against gcm.googleapis.com as go-gcm did | $goxmpp_v | 4 | \`dr2:\` stripped, as go-gcm did |
 | gosrc-xmpp | gosrc.io/xmpp, behind a plain-to-TLS relay (it has no TLS from the first byte) | $gosrc_v | 4 | \`dr2:\` stripped |
 | slixmpp | Debian python3-slixmpp, on Python $py_v | $slix_v | 2 | the receipt's own id |
 
