@@ -12,6 +12,8 @@
 package ccsapp
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,6 +88,24 @@ func FromEnv(conns int) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// TLSConfig returns a TLS configuration that checks the server's
+// certificate against serverName and trusts CCS_CA_FILE (or the system's
+// roots without one).
+func (c Config) TLSConfig(serverName string) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: serverName}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", c.CAFile)
+		}
+	}
+	return tc, nil
 }
 
 // Retry policy for SERVICE_UNAVAILABLE and INTERNAL_SERVER_ERROR.

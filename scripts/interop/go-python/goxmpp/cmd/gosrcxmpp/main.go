@@ -15,7 +15,6 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -43,15 +42,10 @@ func main() {
 }
 
 func dialer(cfg ccsapp.Config) ccsapp.Dial {
-	tc := &tls.Config{ServerName: cfg.Host}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gosrcxmpp:", err)
-			os.Exit(1)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		tc.RootCAs.AppendCertsFromPEM(pem)
+	tc, err := cfg.TLSConfig(cfg.Host)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gosrcxmpp:", err)
+		os.Exit(1)
 	}
 	target := net.JoinHostPort(cfg.Host, cfg.Port)
 	return func() (ccsapp.Link, error) {

@@ -12,8 +12,6 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -43,15 +41,10 @@ func dialer(cfg ccsapp.Config) ccsapp.Dial {
 	case "-":
 		name = cfg.Host
 	}
-	tc := &tls.Config{ServerName: name}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "goxmpp:", err)
-			os.Exit(1)
-		}
-		tc.RootCAs = x509.NewCertPool()
-		tc.RootCAs.AppendCertsFromPEM(pem)
+	tc, err := cfg.TLSConfig(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "goxmpp:", err)
+		os.Exit(1)
 	}
 	opts := xmpp.Options{
 		Host:        net.JoinHostPort(cfg.Host, cfg.Port),
