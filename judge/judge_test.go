@@ -319,6 +319,9 @@ func (certRefuser) Run(_ context.Context, env Env, log io.Writer) Outcome {
 		return Outcome{Exit: 0}
 	}
 	fmt.Fprintln(log, "cert-refuser:", err)
+	// Like a real process, it does not vanish the instant it fails: the
+	// fake reads the alert before the scenario ends and closes it.
+	time.Sleep(time.Second)
 	return Outcome{Exit: 1}
 }
 
