@@ -120,3 +120,11 @@ judge-matrix: build
 .PHONY: interop-servers
 interop-servers:
 	bash scripts/interop/servers/run.sh
+
+# Third-party XMPP stacks (go-xmpp, gosrc.io/xmpp, Debian's slixmpp) as CCS
+# app servers, judged against the fake; writes results/interop-go-python.md.
+# Needs the Go module proxy and, for slixmpp, Debian's python3-slixmpp
+# (installed with apt-get when missing and run as root). Not part of `make test`.
+.PHONY: interop-go-python
+interop-go-python:
+	bash scripts/interop/go-python/run.sh results/interop-go-python.md

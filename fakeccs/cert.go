@@ -14,9 +14,22 @@ import (
 	"time"
 )
 
-// selfSigned makes an ECDSA P-256 certificate for 127.0.0.1, ::1 and
-// localhost, valid from an hour ago for a year, and returns it with its
-// PEM encoding.
+// ccsNames are the host names of the CCS service (endpoints and XMPP
+// domains). The self-signed certificate carries them so that a client
+// trusting it can reach the fake under the name it was built for: clients
+// with the endpoint written in (go-gcm) get there by resolving the name to
+// the fake, and XMPP libraries such as Smack check the certificate against
+// the XMPP domain rather than the host they dialled. The certificate is
+// trusted only where a user hands it over (--cert-out, CCS_CA_FILE) and its
+// key never leaves the process.
+var ccsNames = []string{
+	"gcm.googleapis.com", "gcm-preprod.googleapis.com", "gcm-staging.googleapis.com",
+	"gcm-xmpp.googleapis.com", "fcm-xmpp.googleapis.com", "fcm.googleapis.com",
+}
+
+// selfSigned makes an ECDSA P-256 certificate for 127.0.0.1, ::1,
+// localhost and the CCS names, valid from an hour ago for a year, and
+// returns it with its PEM encoding.
 func selfSigned() (tls.Certificate, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -36,7 +49,7 @@ func selfSigned() (tls.Certificate, []byte, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
+		DNSNames:              append([]string{"localhost"}, ccsNames...),
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

@@ -77,7 +77,8 @@ type Config struct {
 	SenderIDs []string
 
 	// TLS is the server's TLS configuration. Nil: a self-signed ECDSA P-256
-	// certificate for 127.0.0.1, ::1 and localhost, made by New (see
+	// certificate for 127.0.0.1, ::1, localhost and the CCS host names
+	// (gcm.googleapis.com, fcm-xmpp.googleapis.com, …), made by New (see
 	// Server.CertPool and Server.CertPEM).
 	TLS *tls.Config
 

@@ -41,6 +41,11 @@ type facts struct {
 	conns        int
 	logins       map[string]uint64
 	authFailures uint64
+	// connections the fake closed before they were bound for another
+	// reason than a refused login (TLS, stream, bind), and the first line
+	// the fake logged in the scenario (why, when nothing bound)
+	handshakeFailures uint64
+	fakeLog           string
 
 	// window
 	maxPending, violations uint64
@@ -86,6 +91,13 @@ type upFacts struct {
 	wrongTo, unknown              int // ACKs refused: see connLog.wrongTo
 	unprefixed                    int // receipts ACKed without "dr2:"
 	latency                       []time.Duration
+	// Of the unacked: how many were the first sent on a connection (a
+	// client library that takes the next element for the answer to its
+	// own request loses exactly those), and the earliest one, with how
+	// long after its connection was bound it was first sent.
+	unackedFirst int
+	unackedEx    string
+	unackedAfter time.Duration
 }
 
 // add adds x's counts and latencies to u.
@@ -98,6 +110,10 @@ func (u *upFacts) add(x *upFacts) {
 	u.unknown += x.unknown
 	u.unprefixed += x.unprefixed
 	u.latency = append(u.latency, x.latency...)
+	u.unackedFirst += x.unackedFirst
+	if u.unackedEx == "" {
+		u.unackedEx, u.unackedAfter = x.unackedEx, x.unackedAfter
+	}
 }
 
 // occurrence is one read or written answer of a message id.
@@ -134,7 +150,7 @@ func final(a occurrence) bool {
 // scenario's connections were all closed, on the server's clock.
 func analyze(name string, messages int, logs []*connLog, st *fakeccs.Stats) *facts {
 	f := &facts{name: name, messages: messages, conns: len(logs), logins: map[string]uint64{},
-		authFailures: st.AuthFailures, nacks: map[string]uint64{}, finalNacks: map[string]int{}, first: -1, last: -1}
+		authFailures: st.AuthFailures, handshakeFailures: st.HandshakeFailures, nacks: map[string]uint64{}, finalNacks: map[string]int{}, first: -1, last: -1}
 	ids := map[string]*history{}
 	hist := func(id []byte) *history {
 		h := ids[string(id)]
@@ -309,18 +325,22 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 		acked    bool
 		lastSent time.Duration
 		lastConn int
+		first    bool          // sent first on some connection
+		firstAt  time.Duration // its first send
+		afterBnd time.Duration // how long after that connection was bound
 	}
 	all := map[string]*state{}
 	for ci, l := range logs {
-		for _, u := range l.ups {
+		for i, u := range l.ups {
 			s := all[u.id]
 			if s == nil {
-				s = &state{receipt: u.receipt}
+				s = &state{receipt: u.receipt, firstAt: u.at, afterBnd: u.at - l.bound}
 				all[u.id] = s
 			}
 			if u.at >= s.lastSent {
 				s.lastSent, s.lastConn = u.at, ci
 			}
+			s.first = s.first || i == 0
 		}
 		for _, a := range l.upAcks {
 			if s := all[a.id]; s != nil {
@@ -340,7 +360,8 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 		f.rc.wrongTo += l.wrongTo[1]
 		f.rc.unknown += l.unknown[1]
 	}
-	for _, s := range all {
+	exAt := map[*upFacts]time.Duration{}
+	for id, s := range all {
 		uf := &f.up
 		if s.receipt {
 			uf = &f.rc
@@ -353,6 +374,13 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 			uf.excused++
 		default:
 			uf.unacked++
+			if s.first {
+				uf.unackedFirst++
+			}
+			if at, ok := exAt[uf]; !ok || s.firstAt < at || s.firstAt == at && id < uf.unackedEx {
+				exAt[uf] = s.firstAt
+				uf.unackedEx, uf.unackedAfter = id, s.afterBnd
+			}
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ccsbench/ccsbench/fakeccs"
@@ -182,6 +184,8 @@ func runScenario(ctx context.Context, cfg *Config, sc *Scenario) (js report.Judg
 	rec := &recorder{sender: cfg.SenderID}
 	fc := sc.fake(cfg.Messages)
 	fc.SenderID, fc.APIKey, fc.TLS, fc.Observer, fc.Seed = cfg.SenderID, cfg.APIKey, cfg.TLS, rec, Seed
+	var fakeLog firstLine
+	fc.Logf = fakeLog.logf
 	srv, err := fakeccs.New(fc)
 	if err != nil {
 		return js, nil, nil, fmt.Errorf("judge: scenario %s: %w", sc.Name, err)
@@ -224,6 +228,7 @@ func runScenario(ctx context.Context, cfg *Config, sc *Scenario) (js report.Judg
 	closeFake()
 	st := srv.Stats()
 	f = analyze(sc.Name, env.Messages, rec.logs(), &st)
+	f.fakeLog = fakeLog.String()
 	judgeErr = selfCheck(&st, f)
 
 	js = report.JudgeScenario{
@@ -246,6 +251,32 @@ func runScenario(ctx context.Context, cfg *Config, sc *Scenario) (js report.Judg
 		return js, f, judgeErr, fmt.Errorf("judge: %w", err)
 	}
 	return js, f, judgeErr, nil
+}
+
+// firstLine keeps the first line the fake logs (it never logs the API
+// key), cut to firstLineMax bytes.
+type firstLine struct {
+	mu   sync.Mutex
+	line string
+}
+
+const firstLineMax = 300
+
+func (l *firstLine) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.line == "" {
+		l.line = strings.TrimSpace(fmt.Sprintf(format, args...))
+		if len(l.line) > firstLineMax {
+			l.line = strings.ToValidUTF8(l.line[:firstLineMax], "") + "…"
+		}
+	}
+}
+
+func (l *firstLine) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.line
 }
 
 // scenarioEnv makes the client's environment for a scenario served by

@@ -3,6 +3,10 @@ package judge
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,5 +301,44 @@ func TestRunStops(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Config{Client: &Command{Argv: []string{"true"}}, Scenarios: []string{"bogus"}}); err == nil {
 		t.Errorf("Run with an unknown scenario = nil error")
+	}
+}
+
+// certRefuser is a client that refuses the fake's certificate, as one
+// does that checks a name the certificate does not carry.
+type certRefuser struct{}
+
+func (certRefuser) Info() report.JudgeClient { return report.JudgeClient{Name: "cert-refuser"} }
+
+func (certRefuser) Run(_ context.Context, env Env, log io.Writer) Outcome {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort(env.Host, env.Port),
+		&tls.Config{RootCAs: env.RootCAs, ServerName: "elsewhere.invalid"})
+	if err == nil {
+		c.Close()
+		return Outcome{Exit: 0}
+	}
+	fmt.Fprintln(log, "cert-refuser:", err)
+	// Like a real process, it does not vanish the instant it fails: the
+	// fake reads the alert before the scenario ends and closes it.
+	time.Sleep(time.Second)
+	return Outcome{Exit: 1}
+}
+
+// TestHandshakeEvidenceShowsWhyNothingBound: when no connection binds,
+// the evidence carries what the fake saw go wrong, not only that nothing
+// bound (here the client's refusal of the certificate).
+func TestHandshakeEvidenceShowsWhyNothingBound(t *testing.T) {
+	t.Parallel()
+	j, log := judgeOf(t, Config{Client: certRefuser{}, Scenarios: []string{Throughput}})
+	var r *report.JudgeRule
+	for i := range j.Rules {
+		if j.Rules[i].ID == RuleHandshake {
+			r = &j.Rules[i]
+		}
+	}
+	if r == nil || r.Verdict != report.VerdictFail || !strings.Contains(r.Evidence, "1 connection closed before binding") ||
+		!strings.Contains(r.Evidence, "TLS handshake: remote error: tls: bad certificate") {
+		t.Errorf("handshake = %+v; want a failure naming the TLS handshake the client broke off\n%s", r, log)
 	}
 }

@@ -163,6 +163,17 @@ func judgeHandshake(fs []*facts) (string, string) {
 		refusedNote = "; " + n(refused) + " logins refused (wrong credentials)"
 	}
 	if len(never) > 0 {
+		// Say what the fake saw instead: a client that refuses the
+		// certificate or breaks off the stream shows only here.
+		for _, f := range fs {
+			if f.conns == 0 && f.handshakeFailures > 0 {
+				refusedNote += fmt.Sprintf("; %s connection%s closed before binding in %s", n(int(f.handshakeFailures)), plural(int(f.handshakeFailures)), f.name)
+				if f.fakeLog != "" {
+					refusedNote += fmt.Sprintf(", the first: %q", f.fakeLog)
+				}
+				break
+			}
+		}
 		return report.VerdictFail, fmt.Sprintf("no connection authenticated and bound in %s%s", strings.Join(never, ", "), refusedNote)
 	}
 	return report.VerdictPass, fmt.Sprintf("%s connections bound in %s, logged in as %s%s", n(conns), scenarios(len(fs)), strings.Join(forms, ", "), refusedNote)
@@ -216,7 +227,12 @@ func judgeUps(fs []*facts, receipts bool) (string, string) {
 		ev += fmt.Sprintf("; %s ACKs with a wrong or missing to/message_id (BAD_ACK), %s of ids with nothing to ACK on their connection", n(u.wrongTo), n(u.unknown))
 	}
 	if u.unacked > 0 || u.wrongTo > 0 {
-		return report.VerdictFail, fmt.Sprintf("%s %s never ACKed although sent %v or more before their connection closed; ", n(u.unacked), what, UpstreamGrace) + ev
+		why := fmt.Sprintf("%s %s never ACKed although sent %v or more before their connection closed", n(u.unacked), what, UpstreamGrace)
+		if u.unacked > 0 {
+			why += fmt.Sprintf(" (%s of them the first sent on their connection; the earliest %q, sent %s after its connection was bound)",
+				n(u.unackedFirst), u.unackedEx, dur(u.unackedAfter))
+		}
+		return report.VerdictFail, why + "; " + ev
 	}
 	return report.VerdictPass, ev
 }

@@ -212,6 +212,14 @@ func TestUpstreamVerdicts(t *testing.T) {
 		{"never ACKed", func(l *connLog) {
 			l.Upstream([]byte("up-1"), false, false, ms(0))
 		}, 3000, report.VerdictFail, "1 upstream messages never ACKed"},
+		// A client whose library reads the answer to its own request
+		// (a session IQ) as the next element loses the upstream message
+		// the server sent first after bind: the evidence must point there.
+		{"the first after bind never ACKed", func(l *connLog) {
+			l.Upstream([]byte("up-1"), false, false, ms(0.2))
+			l.Upstream([]byte("up-2"), false, false, ms(5))
+			l.UpstreamAck([]byte("up-2"), false, false, ms(5), ms(6))
+		}, 3000, report.VerdictFail, "1 upstream messages never ACKed although sent 1s or more before their connection closed (1 of them the first sent on their connection; the earliest \"up-1\", sent 200 µs after its connection was bound)"},
 		{"ACKed with a wrong to", func(l *connLog) {
 			l.Upstream([]byte("up-1"), false, false, ms(0))
 			l.BadAck([]byte("up-1"), false, ms(1))

@@ -33,9 +33,12 @@ downstream message, as Google's CCS documentation describes it (see
 docs/PROTOCOL.md). Faults are off unless asked for. Stop it with Ctrl-C
 (SIGINT) or SIGTERM; it then writes --stats and prints a one-line summary.
 
-Without --cert/--key it makes a self-signed ECDSA certificate for 127.0.0.1
-and localhost; --cert-out FILE writes it for clients to trust (ccsbench run
---ca FILE). Credentials default to sender id ` + fakeccs.DefaultSenderID + ` and the public test
+Without --cert/--key it makes a self-signed ECDSA certificate for 127.0.0.1,
+localhost and the CCS host names (gcm.googleapis.com, gcm-preprod, gcm-staging,
+gcm-xmpp, fcm-xmpp and fcm .googleapis.com, for clients with the endpoint built
+in that are pointed here by name resolution, and for libraries that check the
+XMPP domain); --cert-out FILE writes it for clients to trust (ccsbench run --ca
+FILE). Credentials default to sender id ` + fakeccs.DefaultSenderID + ` and the public test
 key "` + fakeccs.DefaultAPIKey + `"; --sender-id/--api-key or CCSBENCH_SENDER_ID/CCSBENCH_API_KEY
 set others (a key you set is never printed). A client may log in as SENDER,
 SENDER@gcm.googleapis.com or SENDER@fcm.googleapis.com, and name either
