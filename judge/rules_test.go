@@ -1,6 +1,8 @@
 package judge
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -277,6 +279,43 @@ func TestParseScenarios(t *testing.T) {
 		if _, err := ParseScenarios(s); err == nil {
 			t.Errorf("ParseScenarios(%q) = nil error", s)
 		}
+	}
+}
+
+// TestEnvVarsTrust: where the judge's environment already names a CA file
+// (as many machines do, for the system bundle or a proxy), the client gets
+// a bundle that trusts that and the fake, not the old file alone (with
+// which no Node.js or OpenSSL client could trust the fake).
+func TestEnvVarsTrust(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "system.pem")
+	if err := os.WriteFile(mine, []byte("SYSTEM"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NODE_EXTRA_CA_CERTS": mine, "SSL_CERT_FILE": filepath.Join(dir, "missing.pem")}
+	trust, err := trustBundles(dir, "trust-drain", "/ca.pem", []byte("FAKE\n"), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("trustBundles = %v", err)
+	}
+	for k, want := range map[string]string{"NODE_EXTRA_CA_CERTS": "SYSTEM\nFAKE\n", "SSL_CERT_FILE": "FAKE\n"} {
+		b, err := os.ReadFile(trust[k])
+		if err != nil || string(b) != want {
+			t.Errorf("trustBundles: %s bundle %q = %q, %v; want %q", k, trust[k], b, err, want)
+		}
+	}
+	e := Env{CAFile: "/ca.pem", Trust: trust}
+	got := strings.Join(e.Vars([]string{"NODE_EXTRA_CA_CERTS=" + mine, "SSL_CERT_FILE=" + env["SSL_CERT_FILE"]}), " ")
+	for _, k := range TrustVars {
+		if want := k + "=" + trust[k]; !strings.Contains(got, want) || strings.Count(got, k+"=") != 1 {
+			t.Errorf("Vars = %s; want %s once", got, want)
+		}
+	}
+	none, err := trustBundles(dir, "trust-x", "/ca.pem", []byte("FAKE\n"), func(k string) string {
+		return map[string]string{"SSL_CERT_FILE": "/ca.pem"}[k]
+	})
+	if err != nil || none != nil {
+		t.Errorf("trustBundles(unset or the CA file itself) = %v, %v; want nil, nil", none, err)
 	}
 }
 
