@@ -360,10 +360,13 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 // drainFacts checks every drain: nothing new on the draining connection,
 // and the next message on another connection, before the draining one
 // ended. A message on the draining connection is new when it was read
-// DrainGrace or more after the notice, or when the client kept the window
-// there and the message is beyond what the window let it send before it
-// could have read the notice: the answers written up to the notice, plus
-// ccs.MaxPending (answers after the notice come after it on the wire).
+// DrainGrace or more after the notice, or when it is beyond what the
+// client's window let it send before it could have read the notice: the
+// answers written up to the notice, plus the window (answers after the
+// notice come after it on the wire). The window is ccs.MaxPending, or the
+// most the client was seen to leave unanswered on that connection when
+// that is more: a client one over the window still shows that it ignored
+// the notice, and one with no window at all is judged by the time alone.
 func (f *facts) drainFacts(logs []*connLog) {
 	for ci, l := range logs {
 		d := l.drain
@@ -378,18 +381,20 @@ func (f *facts) drainFacts(logs []*connLog) {
 			f.unnoticed++ // the client was never told: nothing to judge
 			continue
 		}
-		answered, kept := 0, true
+		answered, window := 0, ccs.MaxPending
 		for _, a := range l.answers {
 			if a.at >= 0 && a.at <= d.notice {
 				answered++
 			}
 		}
 		for _, r := range l.reads {
-			kept = kept && (r.leftover || r.pending < ccs.MaxPending)
+			if !r.leftover {
+				window = max(window, int(r.pending)+1)
+			}
 		}
 		late := 0
 		for i, r := range l.reads {
-			if r.at >= d.notice+DrainGrace || kept && i >= answered+ccs.MaxPending {
+			if r.at >= d.notice+DrainGrace || i >= answered+window {
 				late++
 			}
 		}

@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,6 +148,21 @@ func TestRuleVerdicts(t *testing.T) {
 			}
 			return s
 		}, report.VerdictFail, "1 messages sent on a draining connection after it was told"},
+		{"drain: a client one over the window ignores the notice", Drain, 351, RuleDrainMoves, func() *scene {
+			s := newScene(1) // node-xcs: 101 in flight, and the control message ignored
+			for i := range 101 {
+				s.read(0, fmt.Sprint("m", i), 10, uint64(i))
+			}
+			for i := range 101 {
+				s.answer(0, fmt.Sprint("m", i), "", 20)
+			}
+			s.conns[0].Drain(ms(21), false)
+			s.answer(0, "", "", 22)
+			for i := 101; i < 351; i++ { // all within the grace: only the window can tell
+				s.acked(0, fmt.Sprint("m", i), 23+float64(i)/100)
+			}
+			return s
+		}, report.VerdictFail, "148 messages sent on a draining connection after it was told, in 1 of 1 drain"},
 		{"drain: the client waited for the close", Drain, 2, RuleDrainMoves, func() *scene {
 			s := newScene(2).acked(0, "a", 10)
 			s.conns[0].Drain(ms(11), false)
