@@ -241,7 +241,10 @@ func judgeDrainMoves(fs []*facts) (string, string) {
 	}
 	forms := fmt.Sprintf("%d drain%s (%d by control message, %d by NACK)", drains, plural(drains), drains-nackDrains, nackDrains)
 	next := "; next message on another connection after " + quantiles(reactions)
-	if len(reactions) == 0 {
+	switch {
+	case len(reactions) == 0 && late > 0:
+		next = "; none on another connection after them"
+	case len(reactions) == 0:
 		next = "; nothing was left to send after them"
 	}
 	switch {

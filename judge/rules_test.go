@@ -162,7 +162,7 @@ func TestRuleVerdicts(t *testing.T) {
 				s.acked(0, fmt.Sprint("m", i), 23+float64(i)/100)
 			}
 			return s
-		}, report.VerdictFail, "148 messages sent on a draining connection after it was told, in 1 of 1 drain"},
+		}, report.VerdictFail, "148 messages sent on a draining connection after it was told, in 1 of 1 drain (1 by control message, 0 by NACK); none on another connection after them"},
 		{"drain: the client waited for the close", Drain, 2, RuleDrainMoves, func() *scene {
 			s := newScene(2).acked(0, "a", 10)
 			s.conns[0].Drain(ms(11), false)
