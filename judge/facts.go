@@ -41,6 +41,9 @@ type facts struct {
 	conns        int
 	logins       map[string]uint64
 	authFailures uint64
+	// handshakeFailures: connections that ended before they were bound
+	// for another reason than a refused login (TLS, XMPP, the time)
+	handshakeFailures uint64
 
 	// window
 	maxPending, violations uint64
@@ -134,7 +137,7 @@ func final(a occurrence) bool {
 // scenario's connections were all closed, on the server's clock.
 func analyze(name string, messages int, logs []*connLog, st *fakeccs.Stats) *facts {
 	f := &facts{name: name, messages: messages, conns: len(logs), logins: map[string]uint64{},
-		authFailures: st.AuthFailures, nacks: map[string]uint64{}, finalNacks: map[string]int{}, first: -1, last: -1}
+		authFailures: st.AuthFailures, handshakeFailures: st.HandshakeFailures, nacks: map[string]uint64{}, finalNacks: map[string]int{}, first: -1, last: -1}
 	ids := map[string]*history{}
 	hist := func(id []byte) *history {
 		h := ids[string(id)]

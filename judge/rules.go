@@ -142,11 +142,12 @@ func perScenario(fs []*facts, count func(*facts) int) string {
 
 func judgeHandshake(fs []*facts) (string, string) {
 	logins := map[string]uint64{}
-	conns, refused := 0, uint64(0)
+	conns, refused, failed := 0, uint64(0), uint64(0)
 	var never []string
 	for _, f := range fs {
 		conns += f.conns
 		refused += f.authFailures
+		failed += f.handshakeFailures
 		for k, v := range f.logins {
 			logins[k] += v
 		}
@@ -161,6 +162,11 @@ func judgeHandshake(fs []*facts) (string, string) {
 	refusedNote := ""
 	if refused > 0 {
 		refusedNote = "; " + n(refused) + " logins refused (wrong credentials)"
+	}
+	if failed > 0 {
+		// The fake's log (ccsbench fake --verbose) says which step; the
+		// usual one is a client that does not trust CCS_CA_FILE.
+		refusedNote += "; " + n(failed) + " connections closed before binding (the TLS or XMPP handshake failed: does the client trust CCS_CA_FILE?)"
 	}
 	if len(never) > 0 {
 		return report.VerdictFail, fmt.Sprintf("no connection authenticated and bound in %s%s", strings.Join(never, ", "), refusedNote)

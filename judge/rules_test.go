@@ -345,3 +345,21 @@ func TestEnvVars(t *testing.T) {
 		t.Errorf("Vars =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestHandshakeFailedEvidence: a client that never binds because its TLS
+// handshake fails (a Node.js client that does not trust the fake) is told
+// so, not only that it never connected.
+func TestHandshakeFailedEvidence(t *testing.T) {
+	t.Parallel()
+	f := analyze(Throughput, 10, nil, &fakeccs.Stats{HandshakeFailures: 10})
+	for _, r := range evaluate([]*facts{f}) {
+		if r.ID != RuleHandshake {
+			continue
+		}
+		if want := "10 connections closed before binding (the TLS or XMPP handshake failed: does the client trust CCS_CA_FILE?)"; r.Verdict != report.VerdictFail || !strings.Contains(r.Evidence, want) {
+			t.Errorf("handshake = %s %q; want fail with %q", r.Verdict, r.Evidence, want)
+		}
+		return
+	}
+	t.Fatalf("no rule %s", RuleHandshake)
+}
