@@ -367,9 +367,11 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 // client's window let it send before it could have read the notice: the
 // answers written up to the notice, plus the window (answers after the
 // notice come after it on the wire). The window is ccs.MaxPending, or the
-// most the client was seen to leave unanswered on that connection when
-// that is more: a client one over the window still shows that it ignored
-// the notice, and one with no window at all is judged by the time alone.
+// most the client was seen to leave unanswered on that connection when it
+// overstepped ccs.MaxPending on at most one read in a hundred (a client
+// one over the window, or one that flushed a queue once, still shows that
+// it ignored the notice). A client that overstepped it more often has no
+// window the fake can know, and is judged by the time alone.
 func (f *facts) drainFacts(logs []*connLog) {
 	for ci, l := range logs {
 		d := l.drain
@@ -384,20 +386,29 @@ func (f *facts) drainFacts(logs []*connLog) {
 			f.unnoticed++ // the client was never told: nothing to judge
 			continue
 		}
-		answered, window := 0, ccs.MaxPending
+		answered := 0
 		for _, a := range l.answers {
 			if a.at >= 0 && a.at <= d.notice {
 				answered++
 			}
 		}
+		reads, over, widest := 0, 0, 0
 		for _, r := range l.reads {
 			if !r.leftover {
-				window = max(window, int(r.pending)+1)
+				reads++
+				widest = max(widest, int(r.pending)+1)
+				if r.pending >= ccs.MaxPending {
+					over++
+				}
 			}
+		}
+		window := -1 // none known
+		if over*100 <= reads {
+			window = max(ccs.MaxPending, widest)
 		}
 		late := 0
 		for i, r := range l.reads {
-			if r.at >= d.notice+DrainGrace || i >= answered+window {
+			if r.at >= d.notice+DrainGrace || window > 0 && i >= answered+window {
 				late++
 			}
 		}

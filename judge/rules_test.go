@@ -163,6 +163,23 @@ func TestRuleVerdicts(t *testing.T) {
 			}
 			return s
 		}, report.VerdictFail, "148 messages sent on a draining connection after it was told, in 1 of 1 drain (1 by control message, 0 by NACK); none on another connection after them"},
+		{"drain: a client without a window is judged by the time alone", Drain, 351, RuleDrainMoves, func() *scene {
+			s := newScene(2) // 150 in flight time and again: it may not have read the notice yet
+			for i := range 100 {
+				s.read(0, fmt.Sprint("m", i), 10, uint64(i))
+			}
+			s.conns[0].Drain(ms(11), false)
+			s.answer(0, "", "", 12)
+			for b := range 5 {
+				for k := range 50 {
+					s.read(0, fmt.Sprint("m", 100+50*b+k), 12.5+float64(b), uint64(100+k))
+				}
+				for k := range 50 {
+					s.answer(0, fmt.Sprint("m", 50*b+k), "", 12.6+float64(b))
+				}
+			}
+			return s.acked(1, "late", 20).end(0, 1100, fakeccs.EndDrained)
+		}, report.VerdictPass, "nothing new on a draining connection once told"},
 		{"drain: the client waited for the close", Drain, 2, RuleDrainMoves, func() *scene {
 			s := newScene(2).acked(0, "a", 10)
 			s.conns[0].Drain(ms(11), false)
