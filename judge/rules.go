@@ -44,7 +44,7 @@ var Rules = []Rule{
 		Scenarios: []string{Upstream}, judge: judgeUpstream},
 	{ID: RuleReceiptAck, Doc: "every delivery receipt ACKed (either id form; the form is reported)",
 		Scenarios: []string{Receipts}, judge: judgeReceipts},
-	{ID: RuleDrainMoves, Doc: fmt.Sprintf("after CONNECTION_DRAINING, nothing new on that connection (nothing %v after the client was told, nor beyond what its window allowed before it could read it: 100, or the most it left unanswered when it went over 100 on at most 1% of its messages), and the next message on another connection before the draining one closed (time to it reported)", DrainGrace),
+	{ID: RuleDrainMoves, Doc: fmt.Sprintf("after CONNECTION_DRAINING, nothing new on that connection (nothing %v after the client was told, nor beyond what its window allowed before it could read it: 100, or the most it left unanswered when it went over 100 on at most 1%% of its messages), and the next message on another connection before the draining one closed (time to it reported)", DrainGrace),
 		Scenarios: []string{Drain}, judge: judgeDrainMoves},
 	{ID: RuleDrainNoLoss, Doc: "in drain, every one of the CCS_MESSAGES ids reached the fake and got a final answer",
 		Scenarios: []string{Drain}, judge: judgeDrainNoLoss},
