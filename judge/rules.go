@@ -164,11 +164,14 @@ func judgeHandshake(fs []*facts) (string, string) {
 		refusedNote = "; " + n(refused) + " logins refused (wrong credentials)"
 	}
 	if failed > 0 {
-		// The fake's log (ccsbench fake --verbose) says which step; the
-		// usual one is a client that does not trust CCS_CA_FILE.
-		refusedNote += "; " + n(failed) + " connections closed before binding (the TLS or XMPP handshake failed: does the client trust CCS_CA_FILE?)"
+		refusedNote += "; " + n(failed) + " connections closed before binding"
 	}
 	if len(never) > 0 {
+		if failed > 0 {
+			// The fake's log (ccsbench fake --verbose) says which step;
+			// the usual one is a client that does not trust CCS_CA_FILE.
+			refusedNote += " (the TLS or XMPP handshake failed: does the client trust CCS_CA_FILE?)"
+		}
 		return report.VerdictFail, fmt.Sprintf("no connection authenticated and bound in %s%s", strings.Join(never, ", "), refusedNote)
 	}
 	return report.VerdictPass, fmt.Sprintf("%s connections bound in %s, logged in as %s%s", n(conns), scenarios(len(fs)), strings.Join(forms, ", "), refusedNote)

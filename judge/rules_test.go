@@ -380,3 +380,18 @@ func TestHandshakeFailedEvidence(t *testing.T) {
 	}
 	t.Fatalf("no rule %s", RuleHandshake)
 }
+
+// TestHandshakeFailedEvidenceBound: a client that bound, and also gave up
+// a connection before binding (one it opened as it finished), is told the
+// count without the certificate hint.
+func TestHandshakeFailedEvidenceBound(t *testing.T) {
+	t.Parallel()
+	s := newScene(1).acked(0, "a", 1)
+	s.conns[0].End(ms(10), fakeccs.EndClientEnd)
+	f := analyze(Throughput, 1, s.rec.logs(), &fakeccs.Stats{HandshakeFailures: 2})
+	for _, r := range evaluate([]*facts{f}) {
+		if r.ID == RuleHandshake && (r.Verdict != report.VerdictPass || !strings.HasSuffix(r.Evidence, "; 2 connections closed before binding")) {
+			t.Errorf("handshake = %s %q; want pass ending with the count", r.Verdict, r.Evidence)
+		}
+	}
+}
