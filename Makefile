@@ -114,3 +114,13 @@ judge-matrix: build
 	done
 	@./$(BIN) report $(foreach sw,$(MATRIX_SWITCHES),bin/judge-matrix/$(sw).json) --md bin/judge-matrix/matrix.md
 	@echo "verdicts side by side: bin/judge-matrix/matrix.md"
+
+# Third-party Node.js CCS clients (node-xcs, and a client on @xmpp/client)
+# run by hand against `ccsbench fake` and judged on every scenario; npm
+# installs them into a cache directory, never into the repository. Writes
+# results/interop-node.md (a few minutes; needs node and npm).
+INTEROP_MESSAGES ?= 20000
+
+.PHONY: interop-node
+interop-node: build
+	MESSAGES=$(INTEROP_MESSAGES) CCSBENCH=$(BIN) bash scripts/interop/node/run.sh
