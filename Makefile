@@ -128,3 +128,13 @@ interop-servers:
 .PHONY: interop-go-python
 interop-go-python:
 	bash scripts/interop/go-python/run.sh results/interop-go-python.md
+
+# Third-party Node.js CCS clients (node-xcs, and a client on @xmpp/client)
+# run by hand against `ccsbench fake` and judged on every scenario; npm
+# installs them into a cache directory, never into the repository. Writes
+# results/interop-node.md (a few minutes; needs node and npm).
+INTEROP_MESSAGES ?= 20000
+
+.PHONY: interop-node
+interop-node: build
+	MESSAGES=$(INTEROP_MESSAGES) CCSBENCH=$(BIN) bash scripts/interop/node/run.sh

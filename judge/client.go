@@ -34,6 +34,10 @@ type Env struct {
 	// RootCAs holds the same certificate for clients run in process.
 	CAFile  string
 	RootCAs *x509.CertPool
+	// Trust maps SSL_CERT_FILE and NODE_EXTRA_CA_CERTS, where the judge's
+	// own environment set them, to a bundle of that file's certificates
+	// and the fake's (see TrustVars).
+	Trust map[string]string
 	// Messages is how many unique downstream messages to send
 	// (CCS_MESSAGES).
 	Messages int
@@ -48,8 +52,8 @@ type Env struct {
 
 // Vars returns base (an os.Environ()-like list) with the contract's
 // variables set: CCS_* always (replacing any in base), SSL_CERT_FILE and
-// NODE_EXTRA_CA_CERTS (the CA file, for clients on OpenSSL or Node.js)
-// only when base does not set them.
+// NODE_EXTRA_CA_CERTS (for clients on OpenSSL or Node.js) to the bundle in
+// Trust if there is one, else to the CA file when base does not set them.
 func (e Env) Vars(base []string) []string {
 	rcpt := "0"
 	if e.Receipts {
@@ -68,19 +72,58 @@ func (e Env) Vars(base []string) []string {
 	has := map[string]bool{}
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "CCS_") {
+		if strings.HasPrefix(k, "CCS_") || e.Trust[k] != "" {
 			continue
 		}
 		has[k] = true
 		out = append(out, kv)
 	}
 	out = append(out, set...)
-	for _, k := range []string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"} {
-		if !has[k] && e.CAFile != "" {
+	for _, k := range TrustVars {
+		switch {
+		case e.Trust[k] != "":
+			out = append(out, k+"="+e.Trust[k])
+		case !has[k] && e.CAFile != "":
 			out = append(out, k+"="+e.CAFile)
 		}
 	}
 	return out
+}
+
+// TrustVars are the variables through which common TLS stacks take the
+// certificates to trust: SSL_CERT_FILE (OpenSSL, Go, Python) and
+// NODE_EXTRA_CA_CERTS (Node.js). Many machines already set them, to the
+// system's bundle or a proxy's; pointing them at the fake's certificate
+// alone would take that trust away, and leaving them as they are would
+// make every such client refuse the fake.
+var TrustVars = []string{"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"}
+
+// trustBundles writes, for each of TrustVars that getenv sets to a file
+// other than caFile, a bundle of that file's content and pem (the fake's
+// certificate) as dir/prefix-VAR.pem, and returns the variables mapped to
+// their bundles. A file that cannot be read adds nothing: the bundle then
+// holds the fake's certificate alone.
+func trustBundles(dir, prefix, caFile string, pem []byte, getenv func(string) string) (map[string]string, error) {
+	var trust map[string]string
+	for _, k := range TrustVars {
+		v := getenv(k)
+		if v == "" || v == caFile {
+			continue
+		}
+		mine, _ := os.ReadFile(v) // unreadable: the client could not have used it either
+		if len(mine) > 0 && mine[len(mine)-1] != '\n' {
+			mine = append(mine, '\n')
+		}
+		file := filepath.Join(dir, prefix+"-"+k+".pem")
+		if err := os.WriteFile(file, append(mine, pem...), 0o644); err != nil {
+			return nil, fmt.Errorf("judge: %w", err)
+		}
+		if trust == nil {
+			trust = map[string]string{}
+		}
+		trust[k] = file
+	}
+	return trust, nil
 }
 
 // Outcome is how a client's run for one scenario ended.

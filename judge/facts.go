@@ -388,10 +388,15 @@ func (f *facts) upstreamFacts(logs []*connLog) {
 // drainFacts checks every drain: nothing new on the draining connection,
 // and the next message on another connection, before the draining one
 // ended. A message on the draining connection is new when it was read
-// DrainGrace or more after the notice, or when the client kept the window
-// there and the message is beyond what the window let it send before it
-// could have read the notice: the answers written up to the notice, plus
-// ccs.MaxPending (answers after the notice come after it on the wire).
+// DrainGrace or more after the notice, or when it is beyond what the
+// client's window let it send before it could have read the notice: the
+// answers written up to the notice, plus the window (answers after the
+// notice come after it on the wire). The window is ccs.MaxPending, or the
+// most the client was seen to leave unanswered on that connection when it
+// overstepped ccs.MaxPending on at most one read in a hundred (a client
+// one over the window, or one that flushed a queue once, still shows that
+// it ignored the notice). A client that overstepped it more often has no
+// window the fake can know, and is judged by the time alone.
 func (f *facts) drainFacts(logs []*connLog) {
 	for ci, l := range logs {
 		d := l.drain
@@ -406,18 +411,29 @@ func (f *facts) drainFacts(logs []*connLog) {
 			f.unnoticed++ // the client was never told: nothing to judge
 			continue
 		}
-		answered, kept := 0, true
+		answered := 0
 		for _, a := range l.answers {
 			if a.at >= 0 && a.at <= d.notice {
 				answered++
 			}
 		}
+		reads, over, widest := 0, 0, 0
 		for _, r := range l.reads {
-			kept = kept && (r.leftover || r.pending < ccs.MaxPending)
+			if !r.leftover {
+				reads++
+				widest = max(widest, int(r.pending)+1)
+				if r.pending >= ccs.MaxPending {
+					over++
+				}
+			}
+		}
+		window := -1 // none known
+		if over*100 <= reads {
+			window = max(ccs.MaxPending, widest)
 		}
 		late := 0
 		for i, r := range l.reads {
-			if r.at >= d.notice+DrainGrace || kept && i >= answered+ccs.MaxPending {
+			if r.at >= d.notice+DrainGrace || window > 0 && i >= answered+window {
 				late++
 			}
 		}

@@ -310,6 +310,9 @@ func scenarioEnv(cfg *Config, sc *Scenario, srv *fakeccs.Server, addr net.Addr) 
 	if !env.RootCAs.AppendCertsFromPEM(pem) {
 		return Env{}, fmt.Errorf("judge: %s: no PEM certificate", env.CAFile)
 	}
+	if env.Trust, err = trustBundles(cfg.TempDir, "trust-"+sc.Name, env.CAFile, pem, os.Getenv); err != nil {
+		return Env{}, err
+	}
 	return env, nil
 }
 

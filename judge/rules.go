@@ -44,7 +44,7 @@ var Rules = []Rule{
 		Scenarios: []string{Upstream}, judge: judgeUpstream},
 	{ID: RuleReceiptAck, Doc: "every delivery receipt ACKed (either id form; the form is reported)",
 		Scenarios: []string{Receipts}, judge: judgeReceipts},
-	{ID: RuleDrainMoves, Doc: fmt.Sprintf("after CONNECTION_DRAINING, nothing new on that connection (nothing %v after the client was told, nor beyond the 100 its window allowed before it could read it), and the next message on another connection before the draining one closed (time to it reported)", DrainGrace),
+	{ID: RuleDrainMoves, Doc: fmt.Sprintf("after CONNECTION_DRAINING, nothing new on that connection (nothing %v after the client was told, nor beyond what its window allowed before it could read it: 100, or the most it left unanswered when it went over 100 on at most 1%% of its messages), and the next message on another connection before the draining one closed (time to it reported)", DrainGrace),
 		Scenarios: []string{Drain}, judge: judgeDrainMoves},
 	{ID: RuleDrainNoLoss, Doc: "in drain, every one of the CCS_MESSAGES ids reached the fake and got a final answer",
 		Scenarios: []string{Drain}, judge: judgeDrainNoLoss},
@@ -142,11 +142,12 @@ func perScenario(fs []*facts, count func(*facts) int) string {
 
 func judgeHandshake(fs []*facts) (string, string) {
 	logins := map[string]uint64{}
-	conns, refused := 0, uint64(0)
+	conns, refused, failed := 0, uint64(0), uint64(0)
 	var never []string
 	for _, f := range fs {
 		conns += f.conns
 		refused += f.authFailures
+		failed += f.handshakeFailures
 		for k, v := range f.logins {
 			logins[k] += v
 		}
@@ -160,19 +161,23 @@ func judgeHandshake(fs []*facts) (string, string) {
 	}
 	refusedNote := ""
 	if refused > 0 {
-		refusedNote = "; " + n(refused) + " logins refused (wrong credentials)"
+		refusedNote = "; " + n(refused) + " login" + plural(int(refused)) + " refused (wrong credentials)"
+	}
+	if failed > 0 {
+		refusedNote += "; " + n(failed) + " connection" + plural(int(failed)) + " closed before binding"
 	}
 	if len(never) > 0 {
-		// Say what the fake saw instead: a client that refuses the
-		// certificate or breaks off the stream shows only here.
+		// Say what the fake saw: a client that refuses the certificate
+		// or breaks off the stream shows only here.
 		for _, f := range fs {
-			if f.conns == 0 && f.handshakeFailures > 0 {
-				refusedNote += fmt.Sprintf("; %s connection%s closed before binding in %s", n(int(f.handshakeFailures)), plural(int(f.handshakeFailures)), f.name)
-				if f.fakeLog != "" {
-					refusedNote += fmt.Sprintf(", the first: %q", f.fakeLog)
-				}
+			if f.conns == 0 && f.fakeLog != "" {
+				refusedNote += fmt.Sprintf("; the first reason the fake logged in %s: %q", f.name, f.fakeLog)
 				break
 			}
+		}
+		if failed > 0 {
+			// The usual cause: a client that does not trust CCS_CA_FILE.
+			refusedNote += " (the TLS or XMPP handshake failed: does the client trust CCS_CA_FILE?)"
 		}
 		return report.VerdictFail, fmt.Sprintf("no connection authenticated and bound in %s%s", strings.Join(never, ", "), refusedNote)
 	}
@@ -257,7 +262,10 @@ func judgeDrainMoves(fs []*facts) (string, string) {
 	}
 	forms := fmt.Sprintf("%d drain%s (%d by control message, %d by NACK)", drains, plural(drains), drains-nackDrains, nackDrains)
 	next := "; next message on another connection after " + quantiles(reactions)
-	if len(reactions) == 0 {
+	switch {
+	case len(reactions) == 0 && late > 0:
+		next = "; none on another connection after them"
+	case len(reactions) == 0:
 		next = "; nothing was left to send after them"
 	}
 	switch {

@@ -1,6 +1,9 @@
 package judge
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +148,38 @@ func TestRuleVerdicts(t *testing.T) {
 			}
 			return s
 		}, report.VerdictFail, "1 messages sent on a draining connection after it was told"},
+		{"drain: a client one over the window ignores the notice", Drain, 351, RuleDrainMoves, func() *scene {
+			s := newScene(1) // node-xcs: 101 in flight, and the control message ignored
+			for i := range 101 {
+				s.read(0, fmt.Sprint("m", i), 10, uint64(i))
+			}
+			for i := range 101 {
+				s.answer(0, fmt.Sprint("m", i), "", 20)
+			}
+			s.conns[0].Drain(ms(21), false)
+			s.answer(0, "", "", 22)
+			for i := 101; i < 351; i++ { // all within the grace: only the window can tell
+				s.acked(0, fmt.Sprint("m", i), 23+float64(i)/100)
+			}
+			return s
+		}, report.VerdictFail, "148 messages sent on a draining connection after it was told, in 1 of 1 drain (1 by control message, 0 by NACK); none on another connection after them"},
+		{"drain: a client without a window is judged by the time alone", Drain, 351, RuleDrainMoves, func() *scene {
+			s := newScene(2) // 150 in flight time and again: it may not have read the notice yet
+			for i := range 100 {
+				s.read(0, fmt.Sprint("m", i), 10, uint64(i))
+			}
+			s.conns[0].Drain(ms(11), false)
+			s.answer(0, "", "", 12)
+			for b := range 5 {
+				for k := range 50 {
+					s.read(0, fmt.Sprint("m", 100+50*b+k), 12.5+float64(b), uint64(100+k))
+				}
+				for k := range 50 {
+					s.answer(0, fmt.Sprint("m", 50*b+k), "", 12.6+float64(b))
+				}
+			}
+			return s.acked(1, "late", 20).end(0, 1100, fakeccs.EndDrained)
+		}, report.VerdictPass, "nothing new on a draining connection once told"},
 		{"drain: the client waited for the close", Drain, 2, RuleDrainMoves, func() *scene {
 			s := newScene(2).acked(0, "a", 10)
 			s.conns[0].Drain(ms(11), false)
@@ -288,6 +323,43 @@ func TestParseScenarios(t *testing.T) {
 	}
 }
 
+// TestEnvVarsTrust: where the judge's environment already names a CA file
+// (as many machines do, for the system bundle or a proxy), the client gets
+// a bundle that trusts that and the fake, not the old file alone (with
+// which no Node.js or OpenSSL client could trust the fake).
+func TestEnvVarsTrust(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "system.pem")
+	if err := os.WriteFile(mine, []byte("SYSTEM"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NODE_EXTRA_CA_CERTS": mine, "SSL_CERT_FILE": filepath.Join(dir, "missing.pem")}
+	trust, err := trustBundles(dir, "trust-drain", "/ca.pem", []byte("FAKE\n"), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("trustBundles = %v", err)
+	}
+	for k, want := range map[string]string{"NODE_EXTRA_CA_CERTS": "SYSTEM\nFAKE\n", "SSL_CERT_FILE": "FAKE\n"} {
+		b, err := os.ReadFile(trust[k])
+		if err != nil || string(b) != want {
+			t.Errorf("trustBundles: %s bundle %q = %q, %v; want %q", k, trust[k], b, err, want)
+		}
+	}
+	e := Env{CAFile: "/ca.pem", Trust: trust}
+	got := strings.Join(e.Vars([]string{"NODE_EXTRA_CA_CERTS=" + mine, "SSL_CERT_FILE=" + env["SSL_CERT_FILE"]}), " ")
+	for _, k := range TrustVars {
+		if want := k + "=" + trust[k]; !strings.Contains(got, want) || strings.Count(got, k+"=") != 1 {
+			t.Errorf("Vars = %s; want %s once", got, want)
+		}
+	}
+	none, err := trustBundles(dir, "trust-x", "/ca.pem", []byte("FAKE\n"), func(k string) string {
+		return map[string]string{"SSL_CERT_FILE": "/ca.pem"}[k]
+	})
+	if err != nil || none != nil {
+		t.Errorf("trustBundles(unset or the CA file itself) = %v, %v; want nil, nil", none, err)
+	}
+}
+
 func TestEnvVars(t *testing.T) {
 	t.Parallel()
 	e := Env{Host: "127.0.0.1", Port: "5235", SenderID: "1", APIKey: "k", CAFile: "/ca.pem", Messages: 10, Rate: 2.5, Receipts: true, Scenario: "drain"}
@@ -296,5 +368,38 @@ func TestEnvVars(t *testing.T) {
 		"CCS_CA_FILE=/ca.pem CCS_MESSAGES=10 CCS_RATE=2.5 CCS_RECEIPTS=1 CCS_SCENARIO=drain SSL_CERT_FILE=/ca.pem"
 	if got != want {
 		t.Errorf("Vars =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestHandshakeFailedEvidence: a client that never binds because its TLS
+// handshake fails (a Node.js client that does not trust the fake) is told
+// so, not only that it never connected.
+func TestHandshakeFailedEvidence(t *testing.T) {
+	t.Parallel()
+	f := analyze(Throughput, 10, nil, &fakeccs.Stats{HandshakeFailures: 10})
+	for _, r := range evaluate([]*facts{f}) {
+		if r.ID != RuleHandshake {
+			continue
+		}
+		if want := "10 connections closed before binding (the TLS or XMPP handshake failed: does the client trust CCS_CA_FILE?)"; r.Verdict != report.VerdictFail || !strings.Contains(r.Evidence, want) {
+			t.Errorf("handshake = %s %q; want fail with %q", r.Verdict, r.Evidence, want)
+		}
+		return
+	}
+	t.Fatalf("no rule %s", RuleHandshake)
+}
+
+// TestHandshakeFailedEvidenceBound: a client that bound, and also gave up
+// a connection before binding (one it opened as it finished), is told the
+// count without the certificate hint.
+func TestHandshakeFailedEvidenceBound(t *testing.T) {
+	t.Parallel()
+	s := newScene(1).acked(0, "a", 1)
+	s.conns[0].End(ms(10), fakeccs.EndClientEnd)
+	f := analyze(Throughput, 1, s.rec.logs(), &fakeccs.Stats{HandshakeFailures: 2})
+	for _, r := range evaluate([]*facts{f}) {
+		if r.ID == RuleHandshake && (r.Verdict != report.VerdictPass || !strings.HasSuffix(r.Evidence, "; 2 connections closed before binding")) {
+			t.Errorf("handshake = %s %q; want pass ending with the count", r.Verdict, r.Evidence)
+		}
 	}
 }

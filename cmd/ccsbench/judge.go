@@ -42,8 +42,9 @@ The environment (the whole contract):
   CCS_HOST, CCS_PORT            where the fake listens (TLS from the first byte)
   CCS_SENDER_ID, CCS_API_KEY    credentials (SASL PLAIN)
   CCS_CA_FILE                   PEM of the fake's certificate; also exported as
-                                SSL_CERT_FILE and NODE_EXTRA_CA_CERTS unless
-                                already set
+                                SSL_CERT_FILE and NODE_EXTRA_CA_CERTS (where
+                                these are already set: a bundle of their file
+                                and the fake's certificate)
   CCS_MESSAGES                  send exactly this many unique downstream
                                 messages (message ids of your choice)
   CCS_RATE                      messages per second to aim for (0: as fast as
