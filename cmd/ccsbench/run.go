@@ -81,6 +81,7 @@ type runOptions struct {
 	loginDomain                string
 	bareIdentity               bool
 	insecure                   bool
+	serverName                 string
 	conns, window              int
 	windowOverride             bool
 	rate                       float64
@@ -125,6 +126,7 @@ func (o *runOptions) flags(progress bool) (*flag.FlagSet, *fakeOptions) {
 	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "SASL user `full|local`: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as standard XMPP servers (Prosody, ejabberd) expect (default full)")
 	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
+	fs.StringVar(&o.serverName, "tls-server-name", "", "check the target's certificate against `NAME` and send NAME as the TLS server name (SNI), instead of the host of --target: for a --target given as an address, or a gateway whose certificate names another host (e.g. gcm.googleapis.com)")
 	fs.IntVar(&o.conns, "conns", driver.DefaultConns, "number of connections `N` (at most 1000 per sender id)")
 	fs.IntVar(&o.dialConcurrency, "dial-concurrency", driver.DefaultDialConcurrency, "make at most `N` connections (TCP, TLS, authentication) at once at the start")
 	fs.Float64Var(&o.connRate, "conn-rate", 0, "start at most `R` connections a second at the start (0: as fast as --dial-concurrency allows)")
@@ -590,8 +592,8 @@ func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 // embedded fake when there is none, and sets the trust for --target.
 func (o *runOptions) targetConfig(cfg *driver.Config, set map[string]bool) error {
 	if o.target.addr == "" {
-		if set["ca"] || set["insecure"] {
-			return errors.New("--ca and --insecure apply to --target; the embedded fake's certificate is trusted already")
+		if set["ca"] || set["insecure"] || set["tls-server-name"] {
+			return errors.New("--ca, --insecure and --tls-server-name apply to --target; the embedded fake's certificate is trusted already")
 		}
 		return nil
 	}
@@ -664,9 +666,13 @@ func defaultJobID(at time.Time, shards int, seed uint64) string {
 	return fmt.Sprintf("%s-%dshards-seed%d", at.UTC().Format("20060102T150405.999999999Z"), shards, seed)
 }
 
-// tlsConfig is the trust for --target: --ca, --insecure or the system's.
+// tlsConfig is the trust for --target: --ca, --insecure or the system's,
+// for the host of target or --tls-server-name.
 func (o *runOptions) tlsConfig(target string) (*tls.Config, error) {
 	host, _, _ := net.SplitHostPort(target)
+	if o.serverName != "" {
+		host = o.serverName
+	}
 	c := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	switch {
 	case o.insecure:

@@ -387,3 +387,28 @@ func TestRunOutputToStdout(t *testing.T) {
 		t.Errorf("run --json - --hlog - = %d, stdout %q, stderr %q; want 2 and a refusal naming both", code, out, errs)
 	}
 }
+
+// --tls-server-name checks the target's certificate against another name
+// than the host of --target: the fake's certificate names the CCS hosts,
+// so a run to its address succeeds with gcm.googleapis.com and fails,
+// naming the certificate check, with a name it does not hold.
+func TestRunTLSServerName(t *testing.T) {
+	t.Parallel()
+	srv := fakeccstest.Start(t, fakeccs.Config{SenderID: "42", APIKey: "k"})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--target", srv.Addr(), "--sender-id", "42", "--api-key", "k", "--ca", ca,
+		"--conns", "1", "--messages", "10", "--progress=false"}
+	if code, _, errs := callRun(append(base, "--tls-server-name", "gcm.googleapis.com")...); code != 0 {
+		t.Errorf("run --tls-server-name gcm.googleapis.com = %d; want 0 (stderr %q)", code, errs)
+	}
+	code, _, errs := callRun(append(base, "--tls-server-name", "elsewhere.invalid")...)
+	if code != 1 || !strings.Contains(errs, "not elsewhere.invalid") {
+		t.Errorf("run --tls-server-name elsewhere.invalid = %d, stderr %q; want 1 and the certificate's names", code, errs)
+	}
+	if code, _, errs := callRun("--tls-server-name", "x", "--duration", "1s"); code != 2 || !strings.Contains(errs, "--tls-server-name") {
+		t.Errorf("run --tls-server-name without --target = %d, stderr %q; want 2 naming the flag", code, errs)
+	}
+}
