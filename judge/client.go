@@ -51,7 +51,9 @@ type Env struct {
 }
 
 // Vars returns base (an os.Environ()-like list) with the contract's
-// variables set: CCS_* always (replacing any in base), SSL_CERT_FILE and
+// variables set: its CCS_* always (replacing any in base; other CCS_*
+// variables of base, a client's own settings such as a connection count,
+// pass through), SSL_CERT_FILE and
 // NODE_EXTRA_CA_CERTS (for clients on OpenSSL or Node.js) to the bundle in
 // Trust if there is one, else to the CA file when base does not set them.
 func (e Env) Vars(base []string) []string {
@@ -68,11 +70,16 @@ func (e Env) Vars(base []string) []string {
 		"CCS_RECEIPTS=" + rcpt,
 		"CCS_SCENARIO=" + e.Scenario,
 	}
+	contract := map[string]bool{}
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		contract[k] = true
+	}
 	out := make([]string, 0, len(base)+len(set)+2)
 	has := map[string]bool{}
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "CCS_") || e.Trust[k] != "" {
+		if contract[k] || e.Trust[k] != "" {
 			continue
 		}
 		has[k] = true

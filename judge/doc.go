@@ -9,11 +9,13 @@
 // A client is run once per scenario with CCS_HOST and CCS_PORT (the fake),
 // CCS_SENDER_ID and CCS_API_KEY (credentials), CCS_CA_FILE (a PEM of the
 // fake's certificate, also in SSL_CERT_FILE and NODE_EXTRA_CA_CERTS, as a
-// bundle with the file they name where they are set), CCS_MESSAGES (send exactly this many unique downstream
-// messages, ids of its choice), CCS_RATE (messages per second to aim for,
-// 0 as fast as it can), CCS_RECEIPTS (1: set delivery_receipt_requested)
-// and CCS_SCENARIO (the scenario's name). It exits once every message has
-// a final answer, or it gives up; at the scenario timeout it gets SIGTERM,
+// bundle with the file they name where they are set), CCS_MESSAGES (send
+// exactly this many unique downstream messages, ids of its choice),
+// CCS_RATE (messages per second to aim for, 0 as fast as it can),
+// CCS_RECEIPTS (1: set delivery_receipt_requested) and CCS_SCENARIO (the
+// scenario's name); the rest of the judge's environment, other CCS_*
+// variables included, passes through. It exits once every message has a
+// final answer, or it gives up; at the scenario timeout it gets SIGTERM,
 // and SIGKILL 5 s later (Command). ccsbench's own clients run in process
 // with the same settings (Builtin).
 //

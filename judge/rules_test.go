@@ -363,8 +363,8 @@ func TestEnvVarsTrust(t *testing.T) {
 func TestEnvVars(t *testing.T) {
 	t.Parallel()
 	e := Env{Host: "127.0.0.1", Port: "5235", SenderID: "1", APIKey: "k", CAFile: "/ca.pem", Messages: 10, Rate: 2.5, Receipts: true, Scenario: "drain"}
-	got := strings.Join(e.Vars([]string{"PATH=/bin", "CCS_PORT=1", "NODE_EXTRA_CA_CERTS=/mine.pem"}), " ")
-	want := "PATH=/bin NODE_EXTRA_CA_CERTS=/mine.pem CCS_HOST=127.0.0.1 CCS_PORT=5235 CCS_SENDER_ID=1 CCS_API_KEY=k " +
+	got := strings.Join(e.Vars([]string{"PATH=/bin", "CCS_PORT=1", "CCS_CONNS=4", "NODE_EXTRA_CA_CERTS=/mine.pem"}), " ")
+	want := "PATH=/bin CCS_CONNS=4 NODE_EXTRA_CA_CERTS=/mine.pem CCS_HOST=127.0.0.1 CCS_PORT=5235 CCS_SENDER_ID=1 CCS_API_KEY=k " +
 		"CCS_CA_FILE=/ca.pem CCS_MESSAGES=10 CCS_RATE=2.5 CCS_RECEIPTS=1 CCS_SCENARIO=drain SSL_CERT_FILE=/ca.pem"
 	if got != want {
 		t.Errorf("Vars =\n%s\nwant\n%s", got, want)

@@ -52,6 +52,10 @@ The environment (the whole contract):
   CCS_RECEIPTS                  1: set delivery_receipt_requested
   CCS_SCENARIO                  the scenario's name, for your logs
 
+The rest of the judge's environment passes through, your own CCS_* settings
+(a connection count, say) included; the variables above replace any of the
+same name.
+
 The client exits once every message has a final answer (an ACK, a final
 NACK, a stanza error), or when it gives up. At --scenario-timeout it gets
 SIGTERM (its whole process group), and SIGKILL 5 s later. Its output is kept
