@@ -166,8 +166,8 @@ const DefaultKillAfter = 5 * time.Second
 // when the program exits is killed, so that no stray process keeps
 // connections open into the next scenario.
 type Command struct {
-	// Name is the client's name in scorecards (default: the program's
-	// base name).
+	// Name is the client's name in scorecards (default: commandName of
+	// Argv, the base name of the program or of what a launcher runs).
 	Name string
 	// Argv is the program and its arguments.
 	Argv []string
@@ -181,10 +181,45 @@ var _ Client = (*Command)(nil)
 // Info implements Client.
 func (c *Command) Info() report.JudgeClient {
 	name := c.Name
-	if name == "" && len(c.Argv) > 0 {
-		name = filepath.Base(c.Argv[0])
+	if name == "" {
+		name = commandName(c.Argv)
 	}
 	return report.JudgeClient{Name: name, Command: c.Argv}
+}
+
+// launchers are programs that run the client rather than being it:
+// `env CCS_CONNS=4 python3 app.py` is named after app.py.
+var launchers = map[string]bool{
+	"env": true, "sh": true, "bash": true, "node": true, "nodejs": true,
+	"python": true, "python3": true, "ruby": true, "perl": true, "java": true, "go": true,
+}
+
+// commandName names a client after its command: the base name of the
+// program, or of the script or package a launcher (env, an interpreter,
+// `go run`) runs, without its extension; "" for an empty command.
+func commandName(argv []string) string {
+	name := ""
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case name != "" && !launchers[name]:
+			return name
+		case name == "":
+		case strings.HasPrefix(a, "-"), strings.Contains(a, "="), name == "go" && a == "run":
+			// an option, a variable for env, go's subcommand
+			continue
+		}
+		if strings.ContainsAny(a, " \t\n") {
+			// sh -c 'a command line': the shell names it
+			return name
+		}
+		base := filepath.Base(a)
+		if ext := filepath.Ext(base); ext != "" && ext != base {
+			base = strings.TrimSuffix(base, ext)
+		}
+		name = base
+	}
+	return name
 }
 
 // Run implements Client.

@@ -403,3 +403,26 @@ func TestHandshakeFailedEvidenceBound(t *testing.T) {
 		}
 	}
 }
+
+// A client run through a launcher is named after what it runs.
+func TestCommandName(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		argv []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"bin/naive", "-no-window"}, "naive"},
+		{[]string{"/usr/bin/python3", "scripts/interop/go-python/slixmpp/ccs_slixmpp.py"}, "ccs_slixmpp"},
+		{[]string{"env", "CCS_CONNS=4", "node", "--no-warnings", "xcs.js"}, "xcs"},
+		{[]string{"go", "run", "./examples/clients/mellium"}, "mellium"},
+		{[]string{"java", "-jar", "app.jar"}, "app"},
+		{[]string{"sh", "-c", "exec node client.mjs --fast"}, "sh"},
+		{[]string{"sh", "client.sh"}, "client"},
+		{[]string{"env"}, "env"},
+	} {
+		if got := commandName(tt.argv); got != tt.want {
+			t.Errorf("commandName(%q) = %q; want %q", tt.argv, got, tt.want)
+		}
+	}
+}

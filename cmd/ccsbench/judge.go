@@ -182,7 +182,7 @@ func judgeCmd(args []string, stdout, stderr io.Writer) int {
 func (o *judgeOptions) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("judge", flag.ContinueOnError)
 	fs.Var(&clientFlag{&o.client}, "client", "judge the built-in client `NAME` ("+clientNames()+") in process instead of a COMMAND")
-	fs.StringVar(&o.name, "name", "", "the client's `NAME` in scorecards (default: the command's base name, or --client)")
+	fs.StringVar(&o.name, "name", "", "the client's `NAME` in scorecards (default: the command's base name, or that of the script or package env, an interpreter or go run runs; or --client)")
 	fs.StringVar(&o.scenarios, "scenarios", "all", "scenarios to run, comma-separated `LIST` ("+judge.ScenarioNames()+")")
 	fs.IntVar(&o.messages, "messages", judge.DefaultMessages, "unique downstream messages per scenario `N` (CCS_MESSAGES)")
 	fs.StringVar(&o.listen, "listen", judge.DefaultListen, "the fake listens on `ADDR` (a fresh fake per scenario)")
