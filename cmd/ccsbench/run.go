@@ -123,7 +123,7 @@ func (o *runOptions) flags(progress bool) (*flag.FlagSet, *fakeOptions) {
 	fs.Var(&listFlag{&o.senderIDs}, "sender-id", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
 	fs.Var(&loginDomainFlag{&o.loginDomain}, "login-domain", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
-	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "SASL user `full|local`: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as standard XMPP servers (Prosody, ejabberd) expect (default full)")
+	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "log in with the SASL user in `full|local` form: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as standard XMPP servers (Prosody, ejabberd) expect (default full)")
 	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
 	fs.StringVar(&o.serverName, "tls-server-name", "", "check the target's certificate against `NAME` and send NAME as the TLS server name (SNI), instead of the host of --target: for a --target given as an address, or a gateway whose certificate names another host (e.g. gcm.googleapis.com)")
