@@ -478,7 +478,8 @@ func TestHandshakeErrorMessage(t *testing.T) {
 		{&HandshakeError{Stage: "auth", Kind: ErrAuthRefused}, "SASL authentication: failed", []error{ErrAuthRefused}},
 		{&HandshakeError{Stage: "stream", Err: &StreamError{Condition: CondInternal, Text: "later"}},
 			"stream header: stream error from peer: internal-server-error: later", nil},
-		{&HandshakeError{Stage: "starttls", Kind: ErrClosed}, "starttls: connection closed", []error{ErrClosed}},
+		{&HandshakeError{Stage: "compress", Kind: ErrClosed}, "compress: connection closed", []error{ErrClosed}},
+		{&HandshakeError{Stage: "starttls", Kind: ErrStartTLSRefused, Err: errors.New("refused")}, "STARTTLS negotiation: refused", []error{ErrStartTLSRefused}},
 	} {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("%#v.Error() = %q; want %q", tc.err, got, tc.want)

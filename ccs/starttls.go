@@ -1,0 +1,167 @@
+package ccs
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// NSTLS is the namespace of STARTTLS negotiation (<starttls/>, <proceed/>,
+// <failure/>).
+const NSTLS = "urn:ietf:params:xml:ns:xmpp-tls"
+
+// TLSMode says how a client secures its connection. CCS itself speaks TLS
+// from the first byte (TLSDirect, the zero value); the other modes are for
+// CCS-compatible servers that differ, such as mocks built on general XMPP
+// servers that only offer STARTTLS on a plain TCP port, or test servers
+// without TLS.
+type TLSMode uint8
+
+// The TLS modes.
+const (
+	// TLSDirect is TLS from the first byte (XEP-0368 direct TLS), as CCS.
+	TLSDirect TLSMode = iota
+	// TLSStartTLS opens the stream in plain TCP, requires the server's
+	// <starttls/> feature, upgrades the same connection to TLS (the same
+	// trust and server name rules as TLSDirect) and then opens the stream
+	// again (RFC 6120 section 5).
+	TLSStartTLS
+	// TLSNone speaks plain TCP throughout, credentials included; a server
+	// whose features say STARTTLS is required is refused.
+	TLSNone
+)
+
+// tlsModeNames are the names of the TLS modes, as ParseTLSMode reads them.
+var tlsModeNames = [...]string{TLSDirect: "direct", TLSStartTLS: "starttls", TLSNone: "none"}
+
+// String returns "direct", "starttls" or "none".
+func (m TLSMode) String() string {
+	if m.Valid() {
+		return tlsModeNames[m]
+	}
+	return fmt.Sprintf("TLSMode(%d)", m)
+}
+
+// Valid reports whether m is one of the TLS modes.
+func (m TLSMode) Valid() bool { return int(m) < len(tlsModeNames) }
+
+// ErrTLSMode is wrapped by ParseTLSMode's error for an unknown name.
+var ErrTLSMode = errors.New("ccs: unknown TLS mode")
+
+// ParseTLSMode reads a TLS mode by its name: direct, starttls or none.
+func ParseTLSMode(s string) (TLSMode, error) {
+	for m, name := range tlsModeNames {
+		if s == name {
+			return TLSMode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q: want direct, starttls or none", ErrTLSMode, s)
+}
+
+// clientTLSConfig is the TLS configuration a client uses for addr: a
+// clone of tc (nil: system roots), with the host of addr as the server
+// name when tc names none and verifies certificates.
+func clientTLSConfig(tc *tls.Config, addr string) *tls.Config {
+	c := tc.Clone()
+	if c == nil {
+		c = &tls.Config{}
+	}
+	if c.ServerName == "" && !c.InsecureSkipVerify {
+		c.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	return c
+}
+
+// startTLS negotiates STARTTLS on the stream h opened in plain TCP, whose
+// features are feat: it sends <starttls/>, expects <proceed/> and runs the
+// TLS client handshake with tc over the same connection. It returns the
+// TLS connection; the framer is then Reset to read from it.
+func (h *clientHS) startTLS(ctx context.Context, feat *Element, tc *tls.Config) (*tls.Conn, *HandshakeError) {
+	if feat.Child(NSTLS, "starttls") == nil {
+		return nil, &HandshakeError{Stage: "starttls", Kind: ErrUnexpected,
+			Err: errors.New("the server does not offer STARTTLS on this port: if it speaks no TLS at all, use --tls none")}
+	}
+	if err := h.write("starttls", `<starttls xmlns="`+NSTLS+`"/>`); err != nil {
+		return nil, err
+	}
+	st, err := h.next("starttls")
+	if err != nil {
+		return nil, err
+	}
+	if st.Kind != KindOther && st.Kind != KindFailure {
+		return nil, h.unexpected("starttls", st)
+	}
+	e, terr := h.f.Tree()
+	if terr != nil {
+		return nil, wrapIOError("starttls", terr)
+	}
+	switch {
+	case e.Space == NSTLS && e.Local == "proceed":
+	case e.Space == NSTLS && e.Local == "failure":
+		return nil, &HandshakeError{Stage: "starttls", Kind: ErrStartTLSRefused,
+			Err: errors.New("the server answered <starttls/> with <failure/>: it cannot start TLS on this connection (a server without a usable certificate does so)")}
+	default:
+		return nil, h.unexpected("starttls", st)
+	}
+	if n := h.f.Buffered(); n > 0 {
+		// Bytes sent in plain text after <proceed/> would be read as if
+		// they came over TLS: refused, whoever put them there.
+		return nil, &HandshakeError{Stage: "starttls", Kind: ErrUnexpected,
+			Err: fmt.Errorf("the server sent %d bytes after <proceed/>, before TLS started", n)}
+	}
+	conn := tls.Client(h.c, tc)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, &HandshakeError{Stage: "tls", Kind: ErrTimeout, Err: err}
+		}
+		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: err}
+	}
+	return conn, nil
+}
+
+// plainFeatures checks the features a server offered on a stream in
+// plain TCP (TLSNone): a server that requires STARTTLS is refused.
+func plainFeatures(feat *Element) *HandshakeError {
+	if st := feat.Child(NSTLS, "starttls"); st != nil && st.Child(NSTLS, "required") != nil {
+		return &HandshakeError{Stage: "starttls", Kind: ErrTLSRequired, Err: errors.New(TLSRequiredAdvice)}
+	}
+	return nil
+}
+
+// TLSRequiredAdvice is what a client in TLSNone mode says when the
+// server's features say STARTTLS is required.
+const TLSRequiredAdvice = "the server requires STARTTLS (<starttls><required/></starttls>) and --tls none does not do TLS: use --tls starttls"
+
+// noPlainAdvice is added to "the server does not offer SASL PLAIN" on a
+// stream in plain TCP whose server offers STARTTLS: servers commonly
+// offer PLAIN only once the connection is encrypted.
+func noPlainAdvice(feat *Element) string {
+	if feat.Child(NSTLS, "starttls") == nil {
+		return ""
+	}
+	return " on a connection without TLS (it offers STARTTLS, after which servers commonly offer PLAIN: use --tls starttls)"
+}
+
+// explainNoTLS adds the likely reason to err, a handshake in plain TCP
+// (TLSStartTLS or TLSNone) that failed before the server's first stream
+// header, when the server closed the connection or answered something that
+// is not XML: a port that speaks TLS from the first byte answers a plain
+// stream header so.
+func explainNoTLS(err *HandshakeError) *HandshakeError {
+	var sx *SyntaxError
+	if err.Stage != "stream" || !errors.Is(err, ErrClosed) && !(errors.As(err, &sx) && sx.Offset == 0) {
+		return err
+	}
+	e := *err
+	if e.Err = errors.New(NoTLSAdvice); err.Err != nil {
+		e.Err = fmt.Errorf("%w (%s)", err.Err, NoTLSAdvice)
+	}
+	return &e
+}
+
+// NoTLSAdvice is what a client in plain TCP adds when the server closed
+// the connection, or answered something that is not XML, instead of its
+// first stream header.
+const NoTLSAdvice = "a port that speaks TLS from the first byte closes a connection that starts in plain text: if this is one, use --tls direct"
