@@ -100,8 +100,7 @@ func (h *clientHS) startTLS(ctx context.Context, feat *Element, tc *tls.Config) 
 	switch {
 	case e.Space == NSTLS && e.Local == "proceed":
 	case e.Space == NSTLS && e.Local == "failure":
-		return nil, &HandshakeError{Stage: "starttls", Kind: ErrStartTLSRefused,
-			Err: errors.New("the server answered <starttls/> with <failure/>: it cannot start TLS on this connection (a server without a usable certificate does so)")}
+		return nil, &HandshakeError{Stage: "starttls", Kind: ErrStartTLSRefused, Err: errors.New(StartTLSFailureReason)}
 	default:
 		return nil, h.unexpected("starttls", st)
 	}
@@ -121,6 +120,10 @@ func (h *clientHS) startTLS(ctx context.Context, feat *Element, tc *tls.Config) 
 	return conn, nil
 }
 
+// StartTLSFailureReason is what a client says when the server answered
+// <starttls/> with <failure/>.
+const StartTLSFailureReason = "the server answered <starttls/> with <failure/>: it cannot start TLS on this connection (a server without a usable certificate does so)"
+
 // plainFeatures checks the features a server offered on a stream in
 // plain TCP (TLSNone): a server that requires STARTTLS is refused.
 func plainFeatures(feat *Element) *HandshakeError {
@@ -135,14 +138,18 @@ func plainFeatures(feat *Element) *HandshakeError {
 const TLSRequiredAdvice = "the server requires STARTTLS (<starttls><required/></starttls>) and --tls none does not do TLS: use --tls starttls"
 
 // noPlainAdvice is added to "the server does not offer SASL PLAIN" on a
-// stream in plain TCP whose server offers STARTTLS: servers commonly
-// offer PLAIN only once the connection is encrypted.
+// stream in plain TCP whose server offers STARTTLS.
 func noPlainAdvice(feat *Element) string {
 	if feat.Child(NSTLS, "starttls") == nil {
 		return ""
 	}
-	return " on a connection without TLS (it offers STARTTLS, after which servers commonly offer PLAIN: use --tls starttls)"
+	return " " + NoPlainTLSAdvice
 }
+
+// NoPlainTLSAdvice follows "the server does not offer SASL PLAIN" on a
+// stream in plain TCP whose server offers STARTTLS: servers commonly offer
+// PLAIN only once the connection is encrypted.
+const NoPlainTLSAdvice = "on a connection without TLS (it offers STARTTLS, after which servers commonly offer PLAIN: use --tls starttls)"
 
 // explainNoTLS adds the likely reason to err, a handshake in plain TCP
 // (TLSStartTLS or TLSNone) that failed before the server's first stream
