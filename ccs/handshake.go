@@ -84,7 +84,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 	var conn net.Conn = raw
 	switch cfg.TLSMode {
 	case TLSDirect:
-		tc := tls.Client(raw, clientTLSConfig(cfg.TLS, addr))
+		tc := tls.Client(raw, ClientTLSConfig(cfg.TLS, addr))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			if ctx.Err() != nil {
@@ -94,7 +94,7 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 		}
 		conn = tc
 	case TLSStartTLS:
-		cfg.TLS = clientTLSConfig(cfg.TLS, addr)
+		cfg.TLS = ClientTLSConfig(cfg.TLS, addr)
 	}
 	c, err := ClientHandshake(ctx, conn, cfg)
 	if err != nil {

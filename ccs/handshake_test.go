@@ -398,26 +398,11 @@ func TestDialTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if sc, err := ServerHandshake(c, ServerConfig{Authenticate: testAuth, Timeout: 2 * time.Second}); err == nil {
-					sc.Close()
-				}
-			}()
+	defer acceptEach(ln, func(c net.Conn) {
+		if sc, err := ServerHandshake(c, ServerConfig{Authenticate: testAuth, Timeout: 2 * time.Second}); err == nil {
+			sc.Close()
 		}
-	}()
+	})()
 	addr := ln.Addr().String()
 	ctx := context.Background()
 	c, err := Dial(ctx, addr, ClientConfig{SenderID: testSender, APIKey: testKey, TLS: &tls.Config{RootCAs: pool}})
@@ -445,7 +430,6 @@ func TestDialTLS(t *testing.T) {
 	if !errors.As(err, &he) || he.Stage != "dial" {
 		t.Errorf("Dial to a closed port = %v; want a dial-stage HandshakeError", err)
 	}
-	ln.Close()
 }
 
 func TestNewStreamID(t *testing.T) {

@@ -63,7 +63,7 @@ func ParseTLSMode(s string) (TLSMode, error) {
 // clientTLSConfig is the TLS configuration a client uses for addr: a
 // clone of tc (nil: system roots), with the host of addr as the server
 // name when tc names none and verifies certificates.
-func clientTLSConfig(tc *tls.Config, addr string) *tls.Config {
+func ClientTLSConfig(tc *tls.Config, addr string) *tls.Config {
 	c := tc.Clone()
 	if c == nil {
 		c = &tls.Config{}

@@ -13,6 +13,29 @@ import (
 	"time"
 )
 
+// acceptEach runs serve on every connection ln accepts, each in its own
+// goroutine, until ln is closed; the returned function closes ln and
+// waits for them.
+func acceptEach(ln net.Listener, serve func(net.Conn)) func() {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serve(c)
+			}()
+		}
+	}()
+	return func() { ln.Close(); wg.Wait() }
+}
+
 // plainServer is a loopback server for the client's TLS modes: it
 // answers the first stream header in plain TCP with features, then plays
 // reply (after reading the client's next item) and, when reply is
@@ -37,25 +60,11 @@ func (p plainServer) start(t *testing.T) (string, *x509.CertPool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				p.serve(c, tc)
-			}()
-		}
-	}()
+	t.Cleanup(acceptEach(ln, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		p.serve(c, tc)
+	}))
 	return ln.Addr().String(), pool
 }
 

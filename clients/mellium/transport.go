@@ -63,13 +63,7 @@ func (t *transport) Dial(ctx context.Context, index int) (driver.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	tc := t.cfg.TLS.Clone()
-	if tc == nil {
-		tc = &tls.Config{}
-	}
-	if tc.ServerName == "" && !tc.InsecureSkipVerify {
-		tc.ServerName, _, _ = net.SplitHostPort(t.addr)
-	}
+	tc := ccs.ClientTLSConfig(t.cfg.TLS, t.addr)
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
