@@ -52,7 +52,7 @@ const plainHeader = `<stream:stream from="gcm.googleapis.com" id="0123456789ABCD
 
 // start listens on loopback until the test ends; it returns the address
 // and a pool that trusts the server's certificate.
-func (p plainServer) start(t *testing.T) (string, *x509.CertPool) {
+func (p plainServer) start(t testing.TB) (string, *x509.CertPool) {
 	t.Helper()
 	cert, pool := selfSigned(t)
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}}
@@ -216,5 +216,33 @@ func TestParseTLSMode(t *testing.T) {
 	}
 	if s := TLSMode(7).String(); s != "TLSMode(7)" {
 		t.Errorf("TLSMode(7).String() = %q", s)
+	}
+}
+
+// BenchmarkDialTLSModes is the cost of one connection, dial to bound
+// stream, in each TLS mode against a loopback server (whose half is in
+// the figure too): STARTTLS adds a stream header, the features and one
+// round trip before the TLS handshake.
+func BenchmarkDialTLSModes(b *testing.B) {
+	for _, tc := range []struct {
+		mode TLSMode
+		srv  plainServer
+	}{
+		{TLSDirect, plainServer{direct: true}},
+		{TLSStartTLS, plainServer{features: featStartTLSReq, reply: replyProceed}},
+		{TLSNone, plainServer{}},
+	} {
+		b.Run(tc.mode.String(), func(b *testing.B) {
+			addr, pool := tc.srv.start(b)
+			cfg := ClientConfig{SenderID: testSender, APIKey: testKey, TLSMode: tc.mode, TLS: &tls.Config{RootCAs: pool}}
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := Dial(context.Background(), addr, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
 	}
 }
