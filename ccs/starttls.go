@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // NSTLS is the namespace of STARTTLS negotiation (<starttls/>, <proceed/>,
@@ -172,3 +173,70 @@ func explainNoTLS(err *HandshakeError) *HandshakeError {
 // the connection, or answered something that is not XML, instead of its
 // first stream header.
 const NoTLSAdvice = "a port that speaks TLS from the first byte closes a connection that starts in plain text: if this is one, use --tls direct"
+
+// serverFeaturesStartTLS offers STARTTLS, as required, and nothing else:
+// a server that offers TLS only by STARTTLS takes no credentials before.
+const serverFeaturesStartTLS = `<stream:features><starttls xmlns="` + NSTLS + `"><required/></starttls></stream:features>`
+
+// ServerStartTLS runs the server half of STARTTLS on c, a plain TCP
+// connection, within timeout (default DefaultHandshakeTimeout): it
+// answers the client's stream header (from the CCS domain its "to"
+// names, gcm.googleapis.com when it names none) with features that
+// require STARTTLS, answers <starttls/> with <proceed/>, and runs the TLS
+// server handshake with cfg on c. The client then opens a new stream over
+// the TLS connection it returns, for ServerHandshake. This is not part of
+// CCS, which speaks TLS from the first byte; it is for clients that can
+// only do STARTTLS. A client that starts with something else (a TLS
+// ClientHello, say) is answered with a stream error. Failures are
+// *HandshakeError with Stage "starttls" or "tls"; the caller closes c.
+func ServerStartTLS(c net.Conn, cfg *tls.Config, timeout time.Duration) (*tls.Conn, error) {
+	c.SetDeadline(time.Now().Add(timeoutOr(timeout)))
+	h := &serverHS{hsStream: hsStream{c: c, f: NewFramer(c, FramerConfig{})}}
+	tc, err := h.startTLS(cfg)
+	if err != nil {
+		h.fail(err)
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// startTLS is ServerStartTLS on h's stream.
+func (h *serverHS) startTLS(cfg *tls.Config) (*tls.Conn, *HandshakeError) {
+	start, err := h.expect("starttls", KindStreamStart)
+	if err != nil {
+		return nil, err
+	}
+	domain := CCSDomain(string(start.To))
+	if domain == "" {
+		domain = Domain
+	}
+	if err := h.write("starttls", serverStreamHeader(domain)+serverFeaturesStartTLS); err != nil {
+		return nil, err
+	}
+	h.headerSent = true
+	st, err := h.next("starttls")
+	if err != nil {
+		return nil, err
+	}
+	if st.Kind != KindOther {
+		return nil, h.unexpected("starttls", st)
+	}
+	if e, terr := h.f.Tree(); terr != nil {
+		return nil, wrapIOError("starttls", terr)
+	} else if e.Space != NSTLS || e.Local != "starttls" {
+		return nil, h.unexpected("starttls", st)
+	}
+	if n := h.f.Buffered(); n > 0 {
+		return nil, &HandshakeError{Stage: "starttls", Kind: ErrUnexpected,
+			Err: fmt.Errorf("the client sent %d bytes after <starttls/>, before TLS started", n)}
+	}
+	if err := h.write("starttls", `<proceed xmlns="`+NSTLS+`"/>`); err != nil {
+		return nil, err
+	}
+	tc := tls.Server(h.c, cfg)
+	if err := tc.Handshake(); err != nil {
+		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: err}
+	}
+	return tc, nil
+}

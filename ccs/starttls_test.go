@@ -45,6 +45,7 @@ func acceptEach(ln net.Listener, serve func(net.Conn)) func() {
 type plainServer struct {
 	features, reply string
 	direct          bool
+	serverStartTLS  bool // ServerStartTLS, then ServerHandshake
 }
 
 const plainHeader = `<stream:stream from="gcm.googleapis.com" id="0123456789ABCDEF" version="1.0" xmlns:stream="` +
@@ -71,6 +72,13 @@ func (p plainServer) start(t testing.TB) (string, *x509.CertPool) {
 func (p plainServer) serve(c net.Conn, tc *tls.Config) {
 	auth := ServerConfig{Authenticate: testAuth, Timeout: 5 * time.Second}
 	switch {
+	case p.serverStartTLS:
+		if tconn, err := ServerStartTLS(c, tc, 5*time.Second); err == nil {
+			if sc, err := ServerHandshake(tconn, auth); err == nil {
+				sc.Close()
+			}
+		}
+		return
 	case p.direct:
 		if sc, err := ServerHandshake(tls.Server(c, tc), auth); err == nil {
 			sc.Close()
@@ -123,6 +131,7 @@ func TestDialTLSModes(t *testing.T) {
 		{TLSDirect, plainServer{direct: true}, true},
 		{TLSStartTLS, plainServer{features: featStartTLSReq, reply: replyProceed}, true},
 		{TLSStartTLS, plainServer{features: featStartTLS, reply: replyProceed}, true},
+		{TLSStartTLS, plainServer{serverStartTLS: true}, true},
 		{TLSNone, plainServer{}, false},
 	} {
 		addr, pool := tc.srv.start(t)
@@ -155,6 +164,10 @@ func TestDialTLSModeErrors(t *testing.T) {
 	}{
 		{"direct to a STARTTLS port", TLSDirect, plainServer{features: featStartTLSReq, reply: replyProceed}, true,
 			"tls", ErrTLS, "use --tls starttls"},
+		{"direct to ServerStartTLS", TLSDirect, plainServer{serverStartTLS: true}, true,
+			"tls", ErrTLS, "use --tls starttls"},
+		{"none to ServerStartTLS", TLSNone, plainServer{serverStartTLS: true}, true,
+			"starttls", ErrTLSRequired, "use --tls starttls"},
 		{"starttls refused", TLSStartTLS, plainServer{features: featStartTLSReq, reply: replyFailure}, true,
 			"starttls", ErrStartTLSRefused, "<failure/>"},
 		{"starttls not offered", TLSStartTLS, plainServer{features: featNoStartTLS, reply: replyProceed}, true,
@@ -244,5 +257,47 @@ func BenchmarkDialTLSModes(b *testing.B) {
 				c.Close()
 			}
 		})
+	}
+}
+
+// ServerStartTLS refuses a client that does not ask for STARTTLS, with
+// the stream error that says why, and never reads credentials.
+func TestServerStartTLSRefuses(t *testing.T) {
+	t.Parallel()
+	header := clientStreamHeader(Domain)
+	for _, tc := range []struct {
+		name, script string
+		kind         error
+		cond         string
+	}{
+		{"credentials first", header + `<auth mechanism="PLAIN" xmlns="` + NSSASL + `">` + PlainMessage(testSender, testKey) + `</auth>`, ErrUnexpected, CondNotAuthorized},
+		{"a TLS ClientHello", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", ErrMalformed, CondInvalidXML},
+		{"bytes after <starttls/>", header + `<starttls xmlns="` + NSTLS + `"/><x/>`, ErrUnexpected, ""},
+	} {
+		cc, sc := net.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			_, err := ServerStartTLS(sc, &tls.Config{}, 2*time.Second)
+			sc.Close()
+			done <- err
+		}()
+		var out strings.Builder
+		copied := make(chan struct{})
+		go func() { io.Copy(&out, cc); close(copied) }()
+		cc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(cc, tc.script)
+		err := <-done
+		<-copied
+		cc.Close()
+		var he *HandshakeError
+		if !errors.As(err, &he) || he.Stage != "starttls" || !errors.Is(err, tc.kind) {
+			t.Errorf("%s: ServerStartTLS = %v; want a starttls-stage *HandshakeError wrapping %v", tc.name, err, tc.kind)
+		}
+		if tc.cond != "" && !strings.Contains(out.String(), "<"+tc.cond+" ") {
+			t.Errorf("%s: the server wrote %q; want the stream error %s", tc.name, out.String(), tc.cond)
+		}
+		if strings.Contains(err.Error(), testKey) {
+			t.Errorf("%s: error %q holds the API key", tc.name, err)
+		}
 	}
 }
