@@ -384,7 +384,7 @@ func fakeCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&st.cert, "cert", "", "TLS certificate chain `FILE` (PEM); needs --key")
 	fs.StringVar(&st.key, "key", "", "TLS private key `FILE` (PEM); needs --cert")
 	fs.StringVar(&st.certOut, "cert-out", "", "write the self-signed certificate to `FILE` (PEM) for clients to trust")
-	fs.Var(&tlsModeFlag{&st.tlsMode}, "tls", "how connections are secured, `direct|starttls|none`: direct is TLS from the first byte, as CCS; "+
+	fs.Var(&tlsModeFlag{&st.tlsMode}, "tls", "how connections are secured (`direct|starttls|none`): direct is TLS from the first byte, as CCS; "+
 		"starttls (STARTTLS required on a plain TCP stream) and none (plain TCP, credentials in the clear) are not CCS, and are for client stacks that cannot speak direct TLS")
 	fs.StringVar(&st.senderID, "sender-id", "", "sender `ID` accepted, or several as ID,ID,... with the one API key (default $CCSBENCH_SENDER_ID or "+fakeccs.DefaultSenderID+")")
 	fs.StringVar(&st.apiKey, "api-key", "", "API `KEY` accepted (default $CCSBENCH_API_KEY or the public test key)")
