@@ -7,7 +7,9 @@
 // The package has four parts:
 //
 //   - the stream handshake, both halves (Dial, ClientHandshake,
-//     ServerHandshake), with typed errors;
+//     ServerHandshake), with typed errors; the client speaks TLS from the
+//     first byte as CCS does, or (TLSMode) STARTTLS or no TLS for
+//     CCS-compatible servers that differ;
 //   - the Framer, which splits a byte stream into top-level stanzas,
 //     decoding the gcm payload's character data, with limits on size and
 //     depth and refusal of DTDs, entity declarations and processing

@@ -100,6 +100,12 @@ var (
 	ErrUnexpected = errors.New("ccs: unexpected element in handshake")
 	// ErrClosed: the peer closed the connection during the handshake.
 	ErrClosed = errors.New("ccs: connection closed during handshake")
+	// ErrStartTLSRefused: the server answered <starttls/> with <failure/>
+	// (TLSStartTLS).
+	ErrStartTLSRefused = errors.New("ccs: STARTTLS refused")
+	// ErrTLSRequired: the server requires STARTTLS and the client was
+	// asked for no TLS (TLSNone).
+	ErrTLSRequired = errors.New("ccs: the server requires TLS")
 )
 
 // HandshakeError reports which stage of the stream handshake failed, and
@@ -109,7 +115,7 @@ var (
 // ...: i/o timeout". A caller adds where (which connection, which
 // address) in front. It never contains the API key.
 type HandshakeError struct {
-	Stage string // "dial", "tls", "stream", "auth", "bind", "session"
+	Stage string // "dial", "tls", "starttls", "stream", "auth", "bind", "session"
 	// Kind is what went wrong as one of the sentinels above, for
 	// errors.Is; nil when Err is all there is to say (a network error, a
 	// *StreamError). The message says it in Err's words (or "timed out",
@@ -122,12 +128,13 @@ type HandshakeError struct {
 
 // stageNames names the handshake stages for people.
 var stageNames = map[string]string{
-	"dial":    "TCP connection",
-	"tls":     "TLS handshake",
-	"stream":  "stream header",
-	"auth":    "SASL authentication",
-	"bind":    "resource binding",
-	"session": "session",
+	"dial":     "TCP connection",
+	"tls":      "TLS handshake",
+	"starttls": "STARTTLS negotiation",
+	"stream":   "stream header",
+	"auth":     "SASL authentication",
+	"bind":     "resource binding",
+	"session":  "session",
 }
 
 // Error implements error: the stage, then why it failed.
@@ -138,7 +145,7 @@ func (e *HandshakeError) Error() string {
 	}
 	why := ""
 	switch e.Kind {
-	case nil, ErrTLS, ErrUnexpected, ErrAuthRefused:
+	case nil, ErrTLS, ErrUnexpected, ErrAuthRefused, ErrStartTLSRefused, ErrTLSRequired:
 		// Err says it: the stage names TLS, the details what was
 		// unexpected or refused.
 	case ErrTimeout:

@@ -43,8 +43,12 @@ type ClientConfig struct {
 	// Session sends the optional session IQ after bind.
 	Session bool
 	// TLS is the TLS configuration for Dial (nil: system roots, ServerName
-	// from the address).
+	// from the address) and for STARTTLS (where ClientHandshake needs its
+	// ServerName set, or InsecureSkipVerify).
 	TLS *tls.Config
+	// TLSMode is how the connection is secured: TLS from the first byte
+	// (TLSDirect, the default, as CCS), STARTTLS, or not at all.
+	TLSMode TLSMode
 	// Timeout bounds the whole handshake, dial included (default 10 s).
 	Timeout time.Duration
 	// Framer limits what the client accepts from the server.
@@ -53,16 +57,20 @@ type ClientConfig struct {
 
 // Conn is an established, authenticated and bound CCS stream.
 type Conn struct {
-	net.Conn         // the TLS connection (or the conn given to ClientHandshake)
+	net.Conn         // the TLS connection, or the TCP connection with TLSNone
 	Framer   *Framer // positioned after the handshake; owned by the reader goroutine
 	JID      string  // the bound full JID, SENDER@gcm.googleapis.com/resource
-	StreamID string  // the id of the server's (second) stream header
+	StreamID string  // the id of the server's (last) stream header
 }
 
-// Dial opens a TLS connection to addr (TLS from the first byte, no
-// STARTTLS) and runs the client handshake. Failures are *HandshakeError
-// with Stage "dial", "tls" or a later stage.
+// Dial opens a TCP connection to addr, secures it as cfg.TLSMode says
+// (TLS from the first byte by default, as CCS: no STARTTLS) and runs the
+// client handshake. Failures are *HandshakeError with Stage "dial",
+// "tls", "starttls" or a later stage.
 func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
+	if !cfg.TLSMode.Valid() {
+		return nil, &HandshakeError{Stage: "dial", Err: fmt.Errorf("%w %v", ErrTLSMode, cfg.TLSMode)}
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeoutOr(cfg.Timeout))
 	defer cancel()
 	var d net.Dialer
@@ -73,33 +81,35 @@ func Dial(ctx context.Context, addr string, cfg ClientConfig) (*Conn, error) {
 		}
 		return nil, &HandshakeError{Stage: "dial", Err: err}
 	}
-	tc := cfg.TLS.Clone()
-	if tc == nil {
-		tc = &tls.Config{}
-	}
-	if tc.ServerName == "" && !tc.InsecureSkipVerify {
-		host, _, _ := net.SplitHostPort(addr)
-		tc.ServerName = host
-	}
-	conn := tls.Client(raw, tc)
-	if err := conn.HandshakeContext(ctx); err != nil {
-		raw.Close()
-		if ctx.Err() != nil {
-			return nil, &HandshakeError{Stage: "tls", Kind: ErrTimeout, Err: err}
+	var conn net.Conn = raw
+	switch cfg.TLSMode {
+	case TLSDirect:
+		tc := tls.Client(raw, ClientTLSConfig(cfg.TLS, addr))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			if ctx.Err() != nil {
+				return nil, &HandshakeError{Stage: "tls", Kind: ErrTimeout, Err: err}
+			}
+			return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: ExplainTLS(err)}
 		}
-		return nil, &HandshakeError{Stage: "tls", Kind: ErrTLS, Err: ExplainTLS(err)}
+		conn = tc
+	case TLSStartTLS:
+		cfg.TLS = ClientTLSConfig(cfg.TLS, addr)
 	}
 	c, err := ClientHandshake(ctx, conn, cfg)
 	if err != nil {
-		conn.Close()
+		raw.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
 // ClientHandshake runs the client half of the handshake over an existing
-// connection: stream open, SASL PLAIN, stream restart, bind, optional
-// session. Failures are *HandshakeError; the caller closes c.
+// connection: stream open, STARTTLS when cfg.TLSMode asks for it (c is
+// then the plain TCP connection, upgraded with cfg.TLS as it is), SASL
+// PLAIN, stream restart, bind, optional session. With TLSDirect c is
+// secured already; with TLSNone a server that requires STARTTLS is
+// refused. Failures are *HandshakeError; the caller closes c.
 func ClientHandshake(ctx context.Context, c net.Conn, cfg ClientConfig) (*Conn, error) {
 	h := &clientHS{hsStream: hsStream{c: c, f: NewFramer(c, cfg.Framer), red: NewRedactor(cfg.SenderID, cfg.APIKey)}, cfg: cfg}
 	deadline := time.Now().Add(timeoutOr(cfg.Timeout))
@@ -109,10 +119,13 @@ func ClientHandshake(ctx context.Context, c net.Conn, cfg ClientConfig) (*Conn, 
 	c.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	conn, err := h.run()
+	conn, err := h.run(ctx)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrTimeout) {
 			err.Kind = ErrTimeout
+		}
+		if !h.headerSeen && cfg.TLSMode != TLSDirect {
+			err = explainNoTLS(err)
 		}
 		return nil, err
 	}
@@ -154,12 +167,14 @@ func (cfg *ClientConfig) Login() (identity, domain string) {
 // clientHS is the client half of one handshake.
 type clientHS struct {
 	hsStream
-	cfg ClientConfig
+	cfg        ClientConfig
+	headerSeen bool // the server's first stream header arrived
 }
 
-// run opens the stream, authenticates with SASL PLAIN, restarts the
-// stream, binds a resource and, with cfg.Session, opens a session.
-func (h *clientHS) run() (*Conn, *HandshakeError) {
+// run opens the stream, negotiates STARTTLS when cfg.TLSMode asks for it,
+// authenticates with SASL PLAIN, restarts the stream, binds a resource
+// and, with cfg.Session, opens a session.
+func (h *clientHS) run(ctx context.Context) (*Conn, *HandshakeError) {
 	identity, domain := h.cfg.Login()
 	header := clientStreamHeader(domain)
 	if err := h.write("stream", header); err != nil {
@@ -168,9 +183,33 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 	if _, err := h.expect("stream", KindStreamStart); err != nil {
 		return nil, err
 	}
+	h.headerSeen = true
 	feat, err := h.features("stream")
 	if err != nil {
 		return nil, err
+	}
+	switch h.cfg.TLSMode {
+	case TLSStartTLS:
+		tc, err := h.startTLS(ctx, feat, h.cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		// A new stream over TLS: the server forgets the plain one.
+		h.c = tc
+		h.f.Reset(tc)
+		if err := h.write("stream", header); err != nil {
+			return nil, err
+		}
+		if _, err := h.expect("stream", KindStreamStart); err != nil {
+			return nil, err
+		}
+		if feat, err = h.features("stream"); err != nil {
+			return nil, err
+		}
+	case TLSNone:
+		if err := plainFeatures(feat); err != nil {
+			return nil, err
+		}
 	}
 	mechs := feat.Child(NSSASL, "mechanisms")
 	plain := false
@@ -180,7 +219,11 @@ func (h *clientHS) run() (*Conn, *HandshakeError) {
 		}
 	}
 	if !plain {
-		return nil, &HandshakeError{Stage: "auth", Kind: ErrUnexpected, Err: errors.New("the server does not offer SASL PLAIN")}
+		why := "the server does not offer SASL PLAIN"
+		if h.cfg.TLSMode == TLSNone {
+			why += noPlainAdvice(feat)
+		}
+		return nil, &HandshakeError{Stage: "auth", Kind: ErrUnexpected, Err: errors.New(why)}
 	}
 
 	if err := h.write("auth", `<auth mechanism="PLAIN" xmlns="`+NSSASL+`">`+PlainMessage(identity, h.cfg.APIKey)+`</auth>`); err != nil {
@@ -379,13 +422,17 @@ func wrapIOError(stage string, err error) *HandshakeError {
 // ExplainTLS returns err, a failed TLS handshake, with the reason said
 // plainly when the server answered in plain text: an XMPP port that
 // expects STARTTLS or no TLS answers a ClientHello with an XML stream
-// header (and a stream error), and CCS needs TLS from the first byte.
+// header (and a stream error), and CCS needs TLS from the first byte. The
+// advice names the way through: --tls starttls (or none), or the
+// server's direct TLS port.
 func ExplainTLS(err error) error {
 	var re tls.RecordHeaderError
 	if !errors.As(err, &re) || re.RecordHeader[0] != '<' {
 		return err
 	}
-	return fmt.Errorf("the server answered in plain text (%q...), not TLS: this looks like an XMPP port that expects STARTTLS or no TLS, and CCS needs TLS from the first byte (XEP-0368 direct TLS): point --target at the server's direct TLS port: %w",
+	return fmt.Errorf("the server answered in plain text (%q...), not TLS: this looks like an XMPP port that expects STARTTLS or no TLS, "+
+		"while CCS speaks TLS from the first byte (XEP-0368 direct TLS): use --tls starttls (or --tls none for a server without TLS), "+
+		"or point --target at the server's direct TLS port: %w",
 		strings.ToValidUTF8(string(re.RecordHeader[:]), "?"), err)
 }
 

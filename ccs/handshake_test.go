@@ -366,7 +366,7 @@ func TestClientStreamError(t *testing.T) {
 }
 
 // selfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -398,26 +398,11 @@ func TestDialTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if sc, err := ServerHandshake(c, ServerConfig{Authenticate: testAuth, Timeout: 2 * time.Second}); err == nil {
-					sc.Close()
-				}
-			}()
+	defer acceptEach(ln, func(c net.Conn) {
+		if sc, err := ServerHandshake(c, ServerConfig{Authenticate: testAuth, Timeout: 2 * time.Second}); err == nil {
+			sc.Close()
 		}
-	}()
+	})()
 	addr := ln.Addr().String()
 	ctx := context.Background()
 	c, err := Dial(ctx, addr, ClientConfig{SenderID: testSender, APIKey: testKey, TLS: &tls.Config{RootCAs: pool}})
@@ -445,7 +430,6 @@ func TestDialTLS(t *testing.T) {
 	if !errors.As(err, &he) || he.Stage != "dial" {
 		t.Errorf("Dial to a closed port = %v; want a dial-stage HandshakeError", err)
 	}
-	ln.Close()
 }
 
 func TestNewStreamID(t *testing.T) {
@@ -478,7 +462,8 @@ func TestHandshakeErrorMessage(t *testing.T) {
 		{&HandshakeError{Stage: "auth", Kind: ErrAuthRefused}, "SASL authentication: failed", []error{ErrAuthRefused}},
 		{&HandshakeError{Stage: "stream", Err: &StreamError{Condition: CondInternal, Text: "later"}},
 			"stream header: stream error from peer: internal-server-error: later", nil},
-		{&HandshakeError{Stage: "starttls", Kind: ErrClosed}, "starttls: connection closed", []error{ErrClosed}},
+		{&HandshakeError{Stage: "compress", Kind: ErrClosed}, "compress: connection closed", []error{ErrClosed}},
+		{&HandshakeError{Stage: "starttls", Kind: ErrStartTLSRefused, Err: errors.New("refused")}, "STARTTLS negotiation: refused", []error{ErrStartTLSRefused}},
 	} {
 		if got := tc.err.Error(); got != tc.want {
 			t.Errorf("%#v.Error() = %q; want %q", tc.err, got, tc.want)

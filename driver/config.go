@@ -146,8 +146,13 @@ type Config struct {
 	// (see ccs.ClientConfig.BareIdentity).
 	BareIdentity bool
 	// TLS is the client TLS configuration (nil: system roots, server name
-	// from Target).
+	// from Target). It must be nil with TLSMode ccs.TLSNone.
 	TLS *tls.Config
+	// TLSMode is how the native transport secures its connections:
+	// ccs.TLSDirect (the default; TLS from the first byte, as CCS),
+	// ccs.TLSStartTLS or ccs.TLSNone, for CCS-compatible servers that
+	// offer only STARTTLS or no TLS.
+	TLSMode ccs.TLSMode
 
 	// Conns is the number of connections, 1..MaxConnsPerSender × the
 	// number of sender ids (default 8).
@@ -311,6 +316,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.Conns == 0 {
 		cfg.Conns = DefaultConns
+	}
+	switch {
+	case !cfg.TLSMode.Valid():
+		return bad("TLSMode", "%v is not one of %v, %v and %v", cfg.TLSMode, ccs.TLSDirect, ccs.TLSStartTLS, ccs.TLSNone)
+	case cfg.TLSMode == ccs.TLSNone && cfg.TLS != nil:
+		return bad("TLS", "set with TLSMode %v, which uses no TLS", ccs.TLSNone)
 	}
 	// CCS allows MaxConnsPerSender connections per sender id; a sharded
 	// job's shards share the sender ids, so the limit is on the job's
@@ -518,6 +529,7 @@ func (c *Config) nativeTransport() error {
 			BareIdentity: c.BareIdentity,
 			APIKey:       c.APIKey,
 			TLS:          c.TLS,
+			TLSMode:      c.TLSMode,
 			Timeout:      c.DialTimeout,
 		}))
 	}

@@ -2,12 +2,14 @@ package driver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
@@ -69,6 +71,8 @@ func TestConfigErrors(t *testing.T) {
 		{"Message.ToPool", func(c *Config) { c.Message = workload.DefaultMessageConfig(); c.Message.ToPool = 0 }, workload.ErrMessageConfig},
 		{"Shard", func(c *Config) { c.Shard = workload.Shard{Index: 0, Count: 9}; c.Conns = 8 }, workload.ErrShard},
 		{"Messages", func(c *Config) { c.Shard = workload.Shard{Index: 2, Count: 3}; c.Conns = 3; c.Messages = 2 }, nil},
+		{"TLSMode", func(c *Config) { c.TLSMode = 3 }, nil},
+		{"TLS", func(c *Config) { c.TLSMode, c.TLS = ccs.TLSNone, &tls.Config{} }, nil},
 		{"Target", func(c *Config) { c.Transport = nil }, nil},
 		{"SenderID", func(c *Config) { c.Transport = nil; c.Target = "127.0.0.1:1" }, nil},
 		{"APIKey", func(c *Config) { c.Transport = nil; c.Target = "127.0.0.1:1"; c.SenderID = "1" }, nil},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ccsbench/ccsbench/ccs"
 	"github.com/ccsbench/ccsbench/fakeccs"
+	"github.com/ccsbench/ccsbench/internal/badccs"
 	"github.com/ccsbench/ccsbench/workload"
 )
 
@@ -297,5 +298,30 @@ func TestRunDialErrors(t *testing.T) {
 	}
 	if _, err := d.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Errorf("second Run = %v; want ErrRunning", err)
+	}
+}
+
+// Config.TLSMode reaches the native transport: a server that offers only
+// STARTTLS, and one without TLS, get every message, with the accounting
+// identity checked by runRaw.
+func TestTLSModes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mode ccs.TLSMode
+		opts badccs.Options
+	}{
+		{ccs.TLSStartTLS, badccs.Options{StartTLS: true}},
+		{ccs.TLSNone, badccs.Options{Plain: true}},
+	} {
+		srv := badccs.Start(t, tc.opts)
+		cfg := badConfig(srv)
+		cfg.TLSMode, cfg.Conns, cfg.Messages = tc.mode, 2, 300
+		if tc.mode == ccs.TLSNone {
+			cfg.TLS = nil
+		}
+		res := runRaw(t, cfg)
+		if c := res.Counts; c.Acked != 300 || c.Messages != 300 || srv.Bound() != 2 {
+			t.Errorf("TLSMode %v: acked %d of %d messages, %d connections bound; want 300 of 300 and 2", tc.mode, c.Acked, c.Messages, srv.Bound())
+		}
 	}
 }

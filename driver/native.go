@@ -11,8 +11,9 @@ import (
 	"github.com/ccsbench/ccsbench/ccs"
 )
 
-// NewNativeTransport returns the Transport built on package ccs: direct
-// TLS to addr, the stream handshake of ccs.Dial with cfg, ccs's framer and
+// NewNativeTransport returns the Transport built on package ccs: a
+// connection to addr secured as cfg.TLSMode says (TLS from the first byte
+// by default), the stream handshake of ccs.Dial with cfg, ccs's framer and
 // JSON reader on the read side and its encoders on the write side. Its
 // framer reads NativeReadSize bytes at a time unless cfg.Framer says
 // otherwise, and its connections share write buffers (see nativeConn).

@@ -81,6 +81,13 @@ type Config struct {
 	// (gcm.googleapis.com, fcm-xmpp.googleapis.com, …), made by New (see
 	// Server.CertPool and Server.CertPEM).
 	TLS *tls.Config
+	// TLSMode is how connections are secured: ccs.TLSDirect (the zero
+	// value), TLS from the first byte, as CCS; ccs.TLSStartTLS, the
+	// stream opened in plain TCP with STARTTLS required (see
+	// ccs.ServerStartTLS), or ccs.TLSNone, plain TCP throughout. The last
+	// two are not CCS: they are for client stacks that cannot speak TLS
+	// from the first byte.
+	TLSMode ccs.TLSMode
 
 	// AckDelay holds each answer to a downstream message (ACK or NACK) for
 	// this long after the message was read; AckJitter adds a uniformly
@@ -462,6 +469,8 @@ func (c *Config) checkValues() error {
 		return configError("MaxStanza", "%d is below 512 bytes", c.MaxStanza)
 	case c.WireForm > ccs.WireDefaultNS:
 		return configError("WireForm", "%d is not a wire form", c.WireForm)
+	case !c.TLSMode.Valid():
+		return configError("TLSMode", "%v is not one of %v, %v and %v", c.TLSMode, ccs.TLSDirect, ccs.TLSStartTLS, ccs.TLSNone)
 	case c.DrainAlternate && c.DrainAsNack:
 		return configError("DrainAlternate", "excludes Config.DrainAsNack")
 	}

@@ -112,6 +112,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{MaxStanza: 10}, "MaxStanza", "10 is below 512 bytes"},
 		{Config{MaxStanza: -1}, "MaxStanza", "-1 is below 512 bytes"},
 		{Config{WireForm: 9}, "WireForm", "9 is not a wire form"},
+		{Config{TLSMode: 7}, "TLSMode", "TLSMode(7) is not one of direct, starttls and none"},
 		{Config{DrainAlternate: true, DrainAsNack: true}, "DrainAlternate", "excludes Config.DrainAsNack"},
 		{Config{SenderID: "a@b"}, "SenderID", `"a@b" is not a bare sender id`},
 		{Config{SenderIDs: []string{"1", "a/b"}}, "SenderIDs", `"a/b" is not a bare sender id`},

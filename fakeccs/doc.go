@@ -9,6 +9,10 @@
 //
 // # Where real clients look
 //
+// TLS from the first byte, as CCS; Config.TLSMode can make the fake
+// depart from CCS for client stacks that cannot do that: STARTTLS
+// required on a plain TCP stream (ccs.ServerStartTLS), or no TLS.
+//
 // Logins: a client may authenticate as SENDER, SENDER@gcm.googleapis.com
 // or SENDER@fcm.googleapis.com (FCM-era clients) and name either domain
 // in its stream header; it is answered from the domain it used (stream

@@ -306,6 +306,22 @@ func (s *Server) authenticate(identity, password string) bool {
 	return false
 }
 
+// secure makes the connection the stream runs on, as Config.TLSMode
+// says, before deadline: the TLS connection over in, or in itself.
+func (s *Server) secure(in *inConn, deadline time.Time) (net.Conn, error) {
+	switch s.cfg.TLSMode {
+	case ccs.TLSNone:
+		return in, nil
+	case ccs.TLSStartTLS:
+		return ccs.ServerStartTLS(in, s.tlsCfg, max(time.Until(deadline), time.Millisecond))
+	}
+	tc := tls.Server(in, s.tlsCfg)
+	if err := tc.Handshake(); err != nil {
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
 // serveConn runs one connection from accept to close.
 func (s *Server) serveConn(raw net.Conn) {
 	defer s.wg.Done()
@@ -318,10 +334,10 @@ func (s *Server) serveConn(raw net.Conn) {
 	deadline := time.Now().Add(s.cfg.AuthTimeout)
 	raw.SetDeadline(deadline)
 	in := newInConn(raw)
-	tc := tls.Server(in, s.tlsCfg)
-	if err := tc.Handshake(); err != nil {
+	tc, err := s.secure(in, deadline)
+	if err != nil {
 		s.handshakeFailures.Add(1)
-		s.logf("connection from %s: TLS handshake: %v", raw.RemoteAddr(), err)
+		s.logf("connection from %s: %v", raw.RemoteAddr(), err)
 		return
 	}
 	c := s.newConn(tc, raw)

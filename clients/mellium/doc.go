@@ -14,7 +14,15 @@
 //   - Dial: TLS from the first byte with crypto/tls, as the library's dial
 //     package does, but to the given host:port (that package only dials
 //     SRV targets or ports 5222/5223, and falls back to plain TCP). The
-//     session is told the connection is secure.
+//     session is told the connection is secure. With ccs.TLSStartTLS the
+//     session starts on the TCP connection with the library's own
+//     xmpp.StartTLS feature; the transport finishes the TLS handshake it
+//     starts before the stream restarts (so that TLS errors are told
+//     apart) and hands the TLS connection back in the same buffered
+//     reader as direct TLS. With ccs.TLSNone the session is told the TCP
+//     connection is secure, as asked, or the library would not offer SASL
+//     on it; a feature that only reads the server's STARTTLS offer refuses
+//     a server that requires it.
 //   - SASL: CCS wants SENDER@gcm.googleapis.com as the authentication
 //     identity; the library's PLAIN sends the JID's localpart, which cannot
 //     hold an '@', so the transport passes its own sasl.Mechanism named
@@ -36,7 +44,7 @@
 //   - The JSON of payloads is read with ccs.JSONReader, the native client's
 //     reader: the comparison is of the XMPP layers, not of JSON parsers.
 //
-// The TLS connection is wrapped in a buffered reader that has ReadByte, so
+// The TLS connection (the TCP connection with ccs.TLSNone) is wrapped in a buffered reader that has ReadByte, so
 // that encoding/xml reads through it instead of adding a bufio.Reader of
 // its own; the buffer calls the driver's BeforeRead hook before every read
 // from the connection, as the native client's framer does. Unflushed is an estimate (payload sizes plus a fixed

@@ -61,6 +61,7 @@ func clientTransport(name string, cfg driver.Config) driver.Transport {
 			LoginDomain:  cfg.LoginDomain,
 			BareIdentity: cfg.BareIdentity,
 			TLS:          cfg.TLS,
+			TLSMode:      cfg.TLSMode,
 			Timeout:      cfg.DialTimeout,
 		})
 	}

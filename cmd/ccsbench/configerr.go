@@ -19,6 +19,7 @@ var runFlagOf = map[string]string{
 	"SenderIDs":            "sender-id",
 	"APIKey":               "api-key",
 	"Target":               "target",
+	"TLSMode":              "tls",
 	"LoginDomain":          "login-domain",
 	"BareIdentity":         "sasl-user",
 	"Conns":                "conns",

@@ -33,6 +33,10 @@ downstream message, as Google's CCS documentation describes it (see
 docs/PROTOCOL.md). Faults are off unless asked for. Stop it with Ctrl-C
 (SIGINT) or SIGTERM; it then writes --stats and prints a one-line summary.
 
+--tls starttls and --tls none depart from CCS for client stacks that cannot
+speak TLS from the first byte: the stream opens in plain TCP and STARTTLS is
+required, or there is no TLS at all (the API key crosses in the clear).
+
 Without --cert/--key it makes a self-signed ECDSA certificate for 127.0.0.1,
 localhost and the CCS host names (gcm.googleapis.com, gcm-preprod, gcm-staging,
 gcm-xmpp, fcm-xmpp and fcm .googleapis.com, for clients with the endpoint built
@@ -365,6 +369,7 @@ type fakeStandalone struct {
 	senderID, apiKey           string
 	statsFile, statsAddr       string
 	verbose                    bool
+	tlsMode                    ccs.TLSMode
 }
 
 // fakeCmd implements `ccsbench fake`.
@@ -379,6 +384,8 @@ func fakeCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&st.cert, "cert", "", "TLS certificate chain `FILE` (PEM); needs --key")
 	fs.StringVar(&st.key, "key", "", "TLS private key `FILE` (PEM); needs --cert")
 	fs.StringVar(&st.certOut, "cert-out", "", "write the self-signed certificate to `FILE` (PEM) for clients to trust")
+	fs.Var(&tlsModeFlag{&st.tlsMode}, "tls", "how connections are secured (`direct|starttls|none`): direct is TLS from the first byte, as CCS; "+
+		"starttls (STARTTLS required on a plain TCP stream) and none (plain TCP, credentials in the clear) are not CCS, and are for client stacks that cannot speak direct TLS")
 	fs.StringVar(&st.senderID, "sender-id", "", "sender `ID` accepted, or several as ID,ID,... with the one API key (default $CCSBENCH_SENDER_ID or "+fakeccs.DefaultSenderID+")")
 	fs.StringVar(&st.apiKey, "api-key", "", "API `KEY` accepted (default $CCSBENCH_API_KEY or the public test key)")
 	fs.StringVar(&st.statsFile, "stats", "", "write the stats as JSON to `FILE` at exit")
@@ -420,7 +427,10 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	}
 	cfg.SenderIDs = splitList(firstNonEmpty(st.senderID, os.Getenv("CCSBENCH_SENDER_ID"), fakeccs.DefaultSenderID))
 	cfg.APIKey = firstNonEmpty(st.apiKey, os.Getenv("CCSBENCH_API_KEY"), fakeccs.DefaultAPIKey)
+	cfg.TLSMode = st.tlsMode
 	switch {
+	case st.tlsMode == ccs.TLSNone && (st.cert != "" || st.key != "" || st.certOut != ""):
+		return fail(2, "--cert, --key and --cert-out configure TLS, which --tls none does not use")
 	case (st.cert == "") != (st.key == ""):
 		return fail(2, "--cert and --key go together")
 	case st.cert != "" && st.certOut != "":
@@ -481,6 +491,8 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	}
 	certNote := "self-signed certificate"
 	switch {
+	case st.tlsMode == ccs.TLSNone:
+		certNote = "no TLS: plain TCP, not CCS"
 	case st.cert != "":
 		certNote = "certificate " + st.cert
 	case st.certOut != "":
@@ -492,8 +504,15 @@ func serveFake(ctx context.Context, cfg fakeccs.Config, st *fakeStandalone, stdo
 	if len(cfg.SenderIDs) > 1 {
 		senders = fmt.Sprintf("%d sender ids (%s)", len(cfg.SenderIDs), strings.Join(cfg.SenderIDs, ","))
 	}
-	fmt.Fprintf(stdout, "fake CCS listening on %s (TLS, %s); %s, API key %s\n",
-		ln.Addr(), certNote, senders, keyNote)
+	security := "TLS, "
+	switch st.tlsMode {
+	case ccs.TLSStartTLS:
+		security = "STARTTLS (not CCS), "
+	case ccs.TLSNone:
+		security = ""
+	}
+	fmt.Fprintf(stdout, "fake CCS listening on %s (%s%s); %s, API key %s\n",
+		ln.Addr(), security, certNote, senders, keyNote)
 	if ready != nil {
 		ready(srv, ln.Addr())
 	}

@@ -30,6 +30,7 @@ var (
 	_ flag.Value  = (*loginDomainFlag)(nil)
 	_ flag.Value  = (*saslUserFlag)(nil)
 	_ flag.Value  = (*targetFlag)(nil)
+	_ flag.Value  = (*tlsModeFlag)(nil)
 	_ flag.Value  = (*clientFlag)(nil)
 	_ flag.Value  = (*listFlag)(nil)
 	_ flag.Value  = (*startAtFlag)(nil)
@@ -262,6 +263,27 @@ func (f *targetFlag) Set(s string) error {
 		f.addr = s
 	}
 	f.text = s
+	return nil
+}
+
+// tlsModeFlag is --tls: direct, starttls or none (ccs.ParseTLSMode).
+type tlsModeFlag struct{ p *ccs.TLSMode }
+
+// String returns the mode's name.
+func (f *tlsModeFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return f.p.String()
+}
+
+// Set implements flag.Value.
+func (f *tlsModeFlag) Set(s string) error {
+	m, err := ccs.ParseTLSMode(s)
+	if err != nil {
+		return errors.New("want direct, starttls or none")
+	}
+	*f.p = m
 	return nil
 }
 

@@ -38,6 +38,7 @@ func TestTypedFlags(t *testing.T) {
 		list     []string
 		at       time.Time
 		job      string
+		mode     ccs.TLSMode
 	)
 	for _, tc := range []struct {
 		v        flag.Value
@@ -52,6 +53,7 @@ func TestTypedFlags(t *testing.T) {
 		{&shardFlag{&shard}, &shardFlag{}, "2/8", "2/8", "8/8", func() bool { return shard == workload.Shard{Index: 2, Count: 8} }},
 		{&loginDomainFlag{&domain}, &loginDomainFlag{}, "fcm", "fcm", "xmpp", func() bool { return domain == ccs.FCMDomain }},
 		{&targetFlag{}, &targetFlag{}, "staging", "staging", "host", nil},
+		{&tlsModeFlag{&mode}, &tlsModeFlag{}, "starttls", "starttls", "STARTTLS", func() bool { return mode == ccs.TLSStartTLS }},
 		{&clientFlag{&client}, &clientFlag{}, "mellium", "mellium", "smack", func() bool { return client == "mellium" }},
 		{&listFlag{&list}, &listFlag{}, " 1, 2,,3", "1,2,3", "", func() bool { return len(list) == 3 }},
 		{&startAtFlag{&at}, &startAtFlag{}, "2026-01-15T09:30:00.5Z", "2026-01-15T09:30:00.5Z", "9:30", func() bool { return at.Nanosecond() == 5e8 }},

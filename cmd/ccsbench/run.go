@@ -82,6 +82,7 @@ type runOptions struct {
 	bareIdentity               bool
 	insecure                   bool
 	serverName                 string
+	tlsMode                    ccs.TLSMode
 	conns, window              int
 	windowOverride             bool
 	rate                       float64
@@ -124,6 +125,9 @@ func (o *runOptions) flags(progress bool) (*flag.FlagSet, *fakeOptions) {
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
 	fs.Var(&loginDomainFlag{&o.loginDomain}, "login-domain", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
 	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "log in with the SASL user in `full|local` form: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as standard XMPP servers (Prosody, ejabberd) expect (default full)")
+	fs.Var(&tlsModeFlag{&o.tlsMode}, "tls", "how connections to --target are secured (`direct|starttls|none`): direct is TLS from the first byte, as CCS; "+
+		"starttls is for a CCS-compatible server on a general XMPP server's client port (often 5222: Prosody, ejabberd, a mock on Apache Vysper) that offers STARTTLS; "+
+		"none is plain TCP for test servers without TLS (the API key crosses the network in the clear)")
 	fs.StringVar(&o.ca, "ca", "", "trust the target's certificate from this PEM `FILE`")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the target's certificate")
 	fs.StringVar(&o.serverName, "tls-server-name", "", "check the target's certificate against `NAME` and send NAME as the TLS server name (SNI), instead of the host of --target: for a --target given as an address, or a gateway whose certificate names another host (e.g. gcm.googleapis.com)")
@@ -592,8 +596,11 @@ func (o *runOptions) checkedConfig(set map[string]bool) (driver.Config, error) {
 // embedded fake when there is none, and sets the trust for --target.
 func (o *runOptions) targetConfig(cfg *driver.Config, set map[string]bool) error {
 	if o.target.addr == "" {
-		if set["ca"] || set["insecure"] || set["tls-server-name"] {
+		switch {
+		case set["ca"] || set["insecure"] || set["tls-server-name"]:
 			return errors.New("--ca, --insecure and --tls-server-name apply to --target; the embedded fake's certificate is trusted already")
+		case set["tls"]:
+			return errors.New("--tls applies to --target; the embedded fake speaks TLS from the first byte, as CCS")
 		}
 		return nil
 	}
@@ -607,6 +614,13 @@ func (o *runOptions) targetConfig(cfg *driver.Config, set map[string]bool) error
 	}
 	if o.ca != "" && o.insecure {
 		return errors.New("--ca and --insecure exclude each other")
+	}
+	cfg.TLSMode = o.tlsMode
+	if o.tlsMode == ccs.TLSNone {
+		if set["ca"] || set["insecure"] || set["tls-server-name"] {
+			return errors.New("--ca, --insecure and --tls-server-name configure TLS, which --tls none does not use")
+		}
+		return nil
 	}
 	tc, err := o.tlsConfig(o.target.addr)
 	if err != nil {

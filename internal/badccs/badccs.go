@@ -47,6 +47,20 @@ type Options struct {
 	// first bytes, and closes it, as an XMPP port that expects STARTTLS
 	// or no TLS answers a TLS ClientHello.
 	PlainText string
+	// StartTLS makes the server speak plain TCP first, as an XMPP
+	// server's port for clients does: it answers the stream header with
+	// features that offer only STARTTLS, as required (as Prosody does with
+	// c2s_require_encryption), answers <starttls/> with <proceed/> and
+	// upgrades the connection to TLS, then serves it as a connection with
+	// TLS from the first byte (as CCS, or as XMPP with XMPP set). A client
+	// that starts with a TLS ClientHello is answered with a stream error.
+	StartTLS bool
+	// StartTLSFailure, with StartTLS, answers <starttls/> with <failure/>
+	// and closes the connection, as a server that cannot start TLS does.
+	StartTLSFailure bool
+	// Plain makes the server speak no TLS at all: it serves the handshake
+	// (as CCS, or as XMPP with XMPP set) and the connection in plain TCP.
+	Plain bool
 	// Serve runs on every connection once it is bound, in its own
 	// goroutine; the connection is closed when it returns. Nil: read and
 	// ACK every message until the client closes.
@@ -176,9 +190,21 @@ func (s *Server) serve(raw net.Conn) {
 		io.WriteString(raw, s.opts.PlainText)
 		return
 	}
-	tc := tls.Server(raw, s.tls)
-	if err := tc.Handshake(); err != nil {
-		return
+	var tc net.Conn = raw
+	switch {
+	case s.opts.Plain:
+	case s.opts.StartTLS:
+		c, ok := s.startTLS(raw)
+		if !ok {
+			return
+		}
+		tc = c
+	default:
+		c := tls.Server(raw, s.tls)
+		if err := c.Handshake(); err != nil {
+			return
+		}
+		tc = c
 	}
 	if s.opts.AuthReply != nil {
 		s.authReply(tc)
@@ -238,7 +264,7 @@ const (
 
 // Conn is one bound connection, for a Serve function.
 type Conn struct {
-	net.Conn // the TLS connection
+	net.Conn // the TLS connection (the TCP connection with Plain)
 	// Raw is the TCP connection under it, for writing bytes that are not
 	// TLS records.
 	Raw    net.Conn

@@ -1,6 +1,7 @@
 package badccs
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"net"
@@ -20,7 +21,8 @@ const (
 		"version='1.0' id='0615f4b9-5595-4622-b91e-cfcd4df12b43' xmlns:stream='" + ccs.NSStream + "'>"
 	xmppFeaturesSASL = "<stream:features><mechanisms xmlns='" + ccs.NSSASL + "'><mechanism>SCRAM-SHA-256</mechanism>" +
 		"<mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
-	xmppFeaturesBind = "<stream:features><sub xmlns='urn:xmpp:features:pre-approval'/>" +
+	xmppFeaturesStartTLS = "<stream:features><starttls xmlns='" + ccs.NSTLS + "'><required/></starttls></stream:features>"
+	xmppFeaturesBind     = "<stream:features><sub xmlns='urn:xmpp:features:pre-approval'/>" +
 		"<c xmlns='http://jabber.org/protocol/caps' node='http://prosody.im' ver='wBr6DNC6Vxj+iDPS/AmhkECMTr8=' hash='sha-1'/>" +
 		"<ver xmlns='urn:xmpp:features:rosterver'/><bind xmlns='" + ccs.NSBind + "'><required/></bind>" +
 		"<session xmlns='" + ccs.NSSession + "'><optional/></session></stream:features>"
@@ -76,6 +78,42 @@ func (s *Server) serveXMPP(c, raw net.Conn) {
 	}
 	s.bound.Add(1)
 	s.opts.Serve(&Conn{Conn: c, Raw: raw, Framer: f, JID: jid})
+}
+
+// startTLS plays an XMPP server's STARTTLS negotiation on raw (see
+// Options.StartTLS) and returns the TLS connection, or false when the
+// connection is done.
+func (s *Server) startTLS(raw net.Conn) (net.Conn, bool) {
+	f := ccs.NewFramer(raw, ccs.FramerConfig{})
+	if st, err := f.Next(); err != nil || st.Kind != ccs.KindStreamStart {
+		// A TLS ClientHello, say: answered as XMPP servers answer it.
+		io.WriteString(raw, xmppHeader+string(ccs.AppendStreamError(nil, "not-well-formed", "")))
+		return nil, false
+	}
+	if _, err := io.WriteString(raw, xmppHeader+xmppFeaturesStartTLS); err != nil {
+		return nil, false
+	}
+	if st, err := f.Next(); err != nil || st.Kind != ccs.KindOther {
+		return nil, false
+	}
+	if e, err := f.Tree(); err != nil || e.Space != ccs.NSTLS || e.Local != "starttls" {
+		return nil, false
+	}
+	if s.opts.StartTLSFailure {
+		io.WriteString(raw, "<failure xmlns='"+ccs.NSTLS+"'/></stream:stream>")
+		return nil, false
+	}
+	if f.Buffered() > 0 {
+		return nil, false // bytes before TLS started
+	}
+	if _, err := io.WriteString(raw, "<proceed xmlns='"+ccs.NSTLS+"'/>"); err != nil {
+		return nil, false
+	}
+	tc := tls.Server(raw, s.tls)
+	if err := tc.Handshake(); err != nil {
+		return nil, false
+	}
+	return tc, true
 }
 
 // plainCreds decodes a SASL PLAIN message into its authentication

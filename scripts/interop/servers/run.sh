@@ -93,6 +93,8 @@ for c in native mellium; do
 	runcase "Prosody, direct TLS port, --client $c, wrong password" "${T[@]}" --sasl-user local --api-key wrong-key
 	runcase "Prosody, direct TLS port, --client $c, --login-domain fcm (a host Prosody does not serve)" "${T[@]}" --sasl-user local --login-domain fcm
 	runcase "Prosody, STARTTLS-only c2s port, --client $c" --client $c --target 127.0.0.1:$BASE --ca "$P/cert.pem"
+	runcase "Prosody, STARTTLS-only c2s port, --client $c, --tls starttls, --sasl-user local" --client $c --target 127.0.0.1:$BASE --ca "$P/cert.pem" --tls starttls --sasl-user local
+	runcase "Prosody, STARTTLS-only c2s port, --client $c, --tls none, --sasl-user local (Prosody offers PLAIN only over TLS)" --client $c --target 127.0.0.1:$BASE --tls none --sasl-user local
 	runcase "wrong host (nothing listens), --client $c" --client $c --target 127.0.0.1:$((BASE+9)) --ca "$P/cert.pem"
 done
 
