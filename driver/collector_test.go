@@ -29,20 +29,21 @@ func TestRunAckedRateOverSending(t *testing.T) {
 	}
 }
 
-// A target that freezes for most of a second, ending just before an
-// interval's end: the interval shows the peak of pending messages (not
-// the few left at its end) and the response time the freeze cost.
+// A target that freezes for 700 ms, ending 350 ms before an interval's
+// end: the interval shows the peak of pending messages (not the few left
+// at its end) and the response time the freeze cost. (The 350 ms leave the
+// driver time to catch up after the thaw on a machine busy with -race.)
 func TestTimelinePeakAndResponse(t *testing.T) {
 	t.Parallel()
 	var first sync.Once
 	var t0 time.Time
 	srv := badccs.Start(t, badccs.Options{Serve: func(c *badccs.Conn) {
 		first.Do(func() { t0 = time.Now() })
-		// Frozen from 1.1 s to 1.8 s after the first connection: what
-		// arrives meanwhile is answered at 1.8 s.
+		// Frozen from 0.95 s to 1.65 s after the first connection: what
+		// arrives meanwhile is answered at 1.65 s.
 		var mu sync.Mutex
 		var held []string
-		thaw := time.AfterFunc(time.Until(t0.Add(1800*time.Millisecond)), func() {
+		thaw := time.AfterFunc(time.Until(t0.Add(1650*time.Millisecond)), func() {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, h := range held {
@@ -54,7 +55,7 @@ func TestTimelinePeakAndResponse(t *testing.T) {
 		badccs.Each(func(c *badccs.Conn, _ int, id string) bool {
 			mu.Lock()
 			defer mu.Unlock()
-			if e := time.Since(t0); e > 1100*time.Millisecond && e < 1800*time.Millisecond {
+			if e := time.Since(t0); e > 950*time.Millisecond && e < 1650*time.Millisecond {
 				held = append(held, id)
 				return true
 			}
@@ -75,7 +76,7 @@ func TestTimelinePeakAndResponse(t *testing.T) {
 	}
 	iv := res.Intervals[1]
 	t.Logf("interval 2: pending %d, peak %d, service p99 %d µs, response p99 %d µs", iv.Pending, iv.PendingPeak, iv.ServiceP99, iv.ResponseP99)
-	if iv.PendingPeak < 90 || iv.Pending > 30 {
+	if iv.PendingPeak < 90 || iv.Pending > 40 {
 		t.Errorf("interval 2: pending %d at its end, peak %d; want a peak near the windows' 100 and few at the end", iv.Pending, iv.PendingPeak)
 	}
 	if iv.ServiceP99 < 300_000 || iv.ResponseP99 < 500_000 {

@@ -61,11 +61,13 @@ func TestRunRetryPendingUnresolved(t *testing.T) {
 	}
 }
 
-// lateTransport holds back every event its connections read until a wall
-// time: the server's answers reach the driver after the drain deadline.
+// lateTransport holds back every event its connections read until hold
+// after their first read: the server's answers reach the driver after the
+// drain deadline. (Timed from the first read, not the test's start, so a
+// slow handshake on a busy machine cannot bring the answers back in time.)
 type lateTransport struct {
 	Transport
-	until time.Time
+	hold time.Duration
 }
 
 func (t lateTransport) Dial(ctx context.Context, i int) (Conn, error) {
@@ -73,15 +75,19 @@ func (t lateTransport) Dial(ctx context.Context, i int) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lateConn{Conn: c, until: t.until}, nil
+	return &lateConn{Conn: c, hold: t.hold}, nil
 }
 
 type lateConn struct {
 	Conn
-	until time.Time
+	hold  time.Duration
+	until time.Time // set by the first Next (the reader's goroutine only)
 }
 
 func (c *lateConn) Next(ev *Event) error {
+	if c.until.IsZero() {
+		c.until = time.Now().Add(c.hold)
+	}
 	if w := time.Until(c.until); w > 0 {
 		time.Sleep(w)
 	}
@@ -99,8 +105,8 @@ func TestRunLateAnswersNotCounted(t *testing.T) {
 	cfg.Duration = 100 * time.Millisecond
 	cfg.DrainTimeout = 100 * time.Millisecond
 	cfg.CloseTimeout = 2 * time.Second
-	until := time.Now().Add(cfg.Duration + cfg.DrainTimeout + 300*time.Millisecond)
-	cfg.Transport = lateTransport{NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS}), until}
+	hold := cfg.Duration + cfg.DrainTimeout + 300*time.Millisecond
+	cfg.Transport = lateTransport{NewNativeTransport(cfg.Target, ccs.ClientConfig{SenderID: cfg.SenderID, APIKey: cfg.APIKey, TLS: cfg.TLS}), hold}
 	res := runRaw(t, cfg)
 	c := res.Counts
 	if c.Messages == 0 || c.Acked != 0 || c.Unresolved != c.Messages || c.Strays != c.Messages {

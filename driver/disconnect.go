@@ -206,7 +206,12 @@ func (d *Driver) noteEnd(p *pconn, err error, wasDraining bool) {
 			err = p.werr
 		}
 		cause, detail = classify(err, d.red)
-		if wasDraining && (cause == CauseStreamEnd || cause == CauseEOF) {
+		if wasDraining && (cause == CauseStreamEnd || cause == CauseEOF || cause == CauseReset) {
+			// The close the drain announced. A reset counts too: the
+			// driver's own end of stream (or an ACK) can cross the
+			// server's close, and the server's kernel then answers it
+			// with a reset that may reach the reader before the
+			// server's </stream:stream> does.
 			return
 		}
 	}
