@@ -55,26 +55,27 @@ jansson_v=$(version libjansson-dev)
 py_v=$("$py" -c 'import sys; print(sys.version.split()[0])')
 ruby_v=$("$ruby" -e 'print RUBY_VERSION')
 
-aio=("$py" "$here/aioxmpp/ccs_aioxmpp.py")
-x4r=("$ruby" "$here/xmpp4r/ccs_xmpp4r.rb")
-strophe=("$work/ccs_strophe")
-netxmpp=(/usr/bin/perl "$here/netxmpp/ccs_netxmpp.pl")
-
-# judge NAME COMMAND...: one client through every scenario.
-judge() {
-	local name=$1
-	shift
-	echo "== judging $name"
-	local rc=0
-	"$work/ccsbench" judge --messages "$messages" --name "$name" \
-		--json "$work/$name.json" --md "$work/$name.md" -- "$@" >"$work/$name.txt" 2>&1 || rc=$?
-	tail -n 1 "$work/$name.txt"
-	echo "$rc" >"$work/$name.rc"
+# client NAME: sets cmd to the command line of the client NAME.
+client() {
+	case $1 in
+	aioxmpp) cmd=("$py" "$here/aioxmpp/ccs_aioxmpp.py") ;;
+	libstrophe) cmd=("$work/ccs_strophe") ;;
+	xmpp4r) cmd=("$ruby" "$here/xmpp4r/ccs_xmpp4r.rb") ;;
+	netxmpp) cmd=(/usr/bin/perl "$here/netxmpp/ccs_netxmpp.pl") ;;
+	esac
 }
 
-judge aioxmpp "${aio[@]}"
-judge libstrophe "${strophe[@]}"
-judge xmpp4r "${x4r[@]}"
+# Every scenario of the judge, for the three full clients; the exit status
+# of each judge goes in verdict[NAME].
+declare -A verdict
+for name in aioxmpp libstrophe xmpp4r; do
+	client "$name"
+	echo "== judging $name"
+	verdict[$name]=0
+	"$work/ccsbench" judge --messages "$messages" --name "$name" --json "$work/$name.json" --md "$work/$name.md" \
+		-- "${cmd[@]}" >"$work/$name.txt" 2>&1 || verdict[$name]=$?
+	tail -n 1 "$work/$name.txt"
+done
 "$work/ccsbench" report "$work/aioxmpp.json" "$work/libstrophe.json" "$work/xmpp4r.json" --md "$work/side.md"
 
 # The wire forms: one fake per form, with every kind of stanza the fake
@@ -95,12 +96,7 @@ for form in documented prefixed default-ns; do
 			[ -n "$addr" ] && break
 			sleep 0.1
 		done
-		case $name in
-		aioxmpp) cmd=("${aio[@]}") ;;
-		libstrophe) cmd=("${strophe[@]}") ;;
-		xmpp4r) cmd=("${x4r[@]}") ;;
-		netxmpp) cmd=("${netxmpp[@]}") ;;
-		esac
+		client "$name"
 		rc=0
 		CCS_HOST=${addr%:*} CCS_PORT=${addr##*:} CCS_SENDER_ID=123456789012 CCS_API_KEY=fakeccs-test-key \
 			CCS_CA_FILE="$work/ca.pem" CCS_MESSAGES=2000 CCS_RATE=0 CCS_RECEIPTS=1 CCS_PROBE=1 CCS_SCENARIO="wire-$form" \
@@ -108,7 +104,7 @@ for form in documented prefixed default-ns; do
 		kill -TERM "$fakepid"
 		wait "$fakepid" || true
 		fakepid=
-		summary=$(grep -o 'messages=.*' "$work/client.txt" | tail -n 1 | sed 's/ in [0-9.]*s (.*//')
+		summary=$(grep -o 'messages=.*' "$work/client.txt" | tail -n 1 | sed 's/ in [0-9.]*s (.*//' || true)
 		fake=$("$py" - "$work/wire.json" <<-'EOF'
 			import json, sys
 			s = json.load(open(sys.argv[1]))
@@ -156,7 +152,7 @@ ccsbench judge --messages $messages --name libstrophe -- ccs_strophe   # gcc ...
 ccsbench judge --messages $messages --name xmpp4r -- /usr/bin/ruby scripts/interop/debian/xmpp4r/ccs_xmpp4r.rb
 \`\`\`
 
-Exit status of the judge: aioxmpp $(cat "$work/aioxmpp.rc"), libstrophe $(cat "$work/libstrophe.rc"), xmpp4r $(cat "$work/xmpp4r.rc") (0: every rule passed, 1: a rule failed).
+Exit status of the judge: aioxmpp ${verdict[aioxmpp]}, libstrophe ${verdict[libstrophe]}, xmpp4r ${verdict[xmpp4r]} (0: every rule passed, 1: a rule failed).
 
 EOF
 	sed -n '/^| rule /,$p' "$work/side.md" | sed '/^### aioxmpp$/,$d'

@@ -25,6 +25,7 @@ errors (for a run by hand against `ccsbench fake`; the judge never sets it).
 """
 
 import asyncio
+import collections
 import json
 import logging
 import os
@@ -42,7 +43,6 @@ import aioxmpp.xso as xso
 GCM_NS = "google:mobile:data"
 WINDOW = 100
 MAX_RETRIES = 6
-RETRYABLE = ("SERVICE_UNAVAILABLE", "INTERNAL_SERVER_ERROR")
 
 log = logging.getLogger("ccs_aioxmpp")
 
@@ -129,6 +129,23 @@ class Conn:
         if not self.stop.done():
             self.stop.set_result(True)
 
+    def resolve(self, mid):
+        """The message mid, answered: out of the window, or None when it
+        was not pending here."""
+        if mid in self.pending:
+            self.answers += 1
+            self.window.release()
+            return self.pending.pop(mid)
+        log.warning("an answer for %r, which is not pending on this connection", mid)
+        return None
+
+    def begin_drain(self):
+        """CONNECTION_DRAINING: nothing new here; a new connection at once."""
+        if not self.draining:
+            self.draining = True
+            self.app.counts["drains"] += 1
+            self.halt()
+
     def send_gcm(self, payload):
         msg = aioxmpp.Message(type_=aioxmpp.MessageType.NORMAL)
         msg.gcm = GCM()
@@ -164,28 +181,83 @@ class Conn:
             self.app.handle(self, p)
 
 
+# What a NACK code makes the app do; any other code is final.
+NACK_POLICY = {
+    "CONNECTION_DRAINING": "move",  # again at once, on another connection
+    "SERVICE_UNAVAILABLE": "retry",  # again after a backoff
+    "INTERNAL_SERVER_ERROR": "retry",
+}
+
+
+class Ledger:
+    """Every message of the run: which go out next (those sent again ahead
+    of new ones, new ones at CCS_RATE) and how many have a final answer."""
+
+    def __init__(self, count, rate):
+        self.items = [Item(i) for i in range(count)]
+        self.rate = rate
+        self.again = collections.deque()  # to be sent again, oldest first
+        self.fresh = 0  # index of the next new message
+        self.final = 0
+        self.start = time.monotonic()
+        self.changed = asyncio.Event()
+        self.complete = asyncio.get_running_loop().create_future()
+        if not self.items:
+            self.complete.set_result(True)
+
+    def send_again(self, item):
+        self.again.append(item)
+        self.changed.set()
+
+    def retry_later(self, item):
+        item.attempts += 1
+        item.backoff = min(2 * item.backoff, 16.0) if item.backoff else 1.0
+        asyncio.get_running_loop().call_later(item.backoff * (1 + random.random() / 10), self.send_again, item)
+
+    def settle(self, item):
+        item.final = True
+        self.final += 1
+        if self.final == len(self.items) and not self.complete.done():
+            self.complete.set_result(True)
+
+    async def take(self):
+        """The next message to send, waiting for one when none is due."""
+        while True:
+            while self.again:
+                item = self.again.popleft()
+                if not item.final:
+                    return item
+            if self.fresh < len(self.items):
+                due = self.start + self.fresh / self.rate if self.rate > 0 else 0
+                wait = due - time.monotonic()
+                if wait <= 0:
+                    self.fresh += 1
+                    return self.items[self.fresh - 1]
+            else:
+                wait = None
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+
+
 class App:
-    def __init__(self):
-        env = os.environ
+    """The CCS logic over any number of Conn: dials, sends, reads answers."""
+
+    def __init__(self, env):
         self.host, self.port = env["CCS_HOST"], int(env["CCS_PORT"])
         self.sender, self.key = env["CCS_SENDER_ID"], env.get("CCS_API_KEY", "")
         self.ca_file = env.get("CCS_CA_FILE", "")
         self.scenario = env.get("CCS_SCENARIO", "")
-        self.rate = float(env.get("CCS_RATE", "0") or 0)
         self.receipts = env.get("CCS_RECEIPTS") == "1"
         self.nconns = int(env.get("CCS_CONNS", "2"))
         self.ping = float(env.get("AIOXMPP_PING", "0") or 0)
         self.probe = env.get("CCS_PROBE") == "1"
-        self.items = [Item(i) for i in range(int(env["CCS_MESSAGES"]))]
-        # (0, seq, item) for resends, (1, seq, item) for new ones: resends first.
-        self.ready = asyncio.PriorityQueue()
-        self.seq = 0
-        self.done = asyncio.get_running_loop().create_future()
-        self.finals = 0
+        self.ledger = Ledger(int(env["CCS_MESSAGES"]), float(env.get("CCS_RATE", "0") or 0))
         self.live = set()
-        self.c = dict(acked=0, nacked=0, stanza_errors=0, probe_errors=0, retries=0, resends=0,
-                      drains=0, losses=0, dials=0, upstream_acked=0, receipts_acked=0)
-        self.nacks = {}
+        self.counts = collections.Counter()
+        self.nacks = collections.Counter()
 
     def ssl_context(self):
         """aioxmpp's default pyOpenSSL context, trusting the fake's CA too."""
@@ -194,204 +266,148 @@ class App:
             ctx.load_verify_locations(self.ca_file)
         return ctx
 
-    async def run(self, deadline):
-        if not self.items:
-            return True
-        tasks = [asyncio.ensure_future(self.pace())]
-        tasks += [asyncio.ensure_future(self.slot(i)) for i in range(self.nconns)]
+    async def run(self, limit):
+        slots = [asyncio.ensure_future(self.keep_connected(n)) for n in range(self.nconns)]
         try:
-            await asyncio.wait_for(asyncio.shield(self.done), deadline)
-            ok = True
+            await asyncio.wait_for(asyncio.shield(self.ledger.complete), limit)
         except asyncio.TimeoutError:
-            log.error("gave up after %ss with %d of %d messages answered",
-                      deadline, self.finals, len(self.items))
-            ok = False
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for conn in list(self.live):
-            conn.client.stop()  # aioxmpp closes the stream (</stream:stream>)
+            log.error("gave up after %ss: %d of %d messages answered", limit,
+                      self.ledger.final, len(self.ledger.items))
+        for task in slots:
+            task.cancel()
+        await asyncio.gather(*slots, return_exceptions=True)
+        for conn in self.live:
+            conn.client.stop()  # aioxmpp ends the stream (</stream:stream>)
         for _ in range(30):
             if not any(conn.client.running for conn in self.live):
                 break
             await asyncio.sleep(0.1)
-        return ok
+        return self.ledger.complete.done()
 
-    def put(self, item, prio=0):
-        self.seq += 1
-        self.ready.put_nowait((prio, self.seq, item))
-
-    async def pace(self):
-        start = time.monotonic()
-        for item in self.items:
-            if self.rate > 0:
-                delay = start + item.idx / self.rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            self.put(item, 1)
-
-    async def slot(self, n):
-        """Hold one logical connection: dial, send, dial again after a drain
-        or a loss (at once if the connection worked, else backing off)."""
-        backoff = 0.0
-        while not self.done.done():
-            if backoff:
-                await asyncio.sleep(backoff * (1 + random.random() / 4))
+    async def keep_connected(self, n):
+        """One logical connection: a new Conn after a drain or a loss, at
+        once when the last one worked, after a growing pause when not."""
+        pause = 0.0
+        while not self.ledger.complete.done():
+            await asyncio.sleep(pause * (1 + random.random() / 4))
             conn = Conn(self, n)
-            self.c["dials"] += 1
+            self.counts["dials"] += 1
             conn.start()
             try:
                 await asyncio.wait_for(asyncio.shield(conn.bound), 15)
-            except (ConnectionError, asyncio.TimeoutError, OSError, OpenSSL.SSL.Error) as e:
-                log.warning("slot %d: %s", n, e or "handshake timed out")
-                conn.ended = True
-                conn.client.stop()
-                backoff = min(max(0.5, 2 * backoff), 15)
-                continue
-            except Exception as e:  # aiosasl and aioxmpp negotiation errors
+            except Exception as e:  # OSError, TLS, SASL and negotiation errors, the timeout
                 log.warning("slot %d: %s: %s", n, type(e).__name__, e)
                 conn.ended = True
                 conn.client.stop()
-                backoff = min(max(0.5, 2 * backoff), 15)
+                pause = min(max(0.5, 2 * pause), 15)
                 continue
             self.live.add(conn)
             if self.probe:
                 self.probe = False
-                self.send_probes(conn)
-            await self.send(conn)
-            backoff = 0.0 if conn.draining or conn.answers else min(max(0.5, 2 * backoff), 15)
+                conn.send_gcm({"to": "reg-probe", "data": {"probe": "no message_id"}})
+                conn.send_gcm('{"to": "reg-probe", not json')
+            await self.feed(conn)
+            pause = 0.0 if conn.draining or conn.answers else min(max(0.5, 2 * pause), 15)
 
-    def send_probes(self, conn):
-        conn.send_gcm({"to": "reg-probe", "data": {"probe": "no message_id"}})
-        conn.send_gcm('{"to": "reg-probe", not json')
-
-    @staticmethod
-    async def until_stopped(conn, coro):
-        """Await coro unless conn stops first; returns (done, result)."""
-        task = asyncio.ensure_future(coro)
-        await asyncio.wait([task, conn.stop], return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            task.cancel()
+    async def feed(self, conn):
+        """Send on conn while it has room and is neither draining nor over."""
+        stopped = asyncio.ensure_future(asyncio.shield(conn.stop))
         try:
-            return True, await task
-        except asyncio.CancelledError:
-            return False, None
-
-    async def send(self, conn):
-        while not (conn.draining or conn.ended or self.done.done()):
-            got, _ = await self.until_stopped(conn, conn.window.acquire())
-            if not got:
-                return
-            got, entry = await self.until_stopped(conn, self.ready.get())
-            if not got:
-                conn.window.release()
-                return
-            item = entry[2]
-            if conn.draining or conn.ended or item.final:
-                conn.window.release()
-                if not item.final:
-                    self.put(item)
-                continue
-            conn.pending[item.id] = item
-            payload = {"to": item.reg, "message_id": item.id, "time_to_live": 600,
-                       "data": {"n": item.id, "scenario": self.scenario}}
-            if self.receipts:
-                payload["delivery_receipt_requested"] = True
-            conn.send_gcm(payload)
-
-    def answer(self, conn, mid):
-        item = conn.pending.pop(mid, None)
-        if item is None:
-            log.warning("answer for %r, which is not pending here", mid)
-            return None
-        conn.answers += 1
-        conn.window.release()
-        return item
-
-    def finish(self, item):
-        item.final = True
-        self.finals += 1
-        if self.finals == len(self.items) and not self.done.done():
-            self.done.set_result(True)
+            while True:
+                room = asyncio.ensure_future(conn.window.acquire())
+                await asyncio.wait([room, stopped], return_when=asyncio.FIRST_COMPLETED)
+                if conn.stop.done():
+                    if room.done() and not room.cancelled():
+                        conn.window.release()
+                    room.cancel()
+                    return
+                nxt = asyncio.ensure_future(self.ledger.take())
+                await asyncio.wait([nxt, stopped], return_when=asyncio.FIRST_COMPLETED)
+                if not nxt.done():
+                    nxt.cancel()
+                    conn.window.release()
+                    return
+                item = nxt.result()
+                if conn.stop.done():  # stopped is a step behind: its callback may not have run
+                    conn.window.release()
+                    self.ledger.send_again(item)
+                    return
+                conn.pending[item.id] = item
+                body = {"to": item.reg, "message_id": item.id, "time_to_live": 600,
+                        "data": {"n": item.id, "scenario": self.scenario}}
+                if self.receipts:
+                    body["delivery_receipt_requested"] = True
+                conn.send_gcm(body)
+        finally:
+            stopped.cancel()
 
     def stanza_error(self, conn, msg, p):
-        err = msg.error
-        cond = err.condition if err is not None else None
-        item = self.answer(conn, p.get("message_id")) if p.get("message_id") else None
-        if item is None:
-            self.c["probe_errors"] += 1
-            log.info("stanza error %s (%s) for a message that is not ours: %.120r",
-                     cond, err.text if err is not None else "", msg.gcm.text)
+        item = conn.resolve(p["message_id"]) if p.get("message_id") else None
+        if item is not None:
+            self.counts["stanza_errors"] += 1
+            self.ledger.settle(item)
             return
-        self.c["stanza_errors"] += 1
-        self.finish(item)
+        err = msg.error
+        self.counts["probe_errors"] += 1
+        log.info("stanza error %s (%s) for a message that is not ours: %.120r",
+                 err.condition if err is not None else None, err.text if err is not None else "", msg.gcm.text)
 
     def handle(self, conn, p):
-        kind = p.get("message_type", "")
-        if kind == "ack":
-            item = self.answer(conn, p.get("message_id"))
-            if item:
-                self.c["acked"] += 1
-                self.finish(item)
-        elif kind == "nack":
-            self.nack(conn, p)
-        elif kind == "control":
-            if p.get("control_type") == "CONNECTION_DRAINING":
-                self.drain(conn)
-        elif kind in ("receipt", ""):
-            # Upstream messages and receipts: ACK at once, whatever the window.
+        kind = p.get("message_type")
+        if kind in (None, "receipt"):
+            # An upstream message or a receipt: its ACK goes out at once,
+            # window or not, with the receipt's own id.
             conn.send_gcm({"message_type": "ack", "to": p.get("from"), "message_id": p.get("message_id")})
-            self.c["receipts_acked" if kind else "upstream_acked"] += 1
-
-    def nack(self, conn, p):
-        code = p.get("error", "").replace(":", " ").split(" ")[0]
-        if code == "CONNECTION_DRAINING":
-            self.drain(conn)
-        item = self.answer(conn, p.get("message_id"))
-        if item is None:
-            return
-        if code == "CONNECTION_DRAINING":
-            self.c["resends"] += 1
-            self.put(item)
-        elif code in RETRYABLE and item.attempts < MAX_RETRIES:
-            item.attempts += 1
-            item.backoff = 1.0 if not item.backoff else min(2 * item.backoff, 16.0)
-            self.c["retries"] += 1
-            asyncio.get_running_loop().call_later(
-                item.backoff * (1 + random.random() / 10), self.put, item)
-        else:
-            self.c["nacked"] += 1
-            self.nacks[code] = self.nacks.get(code, 0) + 1
-            self.finish(item)
-
-    def drain(self, conn):
-        if not conn.draining:
-            conn.draining = True
-            self.c["drains"] += 1
-            conn.halt()
+            self.counts["receipts_acked" if kind else "upstream_acked"] += 1
+        elif kind == "ack":
+            item = conn.resolve(p.get("message_id"))
+            if item is not None:
+                self.counts["acked"] += 1
+                self.ledger.settle(item)
+        elif kind == "nack":
+            code = p.get("error", "").replace(":", " ").split(" ")[0]
+            action = NACK_POLICY.get(code, "final")
+            if action == "move":
+                conn.begin_drain()
+            item = conn.resolve(p.get("message_id"))
+            if item is None:
+                return
+            if action == "retry" and item.attempts < MAX_RETRIES:
+                self.counts["retries"] += 1
+                self.ledger.retry_later(item)
+            elif action == "move":
+                self.counts["resends"] += 1
+                self.ledger.send_again(item)
+            else:
+                self.counts["nacked"] += 1
+                self.nacks[code] += 1
+                self.ledger.settle(item)
+        elif kind == "control" and p.get("control_type") == "CONNECTION_DRAINING":
+            conn.begin_drain()
 
     def lost(self, conn, why):
         self.live.discard(conn)
-        if self.done.done():
+        if self.ledger.complete.done():
             return
         if not conn.draining:
-            self.c["losses"] += 1
-        n = len(conn.pending)
-        for item in conn.pending.values():
-            self.c["resends"] += 1
-            self.put(item)
+            self.counts["losses"] += 1
+        left = list(conn.pending.values())
         conn.pending.clear()
-        if n or not conn.draining:
-            log.info("connection ended (draining=%s, %d unanswered sent again): %s", conn.draining, n, why)
+        for item in left:
+            self.ledger.send_again(item)
+        self.counts["resends"] += len(left)
+        if left or not conn.draining:
+            log.info("connection over (draining=%s; %d unanswered go out again): %s", conn.draining, len(left), why)
 
 
 async def main():
-    app = App()
-    start = time.monotonic()
+    app = App(os.environ)
+    began = time.monotonic()
     ok = await app.run(600)
-    el = time.monotonic() - start
-    log.info("scenario=%s messages=%d %s nacks=%s in %.2fs (%.0f acked/s)", app.scenario, len(app.items),
-             " ".join("%s=%d" % kv for kv in app.c.items()), app.nacks, el, app.c["acked"] / el if el else 0)
+    took = time.monotonic() - began
+    log.info("scenario=%s messages=%d %s nacks=%s in %.2fs (%.0f acked/s)", app.scenario, len(app.ledger.items),
+             " ".join("%s=%d" % kv for kv in sorted(app.counts.items())), dict(app.nacks), took,
+             app.counts["acked"] / took if took else 0)
     return 0 if ok else 1
 
 

@@ -88,6 +88,7 @@ sub dial {
     return $cl;
 }
 
+$SIG{TERM} = sub { summary(); exit 1 };    # stopped: say how far it got
 $conn = dial() if $n > 0;
 while ( $finals < $n && time - $start < 600 ) {
     if ($draining) {
@@ -119,7 +120,11 @@ while ( $finals < $n && time - $start < 600 ) {
     $draining = 0;
 }
 $conn->Disconnect() if $conn;
-my $el = time - $start;
-printf STDERR "ccs_netxmpp messages=%d %s in %.2fs (%.0f acked/s)\n", $n,
-  join( ' ', map {"$_=$c{$_}"} sort keys %c ), $el, $el > 0 ? ( $c{acked} // 0 ) / $el : 0;
+summary();
 exit( $finals == $n ? 0 : 1 );
+
+sub summary {
+    my $el = time - $start;
+    printf STDERR "ccs_netxmpp messages=%d finals=%d pending=%d %s in %.2fs (%.0f acked/s)\n", $n, $finals,
+      scalar( keys %pending ), join( ' ', map {"$_=$c{$_}"} sort keys %c ), $el, $el > 0 ? ( $c{acked} // 0 ) / $el : 0;
+}
