@@ -138,3 +138,14 @@ INTEROP_MESSAGES ?= 20000
 .PHONY: interop-node
 interop-node: build
 	MESSAGES=$(INTEROP_MESSAGES) CCSBENCH=$(BIN) bash scripts/interop/node/run.sh
+
+# The XMPP client stacks Debian packages (python3-aioxmpp, ruby-xmpp4r,
+# libstrophe-dev), each as a CCS app server judged against the fake, and
+# run against every --wire-form; writes results/interop-debian.md (about
+# two minutes). Installs the packages with apt-get when missing (as root).
+# Not part of `make test`.
+INTEROP_DEBIAN_MESSAGES ?= 5000
+
+.PHONY: interop-debian
+interop-debian:
+	MESSAGES=$(INTEROP_DEBIAN_MESSAGES) bash scripts/interop/debian/run.sh results/interop-debian.md

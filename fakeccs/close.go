@@ -145,14 +145,16 @@ func (c *conn) countLeftover(ctr int) {
 	}
 }
 
-// endStream writes the replies (which end with the stream's closing tag), closes
-// the TCP write side, and waits a little for the client to close its side,
-// so that the client reads everything before the connection goes (an early
-// close with unread input would reset it). There is no TLS close_notify:
-// its write could block for seconds on a client that does not read, and
-// after </stream:stream> the client needs none. With framed (the framer
-// can still read), the downstream messages the fake holds are counted as
-// abandoned, and those that arrive after its stream end as discarded.
+// endStream writes the replies (which end with the stream's closing tag),
+// the TLS close_notify alert, closes the TCP write side, and waits a little
+// for the client to close its side, so that the client reads everything
+// before the connection goes (an early close with unread input would reset
+// it). TLS requires the close_notify, and OpenSSL 3 reports a close without
+// it as an error even after </stream:stream>; crypto/tls bounds its write
+// (5 s), and it is only tried once the replies were written. With framed
+// (the framer can still read), the downstream messages the fake holds are
+// counted as abandoned, and those that arrive after its stream end as
+// discarded.
 func (c *conn) endStream(framed bool) {
 	c.phase = phaseDone
 	if framed {
@@ -166,6 +168,9 @@ func (c *conn) endStream(framed bool) {
 	}
 	if err == nil {
 		c.out.released += c.out.answers
+		if cn, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+			cn.CloseWrite() // tls.Conn: the close_notify alert only
+		}
 		if cw, ok := c.raw.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}

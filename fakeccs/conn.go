@@ -200,6 +200,7 @@ func (c *conn) run() {
 		c.tm.drainAt = now + int64(d)
 	}
 	c.up.next = now
+	c.up.settleBy = now + int64(UpstreamSettle)
 	if c.up.backlog != nil {
 		c.up.backlog.join(c)
 		c.adoptBacklog()

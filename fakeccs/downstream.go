@@ -14,6 +14,9 @@ import (
 
 // handle acts on one top-level item of the bound stream.
 func (c *conn) handle(st *ccs.Stanza) error {
+	if c.up.settleBy != 0 && st.Kind != ccs.KindKeepalive {
+		c.settleUpstream() // its first stanza after the bind: upstream messages may follow
+	}
 	switch st.Kind {
 	case ccs.KindMessage:
 		if !st.HasGCM || string(st.Type) == "error" {

@@ -20,6 +20,16 @@ const (
 	upstreamDevices = 64
 )
 
+// UpstreamSettle is how long after the bind the fake holds upstream
+// messages and receipts back from a client that sends nothing. The fake
+// offers the session as mandatory, as CCS did, and a stanza that comes
+// before the session's result is lost by client libraries that wait for it
+// (libstrophe fires no handler before it, gosrc.io/xmpp reads it as the
+// answer): so upstream messages start once the client sends its first
+// stanza after the bind (the session IQ is answered first), or after
+// UpstreamSettle when it sends none.
+const UpstreamSettle = time.Second
+
 // upPrefix starts every upstream message and receipt (ccs.AppendUpstream,
 // ccs.AppendReceipt); the app server's JID follows. An entry keeps its
 // stanza without it and without the JID, which each connection writes
@@ -49,6 +59,7 @@ type upState struct {
 	toAttr   []byte   // SENDER@domain, attribute-escaped: the "to" of upstream messages
 	interval int64    // ns between new upstream messages (Config.UpstreamRate), or 0
 	next     int64    // when the next new upstream message is due
+	settleBy int64    // nothing is sent before the client's first stanza or this time (0: settled; see UpstreamSettle)
 
 	unacked    map[uint64]*upEntry // sent, not yet ACKed, by id hash
 	head, tail *upEntry            // the same, oldest send first
@@ -329,6 +340,12 @@ func (c *conn) pumpUpstream() {
 		u.move = moved[:0]
 		return
 	}
+	if u.settleBy != 0 {
+		if now < u.settleBy {
+			return
+		}
+		c.settleUpstream()
+	}
 	if u.backlog != nil && u.backlog.n.Load() > 0 {
 		c.adoptBacklog()
 	}
@@ -379,9 +396,22 @@ func (c *conn) sendUp(e *upEntry, now int64) {
 	c.up.link(e)
 }
 
+// settleUpstream ends the hold on upstream messages of a connection just bound
+// (UpstreamSettle), without a burst of the new ones it held.
+func (c *conn) settleUpstream() {
+	c.up.settleBy = 0
+	c.up.next = max(c.up.next, c.tm.now)
+}
+
 // nextUpstream returns when pumpUpstream has work next, or -1.
 func (c *conn) nextUpstream() int64 {
 	u := &c.up
+	if u.settleBy != 0 && !c.drain.active {
+		if u.interval > 0 || u.queued() > 0 || (u.backlog != nil && u.backlog.n.Load() > 0) {
+			return u.settleBy
+		}
+		return -1
+	}
 	next := int64(-1)
 	if u.head != nil {
 		next = u.head.sentAt + int64(c.s.cfg.UpstreamResend)

@@ -1,6 +1,7 @@
 package fakeccs
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -171,4 +172,32 @@ func TestBadAndUnknownAcks(t *testing.T) {
 	waitStats(t, srv, "1 unknown ACK, 2 bad ones NACKed, 1 message", func(s Stats) bool {
 		return s.UnknownAcks == 1 && s.BadAcks == 2 && s.Nacks["BAD_ACK"] == 0 && s.Received == 1
 	})
+}
+
+// TestUpstreamAfterSession: the fake offers the session as mandatory, as
+// CCS did, so a client that asks for it gets the session's result before
+// any upstream message (libstrophe fires no handler and gosrc.io/xmpp
+// reads no message before it; ccs's own client takes anything else as a
+// failed handshake); a client that sends nothing after the bind still gets
+// its upstream messages, UpstreamSettle later.
+func TestUpstreamAfterSession(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Config{UpstreamRate: 2000, UpstreamResend: time.Hour})
+	for range 5 {
+		cfg := clientConfig(srv)
+		cfg.Session = true
+		c, err := ccs.Dial(context.Background(), srv.Addr().String(), cfg)
+		if err != nil {
+			t.Fatalf("Dial with the session IQ, upstream at 2000/s: %v", err)
+		}
+		cl := &client{t: t, c: c}
+		if it := cl.next(); it.Kind != ccs.KindMessage || it.Type != "normal" {
+			t.Fatalf("after the session got %+v; want an upstream message", it)
+		}
+		c.Close()
+	}
+	silent := dial(t, srv)
+	if it := silent.next(); it.Kind != ccs.KindMessage || it.Type != "normal" {
+		t.Fatalf("a client silent after the bind got %+v; want an upstream message", it)
+	}
 }

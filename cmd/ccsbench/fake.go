@@ -84,6 +84,10 @@ than 100 messages is caught even at zero delay; but a client that writes a
 message at a time is answered as fast as it writes, so an --ack-delay of a
 few milliseconds is what reliably exposes a client without flow control.
 
+Upstream messages and receipts start after the client's first stanza
+following the bind (a session IQ is answered first), or 1s after the bind
+when it sends none: the session is offered as mandatory, as CCS did.
+
 Receipt ACKs may carry the receipt's id (dr2:...) or the id without dr2:, as
 some client libraries send them; both count in receipts_acked, the second
 also in receipts_acked_unprefixed. --wire-form sets how the gcm element of
