@@ -618,10 +618,18 @@ func (h *serverHS) run() (*ServerConn, *HandshakeError) {
 		h.write("auth", `<failure xmlns="`+NSSASL+`"><invalid-mechanism/></failure>`+StreamEnd)
 		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("mechanism %q is not supported", mech)}
 	}
-	identity, password, ok := decodePlain(strings.TrimSpace(string(st.Text)))
+	authzid, identity, password, ok := decodePlain(strings.TrimSpace(string(st.Text)))
 	if !ok || !h.cfg.Authenticate(identity, password) {
 		h.write("auth", `<failure xmlns="`+NSSASL+`"><not-authorized/></failure>`+StreamEnd)
 		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("refused for identity %q", identity)}
+	}
+	if authzid != "" && SenderOf(authzid) != SenderOf(identity) {
+		// Credentials of one sender may not act for another: the
+		// authorization identity, when sent, names the same sender in
+		// any of its forms (xmpp4r sends SENDER@gcm.googleapis.com with
+		// the authentication identity SENDER).
+		h.write("auth", `<failure xmlns="`+NSSASL+`"><invalid-authzid/></failure>`+StreamEnd)
+		return nil, &HandshakeError{Stage: "auth", Kind: ErrAuthRefused, Err: fmt.Errorf("authorization identity %q does not name the sender of %q", authzid, identity)}
 	}
 	if err := h.write("auth", `<success xmlns="`+NSSASL+`"/>`); err != nil {
 		return nil, err
@@ -685,23 +693,24 @@ func (h *serverHS) run() (*ServerConn, *HandshakeError) {
 // value.
 func AppendAttrEscaped(dst, s []byte) []byte { return appendAttr(dst, s) }
 
-// decodePlain splits a base64 SASL PLAIN message: authzid NUL authcid NUL
-// password. The identity is the authcid (or the authzid when it alone is
-// set).
-func decodePlain(b64 string) (identity, password string, ok bool) {
+// decodePlain splits a base64 SASL PLAIN message (RFC 4616): authzid NUL
+// authcid NUL password. The identity is the authcid (or the authzid when
+// it alone is set); authzid is the authorization identity as sent, often
+// empty.
+func decodePlain(b64 string) (authzid, identity, password string, ok bool) {
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return "", "", false
+		return "", "", "", false
 	}
 	parts := strings.Split(string(raw), "\x00")
 	if len(parts) != 3 {
-		return "", "", false
+		return "", "", "", false
 	}
-	identity = parts[1]
+	authzid, identity = parts[0], parts[1]
 	if identity == "" {
-		identity = parts[0]
+		identity = authzid
 	}
-	return identity, parts[2], identity != ""
+	return authzid, identity, parts[2], identity != ""
 }
 
 // fail tells the client why the handshake ends, when the protocol has a

@@ -478,3 +478,34 @@ func TestHandshakeErrorMessage(t *testing.T) {
 		}
 	}
 }
+
+// An authorization identity, when the client sends one, must name the
+// sender it authenticated as (in any of its forms, as xmpp4r sends
+// SENDER@gcm.googleapis.com beside the authentication identity SENDER):
+// one sender's credentials may not act for another.
+func TestServerHandshakeAuthzid(t *testing.T) {
+	t.Parallel()
+	auth := func(authzid, authcid string) string {
+		return `<auth mechanism="PLAIN" xmlns="urn:ietf:params:xml:ns:xmpp-sasl">` +
+			base64.StdEncoding.EncodeToString([]byte(authzid+"\x00"+authcid+"\x00"+testKey)) + `</auth>`
+	}
+	for _, tt := range []struct {
+		authzid, authcid string
+		ok               bool
+	}{
+		{testSender + "@gcm.googleapis.com", testSender, true},
+		{testSender, testSender + "@fcm.googleapis.com", true},
+		{testSender, testSender, true},
+		{"999", testSender, false},
+		{"999@gcm.googleapis.com", testSender + "@gcm.googleapis.com", false},
+	} {
+		out, err := scripted(t, ServerConfig{Timeout: 200 * time.Millisecond}, hdr, auth(tt.authzid, tt.authcid))
+		success := strings.Contains(out, "<success ")
+		if success != tt.ok {
+			t.Errorf("authzid %q authcid %q: success %v, output %q; want %v", tt.authzid, tt.authcid, success, out, tt.ok)
+		}
+		if !tt.ok && (!errors.Is(err, ErrAuthRefused) || !strings.Contains(out, "<invalid-authzid/>") || strings.Contains(out, testKey)) {
+			t.Errorf("authzid %q authcid %q: ServerHandshake = %v, output %q; want ErrAuthRefused and <invalid-authzid/>, no key", tt.authzid, tt.authcid, err, out)
+		}
+	}
+}
