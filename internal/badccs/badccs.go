@@ -176,12 +176,18 @@ func (s *Server) acceptLoop() {
 
 func (s *Server) serve(raw net.Conn) {
 	defer s.wg.Done()
+	// The connection stops counting as open when the server closes it
+	// (Conn.Close), or else when this goroutine ends (the client closed
+	// it): a close by the server counts at once, not when a goroutine
+	// still reading gets round to seeing it.
+	var once sync.Once
+	gone := func() { once.Do(func() { s.open.Add(-1) }) }
 	defer func() {
 		raw.Close()
 		s.mu.Lock()
 		delete(s.conns, raw)
 		s.mu.Unlock()
-		s.open.Add(-1)
+		gone()
 	}()
 	raw.SetDeadline(time.Now().Add(10 * time.Second))
 	if s.opts.PlainText != "" {
@@ -231,7 +237,7 @@ func (s *Server) serve(raw net.Conn) {
 			}
 		}
 	})
-	s.opts.Serve(&Conn{Conn: tc, Raw: raw, Framer: sc.Framer, Index: int(n - 1)})
+	s.opts.Serve(&Conn{Conn: tc, Raw: raw, Framer: sc.Framer, Index: int(n - 1), gone: gone})
 }
 
 // authReply plays the handshake up to the SASL step and answers it with
@@ -274,8 +280,18 @@ type Conn struct {
 	// JID is the full JID the client was bound to (XMPP mode only).
 	JID string
 
-	jr  ccs.JSONReader
-	msg ccs.Message
+	jr   ccs.JSONReader
+	msg  ccs.Message
+	gone func() // the server's count of open connections drops (once)
+}
+
+// Close closes the connection; it no longer counts as open (MaxOpen).
+func (c *Conn) Close() error {
+	err := c.Conn.Close()
+	if c.gone != nil {
+		c.gone()
+	}
+	return err
 }
 
 // ErrEnd is returned by Next when the client ended its stream.
