@@ -23,11 +23,18 @@ import (
 // targetArgs are the flags that aim a run at a badccs server.
 func targetArgs(t *testing.T, srv *badccs.Server) []string {
 	t.Helper()
+	return []string{"--target", srv.Addr(), "--sender-id", srv.SenderID(), "--api-key", srv.APIKey(), "--ca", writeCA(t, certPEM(t, srv)), "--progress=false"}
+}
+
+// writeCA writes a certificate for --ca into a temporary file, and
+// returns its path.
+func writeCA(t *testing.T, pem []byte) string {
+	t.Helper()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, certPEM(t, srv), 0o600); err != nil {
+	if err := os.WriteFile(ca, pem, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"--target", srv.Addr(), "--sender-id", srv.SenderID(), "--api-key", srv.APIKey(), "--ca", ca, "--progress=false"}
+	return ca
 }
 
 // certPEM returns the server's certificate in PEM.

@@ -153,10 +153,7 @@ func TestRunUsageErrors(t *testing.T) {
 func TestRunWrongKey(t *testing.T) {
 	t.Parallel()
 	srv := fakeccstest.Start(t, fakeccs.Config{SenderID: "42", APIKey: "right-key"})
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, srv.CertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := writeCA(t, srv.CertPEM())
 	const key = "wrong-key-77d1e0"
 	start := time.Now()
 	code, out, errs := callRun("--target", srv.Addr(), "--sender-id", "42", "--api-key", key,
@@ -395,10 +392,7 @@ func TestRunOutputToStdout(t *testing.T) {
 func TestRunTLSServerName(t *testing.T) {
 	t.Parallel()
 	srv := fakeccstest.Start(t, fakeccs.Config{SenderID: "42", APIKey: "k"})
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, srv.CertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := writeCA(t, srv.CertPEM())
 	base := []string{"--target", srv.Addr(), "--sender-id", "42", "--api-key", "k", "--ca", ca,
 		"--conns", "1", "--messages", "10", "--progress=false"}
 	if code, _, errs := callRun(append(base, "--tls-server-name", "gcm.googleapis.com")...); code != 0 {
