@@ -61,15 +61,16 @@ func ParseTLSMode(s string) (TLSMode, error) {
 	return 0, fmt.Errorf("%w %q: want direct, starttls or none", ErrTLSMode, s)
 }
 
-// clientTLSConfig is the TLS configuration a client uses for addr: a
+// ClientTLSConfig is the TLS configuration a client uses for addr: a
 // clone of tc (nil: system roots), with the host of addr as the server
-// name when tc names none and verifies certificates.
+// name when tc names none. The name is sent (SNI) even when tc verifies
+// no certificate, so that a server with several names picks the right one.
 func ClientTLSConfig(tc *tls.Config, addr string) *tls.Config {
 	c := tc.Clone()
 	if c == nil {
 		c = &tls.Config{}
 	}
-	if c.ServerName == "" && !c.InsecureSkipVerify {
+	if c.ServerName == "" {
 		c.ServerName, _, _ = net.SplitHostPort(addr)
 	}
 	return c
