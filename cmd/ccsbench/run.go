@@ -54,9 +54,10 @@ share of the connections and sends every N-th message of the job's schedule
 instant; ccsbench merge checks and merges the shards' results files.
 
 Exit status: 0 ok; 1 the run failed (a connection could not be made, the
+target refused messages with stanza errors and ACKed or NACKed none, the
 accounting does not add up, or more messages were lost or left unresolved
-than --allow-lost and --allow-unresolved tolerate); 2 bad usage; 3 a --gate
-expression failed.
+than --allow-lost and --allow-unresolved tolerate); 2 bad usage; 3 a
+--gate expression failed.
 
 Flags:
 `
@@ -448,13 +449,19 @@ func (r *runner) finish(d *driver.Driver, res *driver.Result, cpu cpuUse) (int, 
 	if err := res.Counts.Check(); err != nil {
 		return exitFail, err
 	}
-	failed := false
-	if c := res.Counts; c.Lost > o.allowLost {
+	// A run in which the target refused messages with stanza errors and
+	// answered none with an ACK or NACK (a standard XMPP server bouncing
+	// what it cannot route, as ejabberd does) measured nothing of CCS: it
+	// fails, and notCCS said why. (Lost and unresolved messages have
+	// their own tolerances.)
+	c := res.Counts
+	failed := r.srv == nil && c.StanzaErrors > 0 && c.Acked+c.Nacked == 0
+	if c.Lost > o.allowLost {
 		notef(r.stderr, "run", "%d of %d messages were lost: their connection ended under them more than --max-resends %d times (allowed: %d, see --allow-lost)",
 			c.Lost, c.Messages, res.MaxResends, o.allowLost)
 		failed = true
 	}
-	if c := res.Counts; c.Unresolved > o.allowUnresolved {
+	if c.Unresolved > o.allowUnresolved {
 		notef(r.stderr, "run", "%d of %d messages were unresolved: they had no outcome when the drain deadline passed (allowed: %d, see --allow-unresolved)",
 			c.Unresolved, c.Messages, o.allowUnresolved)
 		failed = true

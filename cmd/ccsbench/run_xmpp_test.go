@@ -90,3 +90,41 @@ func TestRunPlainTextPort(t *testing.T) {
 		}
 	}
 }
+
+// ejabberd takes SENDER@DOMAIN as the SASL identity and bounces every
+// message (which has no "to", so goes to the user's own bare JID, where
+// no resource is available) with a service-unavailable stanza error that
+// keeps the gcm payload: each message ends as a stanza error. With not
+// one ACK or NACK the run has measured nothing a CCS server does, so it
+// says, as it does when Prosody bounces without the payload, that the
+// target looks like a standard XMPP server, and fails, with both clients
+// and both SASL identity forms.
+func TestRunEjabberdBounces(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Ejabberd: true, Serve: badccs.BounceEcho})
+	for _, client := range []string{"native", "mellium"} {
+		for _, user := range []string{"full", "local"} {
+			out := filepath.Join(t.TempDir(), "r.json")
+			args := append(targetArgs(t, srv), "--client", client, "--sasl-user", user, "--conns", "2", "--messages", "20",
+				"--drain-timeout", "2s", "--json", out)
+			code, _, errs := callRun(args...)
+			want := "it refused 20 with stanza errors that echo the message (service-unavailable 20): it looks like a standard XMPP server that could not route them, not a CCS server"
+			if code != 1 || !strings.Contains(errs, want) {
+				t.Errorf("run --client %s --sasl-user %s = %d, stderr %q; want 1 and %q", client, user, code, errs, want)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r report.Result
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			c := r.Counts
+			if c.StanzaErrors != 20 || c.ErrorConditions["service-unavailable"] != 20 || c.Unresolved != 0 || c.Strays != 0 {
+				t.Errorf("--client %s --sasl-user %s counts: stanza errors %d, service-unavailable %d, unresolved %d, strays %d; want 20, 20, 0, 0",
+					client, user, c.StanzaErrors, c.ErrorConditions["service-unavailable"], c.Unresolved, c.Strays)
+			}
+		}
+	}
+}
