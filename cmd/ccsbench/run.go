@@ -409,6 +409,18 @@ func (r *runner) runError(err error, eff driver.Config) error {
 	if errors.Is(why, ccs.ErrAuthRefused) && !eff.BareIdentity && r.srv == nil {
 		hint = " (if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local)"
 	}
+	if se := (*ccs.StreamError)(nil); errors.As(why, &se) && se.Condition == "host-unknown" && r.srv == nil {
+		// ejabberd says host-unknown and nothing more; Prosody names the
+		// host in a text.
+		hint = " (--login-domain picks the domain: gcm or fcm)"
+		if se.Text == "" {
+			domain := ccs.CCSDomain(eff.LoginDomain)
+			if domain == "" {
+				domain = ccs.Domain
+			}
+			hint = " (the target does not serve " + domain + ", the domain the stream header names: --login-domain picks gcm or fcm)"
+		}
+	}
 	return fmt.Errorf("connection %d of %d could not connect to %s: %w%s", de.Conn+1, eff.Conns, eff.Target, why, hint)
 }
 

@@ -128,3 +128,19 @@ func TestRunEjabberdBounces(t *testing.T) {
 		}
 	}
 }
+
+// ejabberd answers a stream header to a host it does not serve with a
+// bare host-unknown stream error (Prosody adds a text that names the
+// host): the run names the domain it asked for and the flag that picks
+// it, with both clients.
+func TestRunEjabberdHostUnknown(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Ejabberd: true, Serve: badccs.BounceEcho})
+	for _, client := range []string{"native", "mellium"} {
+		code, _, errs := callRun(append(targetArgs(t, srv), "--client", client, "--conns", "1", "--messages", "5", "--login-domain", "fcm")...)
+		want := "stream header: stream error from peer: host-unknown (the target does not serve fcm.googleapis.com, the domain the stream header names: --login-domain picks gcm or fcm)"
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("run --client %s --login-domain fcm = %d, stderr %q; want 1 and %q", client, code, errs, want)
+		}
+	}
+}

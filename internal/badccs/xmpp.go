@@ -47,7 +47,15 @@ const (
 // Options.XMPP) and then runs Serve on the bound connection.
 func (s *Server) serveXMPP(c, raw net.Conn) {
 	f := ccs.NewFramer(c, ccs.FramerConfig{})
-	if st, err := f.Next(); err != nil || st.Kind != ccs.KindStreamStart {
+	st, err := f.Next()
+	if err != nil || st.Kind != ccs.KindStreamStart {
+		return
+	}
+	if to := string(st.To); s.opts.Ejabberd && to != "gcm.googleapis.com" {
+		// ejabberd answers a stream to a host it does not serve with
+		// host-unknown, without a text.
+		io.WriteString(c, strings.Replace(ejabberdHeader, "from='gcm.googleapis.com'", "from='"+to+"'", 1)+
+			"<stream:error><host-unknown xmlns='"+ccs.NSStreams+"'/></stream:error></stream:stream>")
 		return
 	}
 	header, features, bound, jid := xmppHeader, xmppFeaturesSASL, xmppFeaturesBind, s.opts.SenderID+"@gcm.googleapis.com/opZLdvsVkbPJ"
@@ -93,7 +101,7 @@ func (s *Server) serveXMPP(c, raw net.Conn) {
 	if _, err := io.WriteString(c, header+bound); err != nil {
 		return
 	}
-	st, err := f.Next()
+	st, err = f.Next()
 	if err != nil || st.Kind != ccs.KindIQ {
 		return
 	}
