@@ -125,7 +125,7 @@ func (o *runOptions) flags(progress bool) (*flag.FlagSet, *fakeOptions) {
 	fs.Var(&listFlag{&o.senderIDs}, "sender-id", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
 	fs.Var(&loginDomainFlag{&o.loginDomain}, "login-domain", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
-	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "log in with the SASL user in `full|local` form: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as standard XMPP servers (Prosody, ejabberd) expect (default full)")
+	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "log in with the SASL user in `full|local` form: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as some standard XMPP servers expect (Prosody refuses SENDER@DOMAIN; ejabberd takes either) (default full)")
 	fs.Var(&tlsModeFlag{&o.tlsMode}, "tls", "how connections to --target are secured (`direct|starttls|none`): direct is TLS from the first byte, as CCS; "+
 		"starttls is for a CCS-compatible server on a general XMPP server's client port (often 5222: Prosody, ejabberd, a mock on Apache Vysper) that offers STARTTLS; "+
 		"none is plain TCP for test servers without TLS (the API key crosses the network in the clear)")
