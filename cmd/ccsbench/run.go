@@ -407,7 +407,9 @@ func (r *runner) runError(err error, eff driver.Config) error {
 	}
 	hint := ""
 	if errors.Is(why, ccs.ErrAuthRefused) && !eff.BareIdentity && r.srv == nil {
-		hint = " (if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local)"
+		// Prosody refuses SENDER@DOMAIN whatever the key; ejabberd takes
+		// it, and refuses it only for wrong credentials.
+		hint = " (a wrong --api-key or --sender-id is refused so; if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local)"
 	}
 	if se := (*ccs.StreamError)(nil); errors.As(why, &se) && se.Condition == "host-unknown" && r.srv == nil {
 		// ejabberd says host-unknown and nothing more; Prosody names the

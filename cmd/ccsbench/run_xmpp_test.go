@@ -144,3 +144,21 @@ func TestRunEjabberdHostUnknown(t *testing.T) {
 		}
 	}
 }
+
+// ejabberd takes SENDER@DOMAIN, so when it refuses that identity the
+// cause is the credentials, not the form of the user name: the hint after
+// a refusal names a wrong --api-key or --sender-id before --sasl-user
+// local, with both clients.
+func TestRunEjabberdWrongKey(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Ejabberd: true, Serve: badccs.BounceEcho})
+	for _, client := range []string{"native", "mellium"} {
+		args := append(targetArgs(t, srv), "--client", client, "--conns", "1", "--messages", "5", "--api-key", "wrong-key")
+		code, _, errs := callRun(args...)
+		want := `SASL authentication: refused \((not-authorized|Invalid username or password)\) for 42@gcm\.googleapis\.com ` +
+			`\(a wrong --api-key or --sender-id is refused so; if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local\)\n$`
+		if code != 1 || !regexp.MustCompile(want).MatchString(errs) {
+			t.Errorf("run --client %s --api-key wrong-key = %d, stderr %q; want 1 and a line matching %s", client, code, errs, want)
+		}
+	}
+}
