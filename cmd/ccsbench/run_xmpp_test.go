@@ -58,15 +58,7 @@ func TestRunXMPPServerBounces(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, want) {
 			t.Errorf("run --client %s = %d, stderr %q; want 1 and %q", client, code, errs, want)
 		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r report.Result
-		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		c := r.Counts
+		c := resultCounts(t, out)
 		if c.StrayKinds["no_id"] != 20 || c.ErrorConditions["service-unavailable"] != 20 || c.Unresolved != 20 || c.StanzaErrors != 0 {
 			t.Errorf("--client %s counts: no_id strays %d, service-unavailable %d, unresolved %d, stanza errors %d; want 20, 20, 20, 0",
 				client, c.StrayKinds["no_id"], c.ErrorConditions["service-unavailable"], c.Unresolved, c.StanzaErrors)
@@ -112,15 +104,7 @@ func TestRunEjabberdBounces(t *testing.T) {
 			if code != 1 || !strings.Contains(errs, want) {
 				t.Errorf("run --client %s --sasl-user %s = %d, stderr %q; want 1 and %q", client, user, code, errs, want)
 			}
-			b, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var r report.Result
-			if err := json.Unmarshal(b, &r); err != nil {
-				t.Fatal(err)
-			}
-			c := r.Counts
+			c := resultCounts(t, out)
 			if c.StanzaErrors != 20 || c.ErrorConditions["service-unavailable"] != 20 || c.Unresolved != 0 || c.Strays != 0 {
 				t.Errorf("--client %s --sasl-user %s counts: stanza errors %d, service-unavailable %d, unresolved %d, strays %d; want 20, 20, 0, 0",
 					client, user, c.StanzaErrors, c.ErrorConditions["service-unavailable"], c.Unresolved, c.Strays)
@@ -161,4 +145,18 @@ func TestRunEjabberdWrongKey(t *testing.T) {
 			t.Errorf("run --client %s --api-key wrong-key = %d, stderr %q; want 1 and a line matching %s", client, code, errs, want)
 		}
 	}
+}
+
+// resultCounts reads the counts of the results file at path.
+func resultCounts(t *testing.T, path string) report.Counts {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("results file %s: %v", path, err)
+	}
+	return r.Counts
 }
