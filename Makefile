@@ -115,7 +115,7 @@ judge-matrix: build
 	@./$(BIN) report $(foreach sw,$(MATRIX_SWITCHES),bin/judge-matrix/$(sw).json) --md bin/judge-matrix/matrix.md
 	@echo "verdicts side by side: bin/judge-matrix/matrix.md"
 
-# Runs ccsbench against Prosody (installed with apt-get when missing) and a
+# Runs ccsbench against Prosody and ejabberd (installed with apt-get when missing) and a
 # separate ccsbench fake; writes results/interop-servers.md. Not part of test.
 .PHONY: interop-servers
 interop-servers:

@@ -54,9 +54,10 @@ share of the connections and sends every N-th message of the job's schedule
 instant; ccsbench merge checks and merges the shards' results files.
 
 Exit status: 0 ok; 1 the run failed (a connection could not be made, the
+target refused messages with stanza errors and ACKed or NACKed none, the
 accounting does not add up, or more messages were lost or left unresolved
-than --allow-lost and --allow-unresolved tolerate); 2 bad usage; 3 a --gate
-expression failed.
+than --allow-lost and --allow-unresolved tolerate); 2 bad usage; 3 a
+--gate expression failed.
 
 Flags:
 `
@@ -124,7 +125,7 @@ func (o *runOptions) flags(progress bool) (*flag.FlagSet, *fakeOptions) {
 	fs.Var(&listFlag{&o.senderIDs}, "sender-id", "sender `ID`, or several as ID,ID,... sharing --api-key: connections spread round-robin, at most 1000 per sender id (default $CCSBENCH_SENDER_ID; the fake's default for the embedded fake)")
 	fs.StringVar(&o.apiKey, "api-key", "", "API `KEY` (default $CCSBENCH_API_KEY); never printed or written")
 	fs.Var(&loginDomainFlag{&o.loginDomain}, "login-domain", "log in as SENDER@`gcm|fcm`.googleapis.com (fcm: as FCM-era clients do)")
-	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "log in with the SASL user in `full|local` form: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as standard XMPP servers (Prosody, ejabberd) expect (default full)")
+	fs.Var(&saslUserFlag{&o.bareIdentity}, "sasl-user", "log in with the SASL user in `full|local` form: full is SENDER@DOMAIN, as the CCS documentation asks; local is SENDER alone, as some standard XMPP servers expect (Prosody refuses SENDER@DOMAIN; ejabberd takes either) (default full)")
 	fs.Var(&tlsModeFlag{&o.tlsMode}, "tls", "how connections to --target are secured (`direct|starttls|none`): direct is TLS from the first byte, as CCS; "+
 		"starttls is for a CCS-compatible server on a general XMPP server's client port (often 5222: Prosody, ejabberd, a mock on Apache Vysper) that offers STARTTLS; "+
 		"none is plain TCP for test servers without TLS (the API key crosses the network in the clear)")
@@ -406,7 +407,21 @@ func (r *runner) runError(err error, eff driver.Config) error {
 	}
 	hint := ""
 	if errors.Is(why, ccs.ErrAuthRefused) && !eff.BareIdentity && r.srv == nil {
-		hint = " (if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local)"
+		// Prosody refuses SENDER@DOMAIN whatever the key; ejabberd takes
+		// it, and refuses it only for wrong credentials.
+		hint = " (a wrong --api-key or --sender-id is refused so; if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local)"
+	}
+	if se := (*ccs.StreamError)(nil); errors.As(why, &se) && se.Condition == "host-unknown" && r.srv == nil {
+		// ejabberd says host-unknown and nothing more; Prosody names the
+		// host in a text.
+		hint = " (--login-domain picks the domain: gcm or fcm)"
+		if se.Text == "" {
+			domain := ccs.CCSDomain(eff.LoginDomain)
+			if domain == "" {
+				domain = ccs.Domain
+			}
+			hint = " (the target does not serve " + domain + ", the domain the stream header names: --login-domain picks gcm or fcm)"
+		}
 	}
 	return fmt.Errorf("connection %d of %d could not connect to %s: %w%s", de.Conn+1, eff.Conns, eff.Target, why, hint)
 }
@@ -448,13 +463,19 @@ func (r *runner) finish(d *driver.Driver, res *driver.Result, cpu cpuUse) (int, 
 	if err := res.Counts.Check(); err != nil {
 		return exitFail, err
 	}
-	failed := false
-	if c := res.Counts; c.Lost > o.allowLost {
+	// A run in which the target refused messages with stanza errors and
+	// answered none with an ACK or NACK (a standard XMPP server bouncing
+	// what it cannot route, as ejabberd does) measured nothing of CCS: it
+	// fails, and notCCS said why. (Lost and unresolved messages have
+	// their own tolerances.)
+	c := res.Counts
+	failed := r.srv == nil && c.StanzaErrors > 0 && c.Acked+c.Nacked == 0
+	if c.Lost > o.allowLost {
 		notef(r.stderr, "run", "%d of %d messages were lost: their connection ended under them more than --max-resends %d times (allowed: %d, see --allow-lost)",
 			c.Lost, c.Messages, res.MaxResends, o.allowLost)
 		failed = true
 	}
-	if c := res.Counts; c.Unresolved > o.allowUnresolved {
+	if c.Unresolved > o.allowUnresolved {
 		notef(r.stderr, "run", "%d of %d messages were unresolved: they had no outcome when the drain deadline passed (allowed: %d, see --allow-unresolved)",
 			c.Unresolved, c.Messages, o.allowUnresolved)
 		failed = true

@@ -273,7 +273,7 @@ func TestRunConnectError(t *testing.T) {
 	}{
 		// The fake's self-signed certificate is not in the system's roots.
 		{[]string{"--api-key", "right-key"}, `^ccsbench run: connection [12] of 2 could not connect to ` + addr + `: TLS handshake: tls: failed to verify certificate: x509: .+\n$`},
-		{[]string{"--api-key", "wrong-key", "--insecure"}, `^ccsbench run: connection [12] of 2 could not connect to ` + addr + `: SASL authentication: refused \(not-authorized\) for 42@gcm\.googleapis\.com \(if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local\)\n$`},
+		{[]string{"--api-key", "wrong-key", "--insecure"}, `^ccsbench run: connection [12] of 2 could not connect to ` + addr + `: SASL authentication: refused \(not-authorized\) for 42@gcm\.googleapis\.com \(a wrong --api-key or --sender-id is refused so; if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local\)\n$`},
 	} {
 		args := append([]string{"--target", srv.Addr(), "--sender-id", "42", "--conns", "2", "--duration", "1s", "--progress=false"}, tc.args...)
 		code, _, errs := callRun(args...)

@@ -58,15 +58,7 @@ func TestRunXMPPServerBounces(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, want) {
 			t.Errorf("run --client %s = %d, stderr %q; want 1 and %q", client, code, errs, want)
 		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r report.Result
-		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		c := r.Counts
+		c := resultCounts(t, out)
 		if c.StrayKinds["no_id"] != 20 || c.ErrorConditions["service-unavailable"] != 20 || c.Unresolved != 20 || c.StanzaErrors != 0 {
 			t.Errorf("--client %s counts: no_id strays %d, service-unavailable %d, unresolved %d, stanza errors %d; want 20, 20, 20, 0",
 				client, c.StrayKinds["no_id"], c.ErrorConditions["service-unavailable"], c.Unresolved, c.StanzaErrors)
@@ -89,4 +81,82 @@ func TestRunPlainTextPort(t *testing.T) {
 			t.Errorf("run --client %s = %d, stderr %q; want 1 and a line matching %s", client, code, errs, want)
 		}
 	}
+}
+
+// ejabberd takes SENDER@DOMAIN as the SASL identity and bounces every
+// message (which has no "to", so goes to the user's own bare JID, where
+// no resource is available) with a service-unavailable stanza error that
+// keeps the gcm payload: each message ends as a stanza error. With not
+// one ACK or NACK the run has measured nothing a CCS server does, so it
+// says, as it does when Prosody bounces without the payload, that the
+// target looks like a standard XMPP server, and fails, with both clients
+// and both SASL identity forms.
+func TestRunEjabberdBounces(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Ejabberd: true, Serve: badccs.BounceEcho})
+	for _, client := range []string{"native", "mellium"} {
+		for _, user := range []string{"full", "local"} {
+			out := filepath.Join(t.TempDir(), "r.json")
+			args := append(targetArgs(t, srv), "--client", client, "--sasl-user", user, "--conns", "2", "--messages", "20",
+				"--drain-timeout", "2s", "--json", out)
+			code, _, errs := callRun(args...)
+			want := "it refused 20 with stanza errors that echo the message (service-unavailable 20): it looks like a standard XMPP server that could not route them, not a CCS server"
+			if code != 1 || !strings.Contains(errs, want) {
+				t.Errorf("run --client %s --sasl-user %s = %d, stderr %q; want 1 and %q", client, user, code, errs, want)
+			}
+			c := resultCounts(t, out)
+			if c.StanzaErrors != 20 || c.ErrorConditions["service-unavailable"] != 20 || c.Unresolved != 0 || c.Strays != 0 {
+				t.Errorf("--client %s --sasl-user %s counts: stanza errors %d, service-unavailable %d, unresolved %d, strays %d; want 20, 20, 0, 0",
+					client, user, c.StanzaErrors, c.ErrorConditions["service-unavailable"], c.Unresolved, c.Strays)
+			}
+		}
+	}
+}
+
+// ejabberd answers a stream header to a host it does not serve with a
+// bare host-unknown stream error (Prosody adds a text that names the
+// host): the run names the domain it asked for and the flag that picks
+// it, with both clients.
+func TestRunEjabberdHostUnknown(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Ejabberd: true, Serve: badccs.BounceEcho})
+	for _, client := range []string{"native", "mellium"} {
+		code, _, errs := callRun(append(targetArgs(t, srv), "--client", client, "--conns", "1", "--messages", "5", "--login-domain", "fcm")...)
+		want := "stream header: stream error from peer: host-unknown (the target does not serve fcm.googleapis.com, the domain the stream header names: --login-domain picks gcm or fcm)"
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Errorf("run --client %s --login-domain fcm = %d, stderr %q; want 1 and %q", client, code, errs, want)
+		}
+	}
+}
+
+// ejabberd takes SENDER@DOMAIN, so when it refuses that identity the
+// cause is the credentials, not the form of the user name: the hint after
+// a refusal names a wrong --api-key or --sender-id before --sasl-user
+// local, with both clients.
+func TestRunEjabberdWrongKey(t *testing.T) {
+	t.Parallel()
+	srv := badccs.Start(t, badccs.Options{XMPP: true, Ejabberd: true, Serve: badccs.BounceEcho})
+	for _, client := range []string{"native", "mellium"} {
+		args := append(targetArgs(t, srv), "--client", client, "--conns", "1", "--messages", "5", "--api-key", "wrong-key")
+		code, _, errs := callRun(args...)
+		want := `SASL authentication: refused \((not-authorized|Invalid username or password)\) for 42@gcm\.googleapis\.com ` +
+			`\(a wrong --api-key or --sender-id is refused so; if the target is a standard XMPP server rather than CCS, it may want the sender id alone as the SASL user: --sasl-user local\)\n$`
+		if code != 1 || !regexp.MustCompile(want).MatchString(errs) {
+			t.Errorf("run --client %s --api-key wrong-key = %d, stderr %q; want 1 and a line matching %s", client, code, errs, want)
+		}
+	}
+}
+
+// resultCounts reads the counts of the results file at path.
+func resultCounts(t *testing.T, path string) report.Counts {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("results file %s: %v", path, err)
+	}
+	return r.Counts
 }

@@ -190,10 +190,10 @@ func (m cpuMeter) stop() cpuUse {
 // notCCS says, when the answers of a target other than the embedded fake
 // show that it does not speak CCS, what it did instead: it authenticated
 // and bound, then answered no message with an ACK or NACK, and bounced
-// them with stanza errors that name no message (a standard XMPP server
-// that cannot route them), or said nothing at all. Stanza errors that
-// name no message beside real answers are reported too. "" when the
-// answers look like CCS's.
+// them with stanza errors, naming no message or echoing it (a standard
+// XMPP server that cannot route them, as Prosody and ejabberd do), or
+// said nothing at all. Stanza errors that name no message beside real
+// answers are reported too. "" when the answers look like CCS's.
 func notCCS(c driver.Counts, drainTimeout time.Duration, embedded bool) string {
 	if embedded || c.Messages == 0 {
 		return ""
@@ -214,7 +214,11 @@ func notCCS(c driver.Counts, drainTimeout time.Duration, embedded bool) string {
 	case noID > 0:
 		return msg + fmt.Sprintf("; it bounced %d with stanza errors that name no message%s: it looks like a standard XMPP server, not a CCS server", noID, conds)
 	case c.StanzaErrors > 0:
-		return msg + fmt.Sprintf("; it refused %d with stanza errors%s", c.StanzaErrors, conds)
+		// The errors echo the message (they resolved it by its
+		// message_id), as ejabberd's bounce of a message it cannot
+		// deliver does; a CCS server sends stanza errors only for what
+		// it cannot read, and ACKs or NACKs the rest.
+		return msg + fmt.Sprintf("; it refused %d with stanza errors that echo the message%s: it looks like a standard XMPP server that could not route them, not a CCS server (which answers every message it can read with an ACK or NACK)", c.StanzaErrors, conds)
 	}
 	return msg + fmt.Sprintf(": it does not look like a CCS server (or it needs longer than --drain-timeout %v to answer)", drainTimeout)
 }

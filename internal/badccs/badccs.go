@@ -42,6 +42,13 @@ type Options struct {
 	// the bare SenderID as the SASL identity and refuses one with an
 	// "@" (malformed-request), as such servers do.
 	XMPP bool
+	// Ejabberd, with XMPP, answers as ejabberd 23.01 did instead of
+	// Prosody: its stream header and features (DIGEST-MD5 and PLAIN
+	// before the SCRAM mechanisms; after authentication only bind and an
+	// optional session), and it takes SENDER@gcm.googleapis.com as well as
+	// the bare SenderID as the SASL identity. BounceEcho answers messages
+	// as it did.
+	Ejabberd bool
 	// PlainText, when set, makes the server speak no TLS: it writes
 	// PlainText to every connection as soon as it has read the client's
 	// first bytes, and closes it, as an XMPP port that expects STARTTLS
@@ -280,9 +287,10 @@ type Conn struct {
 	// JID is the full JID the client was bound to (XMPP mode only).
 	JID string
 
-	jr   ccs.JSONReader
-	msg  ccs.Message
-	gone func() // the server's count of open connections drops (once)
+	jr      ccs.JSONReader
+	msg     ccs.Message
+	payload []byte // the gcm payload of the last message Next returned
+	gone    func() // the server's count of open connections drops (once)
 }
 
 // Close closes the connection; it no longer counts as open (MaxOpen).
@@ -313,10 +321,15 @@ func (c *Conn) Next() (string, error) {
 			if !st.HasGCM || c.jr.Parse(st.GCM, &c.msg) != nil || c.msg.Type != ccs.TypeNone {
 				continue // an ACK of an upstream message, or junk
 			}
+			c.payload = append(c.payload[:0], st.GCM...)
 			return string(c.msg.MessageID.Str), nil
 		}
 	}
 }
+
+// Payload is the JSON payload of the message Next returned last (valid
+// until the next call of Next).
+func (c *Conn) Payload() []byte { return c.payload }
 
 // Write writes b, and closes the connection if it cannot.
 func (c *Conn) Write(b []byte) (int, error) {
