@@ -241,12 +241,9 @@ func scanText(b []byte, p int) (q int, dec bool, err error) {
 		case c == '<':
 			return i, dec, nil
 		case c == '&':
-			_, n := xmlRef(b[i:])
-			if n == 0 {
-				if refPrefix(b[i:]) {
-					return 0, false, errNeedMore
-				}
-				return 0, false, synErr(ErrMalformed, i, "invalid entity or character reference")
+			n, err := scanRef(b, i)
+			if err != nil {
+				return 0, false, err
 			}
 			dec = true
 			i += n
@@ -272,6 +269,20 @@ func scanText(b []byte, p int) (q int, dec bool, err error) {
 			i += n
 		}
 	}
+}
+
+// scanRef validates the entity or character reference at b[i] (an '&')
+// for the text and attribute scanners, and returns its length; errNeedMore
+// when the buffered bytes end inside what may still become one.
+func scanRef(b []byte, i int) (int, error) {
+	_, n := xmlRef(b[i:])
+	if n == 0 {
+		if refPrefix(b[i:]) {
+			return 0, errNeedMore
+		}
+		return 0, synErr(ErrMalformed, i, "invalid entity or character reference")
+	}
+	return n, nil
 }
 
 // refPrefix reports whether b, which starts with '&' and holds no
@@ -323,12 +334,9 @@ func scanAttrValue(b []byte, p int, quote byte) (q int, dec bool, err error) {
 		}
 		switch {
 		case c == '&':
-			_, n := xmlRef(b[i:])
-			if n == 0 {
-				if refPrefix(b[i:]) {
-					return 0, false, errNeedMore
-				}
-				return 0, false, synErr(ErrMalformed, i, "invalid entity or character reference")
+			n, err := scanRef(b, i)
+			if err != nil {
+				return 0, false, err
 			}
 			dec = true
 			i += n
