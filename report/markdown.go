@@ -48,7 +48,8 @@ func (e *errWriter) printf(format string, args ...any) {
 // markdown, fit for a pull-request comment: the configuration line of each
 // run, a summary table (counts, rates, duration, accounting), the
 // percentiles of service and response time, the NACKs by code, the
-// disconnects by cause and the gate verdicts if any. Several results are shown side by side, one column per run.
+// disconnects by cause and the gate verdicts if any. Several results are
+// shown side by side, one column per run.
 func WriteMarkdown(w io.Writer, results ...*Result) error {
 	if len(results) == 0 {
 		return errors.New("report: no results to report")
